@@ -1,0 +1,60 @@
+/**
+ * @module ByteSource: random-access reads over a file, an object-store key or a buffer.
+ *
+ * Every large-file reader (DICOM, slides) reads through this, so a multi-gigabyte object is
+ * never loaded whole and the same reader works on a local file and on an S3 object.
+ */
+import { open, type FileHandle } from 'node:fs/promises'
+import { CoreErrors } from './errors.ts'
+
+export interface ByteSource {
+  /** Total size in bytes. */
+  readonly size: number
+  /** Reads exactly `length` bytes at `offset`, or fewer only at the end of the source. */
+  read(offset: number, length: number): Promise<Uint8Array>
+  close(): Promise<void>
+}
+
+export class BufferSource implements ByteSource {
+  readonly size: number
+  constructor(private readonly buf: Uint8Array) {
+    this.size = buf.byteLength
+  }
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    if (offset > this.size) throw CoreErrors.rangeOutOfBounds(offset, length, this.size)
+    return this.buf.subarray(offset, Math.min(this.size, offset + length))
+  }
+  async close(): Promise<void> {}
+}
+
+export class FileSource implements ByteSource {
+  private constructor(private readonly fh: FileHandle, readonly size: number, readonly path: string) {}
+
+  static async open(path: string): Promise<FileSource> {
+    const fh = await open(path, 'r')
+    try {
+      const st = await fh.stat()
+      return new FileSource(fh, st.size, path)
+    } catch (e) {
+      await fh.close()
+      throw e
+    }
+  }
+
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    if (offset > this.size) throw CoreErrors.rangeOutOfBounds(offset, length, this.size)
+    const n = Math.max(0, Math.min(length, this.size - offset))
+    const buf = Buffer.allocUnsafe(n)
+    let got = 0
+    while (got < n) {
+      const { bytesRead } = await this.fh.read(buf, got, n - got, offset + got)
+      if (bytesRead === 0) break
+      got += bytesRead
+    }
+    return got === n ? buf : buf.subarray(0, got)
+  }
+
+  async close(): Promise<void> {
+    await this.fh.close()
+  }
+}
