@@ -18,6 +18,11 @@ export interface Fragment {
   /** Byte offset of the fragment's value in the source. */
   offset: number
   length: number
+  /**
+   * The fragment's first two bytes, big-endian (0xFFD8 JPEG/JPEG-LS SOI, 0xFF4F JPEG 2000 SOC), read with
+   * the item header so frames can be told apart without an offset table; undefined for fragments under 2 bytes.
+   */
+  marker?: number
 }
 
 export interface DicomElement {
@@ -35,6 +40,8 @@ export interface DicomElement {
   items?: DicomDataset[]
   /** Encapsulated pixel data: fragments[0] is the Basic Offset Table item (possibly empty). */
   fragments?: Fragment[]
+  /** Encapsulated pixel data: the Basic Offset Table's bytes (fragments[0]), always loaded (4 bytes a frame). */
+  basicOffsetTable?: Uint8Array
 }
 
 export interface DicomDataset {
@@ -56,6 +63,16 @@ export interface ParsedDicom {
   size: number
   /** True when 128-byte preamble + "DICM" was present. */
   hasPreamble: boolean
+  /** Whether the dataset was actually encoded with explicit VRs (may differ from what the transfer syntax says). */
+  explicitVr: boolean
+  /** The Transfer Syntax UID the meta declared, when it was missing or contradicted by the data. */
+  declaredTransferSyntaxUID?: string
+  /** Deflated transfer syntax: dataset offsets (element.offset, fragments) refer to `inflated`, not the source. */
+  deflated?: boolean
+  /** The inflated dataset bytes of a deflated object (offset 0 = first dataset element). */
+  inflated?: Uint8Array
+  /** Parsing stopped before `untilTag` (the dataset holds only the elements before it). */
+  stoppedAt?: Tag
 }
 
 /** Person name as DICOM JSON models it (PS3.18 F.2.2): up to three component groups. */

@@ -1,0 +1,182 @@
+/**
+ * @module Memory while ingesting one ~2 GB multi-frame object, Kura vs Orthanc.
+ *
+ * Writes (once, reused) a Multi-frame Grayscale Word SC object: 512×512×16-bit native frames,
+ * 1,000 of them by default (≈ 500 MB, to keep the run short; `--frames 4000` gives the issue's
+ * 2 GB target: 2,097,152,000 bytes of Pixel Data, explicit VR little endian, OW with
+ * a 4-byte length), streaming the frames to disk. Then for each server: start it fresh, take its
+ * RSS at rest, STOW the file (streamed from disk by the client) while sampling the server's RSS
+ * every 100 ms, and report the peak growth and throughput. Optionally retrieves it back
+ * (WADO-RS) with the same sampling.
+ *
+ * Target (issue): Kura's memory stays flat (growth well under 100 MB); Orthanc holds the object
+ * in memory, its peak is printed for comparison.
+ *
+ *   npx tsx bench/large-object.ts --help
+ */
+import { closeSync, existsSync, openSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
+import http from 'node:http'
+import { largeObjectHeader, largeObjectPixelBytes, uidRoot } from './lib/dicom-bytes.ts'
+import { label, startServer, type Backend, type ServerKind } from './lib/servers.ts'
+import { stowFileStreaming } from './lib/stow.ts'
+import { backendsOf, fmt, getJson, loud, mb, nowMs, num, parseFlags, printTable, readRss, runIfMain, sampleRss, sleep, machineLine, type RssStats } from './lib/util.ts'
+
+const USAGE = `
+kura bench large-object — server memory while ingesting a ~2 GB multi-frame object
+
+  npx tsx bench/large-object.ts [options]
+  npx kura bench large-object [options]
+
+Needs free disk: the object in /tmp plus one copy per server (about 3× its size).`
+
+interface Row {
+  server: ServerKind
+  backend: Backend
+  baseline?: number
+  stow?: RssStats & { seconds: number; mbPerSec: number; status: number; secondsAfterUpload: number }
+  retrieve?: RssStats & { seconds: number; mbPerSec: number; status: number; bytes: number }
+  stored?: boolean
+  note?: string
+}
+
+/** Writes the object once; returns its path and size. */
+export function ensureLargeObject(o: { rows: number; cols: number; frames: number; dir?: string }): { file: string; size: number; sop: string; study: string; series: string; written: boolean; seconds: number } {
+  const root = uidRoot(9)
+  const tagline = `${o.rows}.${o.cols}.${o.frames}`
+  const plan = {
+    rows: o.rows, cols: o.cols, frames: o.frames,
+    studyInstanceUid: `${root}.9.${tagline}`,
+    seriesInstanceUid: `${root}.9.${tagline}.1`,
+    sopInstanceUid: `${root}.9.${tagline}.1.1`,
+  }
+  const header = largeObjectHeader(plan)
+  const size = header.length + largeObjectPixelBytes(plan)
+  const file = `${o.dir ?? '/tmp'}/kura-bench-large-${o.rows}x${o.cols}x${o.frames}.dcm`
+  const out = { file, size, sop: plan.sopInstanceUid, study: plan.studyInstanceUid, series: plan.seriesInstanceUid, written: false, seconds: 0 }
+  if (existsSync(file) && statSync(file).size === size) return out
+  const t0 = nowMs()
+  const frameBytes = o.rows * o.cols * 2
+  const framesPerChunk = Math.max(1, Math.floor((8 * 1024 * 1024) / frameBytes))
+  const chunk = Buffer.alloc(frameBytes * framesPerChunk)
+  // A smooth ramp; each frame gets its number in its first pixels so frames differ.
+  for (let f = 0; f < framesPerChunk; f++) for (let i = 0; i < o.rows * o.cols; i++) chunk.writeUInt16LE((i + f * 97) & 0xfff, f * frameBytes + i * 2)
+  const fd = openSync(`${file}.part`, 'w')
+  try {
+    writeSync(fd, header)
+    for (let f = 0; f < o.frames; f += framesPerChunk) {
+      const n = Math.min(framesPerChunk, o.frames - f)
+      for (let k = 0; k < n; k++) chunk.writeUInt32LE(f + k, k * frameBytes)
+      writeSync(fd, chunk, 0, n * frameBytes)
+    }
+  } finally {
+    closeSync(fd)
+  }
+  rmSync(file, { force: true })
+  renameSync(`${file}.part`, file)
+  return { ...out, written: true, seconds: (nowMs() - t0) / 1000 }
+}
+
+/** Streams a WADO-RS retrieve to nowhere; returns bytes and seconds. */
+function retrieve(url: string): Promise<{ status: number; bytes: number; seconds: number }> {
+  return new Promise((resolve, reject) => {
+    const t0 = nowMs()
+    let bytes = 0
+    const req = http.get(url, { headers: { Accept: 'multipart/related; type="application/dicom"' }, agent: new http.Agent({ keepAlive: false }) }, (res) => {
+      res.on('data', (c: Buffer) => { bytes += c.length })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, seconds: (nowMs() - t0) / 1000 }))
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.setTimeout(600_000, () => req.destroy(new Error('retrieve timed out')))
+  })
+}
+
+export async function run(argv: string[]): Promise<void> {
+  const f = await parseFlags(argv, USAGE, {
+    rows: { type: 'string', default: '512', help: 'frame rows' },
+    cols: { type: 'string', default: '512', help: 'frame columns' },
+    frames: { type: 'string', default: '1000', help: 'frames (16-bit, 512 KB each at 512×512): 1000 ≈ 500 MB keeps the run short; 4000 ≈ 2 GB is the issue\'s target' },
+    backend: { type: 'string', default: 'sqlite', help: 'sqlite | postgres | both' },
+    only: { type: 'string', default: 'both', help: 'kura | orthanc | both' },
+    retrieve: { type: 'boolean', default: false, help: 'also retrieve it (WADO-RS) and sample memory' },
+    'max-growth-mb': { type: 'string', default: '100', help: 'Kura RSS growth above which the target is not met' },
+    'keep-file': { type: 'boolean', default: true, help: 'keep the object in /tmp for the next run' },
+    'orthanc-config': { type: 'string', help: 'JSON merged over the generated Orthanc configuration' },
+    json: { type: 'string', help: 'also write the results as JSON to this file' },
+  })
+  if (!f) return
+  console.log(await machineLine())
+  const rows = num(f.rows, 'rows'), cols = num(f.cols, 'cols'), frames = num(f.frames, 'frames')
+  const maxGrowth = num(f['max-growth-mb'], 'max-growth-mb')
+  const backends = backendsOf(f.backend)
+  const kinds: ServerKind[] = f.only === 'both' ? ['orthanc', 'kura'] : [f.only as ServerKind]
+  const orthancConfig = f['orthanc-config'] ? JSON.parse(String(f['orthanc-config'])) : undefined
+
+  const obj = ensureLargeObject({ rows, cols, frames })
+  console.log(`object: ${obj.file}, ${fmt(mb(obj.size))} MB (${frames} frames ${rows}×${cols}×16-bit), ${obj.written ? `written in ${fmt(obj.seconds)} s` : 'reused'}`)
+
+  const results: Row[] = []
+  for (const backend of backends) {
+    for (const kind of kinds) {
+      const row: Row = { server: kind, backend }
+      results.push(row)
+      const s = await startServer(kind, backend, { orthanc: { extraConfig: orthancConfig } })
+      if (!s) { row.note = 'did not run'; continue }
+      try {
+        await sleep(1000)
+        row.baseline = readRss(s.pid)
+        const sampler = sampleRss(s.pid, 100)
+        let lastPct = -1
+        process.stdout.write(`${label(s)}: STOW ${fmt(mb(obj.size), 0)} MB, RSS at rest ${fmt(mb(row.baseline))} MB `)
+        const r = await stowFileStreaming(s.dicomwebUrl, obj.file, {
+          onProgress: (sent, total) => { const p = Math.floor((sent / total) * 10); if (p !== lastPct) { lastPct = p; process.stdout.write(` ${p * 10}%:${fmt(mb(sampler.current()), 0)}MB`) } },
+        })
+        const st = sampler.stop()
+        row.stow = { ...st, seconds: r.seconds, mbPerSec: r.mbPerSec, status: r.status, secondsAfterUpload: r.secondsAfterUpload }
+        console.log(` → status ${r.status} in ${fmt(r.seconds)} s (${fmt(r.mbPerSec)} MB/s), peak RSS ${fmt(mb(st.max))} MB (+${fmt(mb(st.max - row.baseline))} MB)`)
+        if (r.outcome.failed || r.status >= 300) loud(`${label(s)}: STOW of the large object failed: ${r.outcome.httpError ?? r.body.slice(0, 300)}`)
+        const q = await getJson<unknown[]>(`${s.dicomwebUrl}/instances?SOPInstanceUID=${obj.sop}`).catch(() => ({ status: 0, json: [] as unknown[] }))
+        row.stored = Array.isArray(q.json) && q.json.length === 1
+        if (f.retrieve && row.stored) {
+          await sleep(500)
+          const base2 = readRss(s.pid)
+          const sm = sampleRss(s.pid, 100)
+          const rr = await retrieve(`${s.dicomwebUrl}/studies/${obj.study}/series/${obj.series}/instances/${obj.sop}`)
+          const st2 = sm.stop()
+          row.retrieve = { ...st2, first: base2, status: rr.status, bytes: rr.bytes, seconds: rr.seconds, mbPerSec: mb(rr.bytes) / rr.seconds }
+          console.log(`${label(s)}: WADO-RS retrieve status ${rr.status}, ${fmt(mb(rr.bytes))} MB in ${fmt(rr.seconds)} s, peak RSS ${fmt(mb(st2.max))} MB (+${fmt(mb(st2.max - base2))} MB)`)
+        }
+      } catch (e) {
+        row.note = `failed: ${(e as Error).message}`
+        loud(`${label(s)}: ${(e as Error).message}`)
+      } finally {
+        await s.stop()
+      }
+    }
+  }
+  if (!f['keep-file']) rmSync(obj.file, { force: true })
+
+  const t = [['server', 'backend', 'status', 'seconds', 'MB/s', 'RSS rest MB', 'RSS peak MB', 'growth MB', 'VmHWM MB', 'stored', ...(f.retrieve ? ['retrieve MB/s', 'retrieve growth MB'] : [])]]
+  for (const r of results) {
+    const s = r.stow
+    t.push([
+      r.server === 'kura' ? 'Kura' : 'Orthanc', r.backend,
+      s ? String(s.status) : (r.note ?? '—'),
+      s ? fmt(s.seconds) : '—', s ? fmt(s.mbPerSec) : '—',
+      r.baseline ? fmt(mb(r.baseline)) : '—', s ? fmt(mb(s.max)) : '—',
+      s && r.baseline ? fmt(mb(s.max - r.baseline)) : '—', s ? fmt(mb(s.hwm)) : '—',
+      r.stored === undefined ? '—' : r.stored ? 'yes' : 'NO',
+      ...(f.retrieve ? [r.retrieve ? fmt(r.retrieve.mbPerSec) : '—', r.retrieve ? fmt(mb(r.retrieve.max - r.retrieve.first)) : '—'] : []),
+    ])
+  }
+  printTable(t, `Large object ingest — ${fmt(mb(obj.size))} MB, RSS sampled every 100 ms`)
+  for (const r of results) {
+    if (r.server === 'kura' && r.stow && r.baseline) {
+      const g = mb(r.stow.max - r.baseline)
+      console.log(`  Kura (${r.backend}): RSS growth ${fmt(g)} MB (target < ${maxGrowth} MB) ${g < maxGrowth ? 'MET' : 'NOT MET'}`)
+    }
+  }
+  if (f.json) writeFileSync(String(f.json), JSON.stringify({ object: obj, results: results.map((r) => ({ ...r, stow: r.stow && { ...r.stow, series: undefined }, retrieve: r.retrieve && { ...r.retrieve, series: undefined } })) }, null, 2))
+}
+
+runIfMain(import.meta.url, run)

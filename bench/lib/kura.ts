@@ -1,0 +1,117 @@
+/**
+ * @module Starts a Kura hub as a child process, the way an operator would:
+ * `node packages/cli/bin/kura.js hub --data <tmp> --port <free> --host 127.0.0.1`, with the
+ * catalog in SQLite (under --data) or in a fresh PostgreSQL database (KURA_DATABASE_URL).
+ *
+ * The child is the server process itself (tsx registers in-process), so its pid is the one to
+ * sample for memory.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createDatabase, dropDatabase, freePort, pgUrlFor, randomDbName, sleep, tailFile, waitForHttp } from './util.ts'
+
+export { sampleRss, readRss, type RssStats, type RssSampler } from './util.ts'
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+export const KURA_BIN = process.env.KURA_BENCH_KURA_BIN ?? path.join(REPO_ROOT, 'packages/cli/bin/kura.js')
+
+export type Backend = 'sqlite' | 'postgres'
+
+export interface KuraOptions {
+  backend?: Backend
+  /** Keep the data in this directory (created if missing) and do not delete it on stop. */
+  dataDir?: string
+  /** PostgreSQL database (created if missing); default a fresh one dropped on stop. */
+  database?: string
+  keep?: boolean
+  /** Extra environment for the hub. */
+  env?: Record<string, string>
+  /** Extra `kura hub` arguments. */
+  args?: string[]
+  /** Extra node arguments (e.g. --max-old-space-size). */
+  nodeArgs?: string[]
+  startTimeoutMs?: number
+}
+
+export interface KuraServer {
+  name: 'kura'
+  backend: Backend
+  url: string
+  dicomwebUrl: string
+  pid: number
+  dir: string
+  log: string
+  database?: string
+  databaseUrl?: string
+  stop(): Promise<void>
+}
+
+/** Starts the hub and waits for `GET /healthz` 200; throws (with the log tail) when it does not. */
+export async function startKura(opts: KuraOptions = {}): Promise<KuraServer> {
+  const backend = opts.backend ?? 'sqlite'
+  if (!existsSync(KURA_BIN)) throw new Error(`Kura CLI not found at ${KURA_BIN}`)
+  const port = await freePort()
+  const dir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'kura-bench-hub-'))
+  mkdirSync(dir, { recursive: true })
+  const ownDir = !opts.dataDir
+  const env: Record<string, string | undefined> = { ...process.env, ...opts.env }
+  delete env.KURA_DATABASE_URL
+  let database: string | undefined
+  let databaseUrl: string | undefined
+  let ownDb = false
+  if (backend === 'postgres') {
+    database = opts.database ?? randomDbName('kura_bench_hub')
+    ownDb = !opts.keep
+    await createDatabase(database, true)
+    databaseUrl = pgUrlFor(database)
+    env.KURA_DATABASE_URL = databaseUrl
+  }
+  const dataDir = path.join(dir, 'data')
+  mkdirSync(dataDir, { recursive: true })
+  const log = path.join(dir, 'kura.log')
+  const fd = openSync(log, 'a')
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...(opts.nodeArgs ?? []), KURA_BIN, 'hub', '--data', dataDir, '--port', String(port), '--host', '127.0.0.1', ...(opts.args ?? [])],
+    { cwd: REPO_ROOT, env, stdio: ['ignore', fd, fd] },
+  )
+  closeSync(fd)
+  let exited = false
+  child.on('exit', () => { exited = true })
+  const url = `http://127.0.0.1:${port}`
+  const cleanup = async () => {
+    if (ownDir) rmSync(dir, { recursive: true, force: true })
+    if (ownDb && database) await dropDatabase(database).catch((e) => console.error(`could not drop ${database}: ${e.message}`))
+  }
+  try {
+    await waitForHttp(`${url}/healthz`, opts.startTimeoutMs ?? 60_000, () => !exited)
+  } catch (e) {
+    const tail = tailFile(log)
+    if (!exited) child.kill('SIGKILL')
+    await cleanup()
+    throw new Error(`Kura hub (${backend}) did not start: ${(e as Error).message}\n--- kura.log ---\n${tail}`)
+  }
+  return {
+    name: 'kura',
+    backend,
+    url,
+    dicomwebUrl: `${url}/dicomweb`,
+    pid: child.pid!,
+    dir,
+    log,
+    database,
+    databaseUrl,
+    async stop() {
+      if (!exited) {
+        child.kill('SIGTERM')
+        for (let i = 0; i < 100 && !exited; i++) await sleep(100)
+        if (!exited) child.kill('SIGKILL')
+        for (let i = 0; i < 20 && !exited; i++) await sleep(50)
+      }
+      await cleanup()
+    },
+  }
+}

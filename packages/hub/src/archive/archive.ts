@@ -1,0 +1,136 @@
+/**
+ * @module Archive: stores DICOM instances (original bytes + catalog entry) and removes them.
+ *
+ * Order matters for "nothing half-stored": the original is written (content-addressed,
+ * idempotent) before the catalog row that points at it, so a crash in between leaves at most
+ * an unreferenced object, never a catalog entry without its bytes.
+ */
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Readable } from 'node:stream'
+import { isKuraError, loadHubConfig, type HubConfig, type Logger, silentLogger, KuraError } from '@kura/core'
+import { readDicom } from '@kura/dicom'
+import {
+  deleteInstance, deleteSeries, deleteStudy, getInstance, openCatalog, openObjectStore, storeInstance,
+  type ArchiveObjectStore, type Catalog,
+} from '@kura/storage'
+import { describeInstance } from './describe.ts'
+import { ArchiveErrors } from './errors.ts'
+import { receive } from './receive.ts'
+
+export type IngestResult =
+  | { status: 'stored' | 'duplicate'; sopInstanceUid: string; sopClassUid: string; studyInstanceUid: string; seriesInstanceUid: string }
+  | { status: 'conflict' | 'rejected'; sopInstanceUid?: string; sopClassUid?: string; code: string; reason: string }
+
+export interface IngestInput {
+  source: Readable | Uint8Array
+  collection: string
+  /** When set, an instance of any other study is refused (STOW-RS to /studies/{uid}, PS3.18 10.5.1). */
+  studyInstanceUid?: string
+}
+
+const COLLECTION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+
+/** Values above this are left in the object and served as bulk data (PS3.18 F.2.6). */
+const BULK_THRESHOLD = 1024
+
+export function objectKeyFor(sha256: string): string {
+  return `dicom/${sha256.slice(0, 2)}/${sha256.slice(2, 4)}/${sha256}`
+}
+
+export class Archive {
+  constructor(
+    readonly catalog: Catalog,
+    readonly objects: ArchiveObjectStore,
+    private readonly tmpDir: string,
+    readonly log: Logger = silentLogger,
+  ) {}
+
+  /** Stores one Part 10 object. Never throws for bad input: the result says why it was refused. */
+  async ingest(input: IngestInput): Promise<IngestResult> {
+    if (!COLLECTION.test(input.collection)) return refused(ArchiveErrors.badCollection(input.collection))
+    let received
+    try {
+      received = await receive(input.source, this.tmpDir)
+    } catch (e) {
+      // The bytes never arrived whole (client gone, body broken): nothing was stored.
+      if (isKuraError(e)) return refused(e)
+      return refused(new KuraError('ARCHIVE_RECEIVE_FAILED', `The object's bytes did not arrive completely (${(e as Error)?.message ?? e}); nothing was stored. Send it again.`, { status: 400, cause: e }))
+    }
+    let sopInstanceUid: string | undefined
+    let sopClassUid: string | undefined
+    try {
+      const src = await received.open()
+      let parsed
+      try {
+        parsed = await readDicom(src, { bulkDataThreshold: BULK_THRESHOLD })
+      } finally {
+        await src.close()
+      }
+      const objectKey = objectKeyFor(received.sha256)
+      const rec = describeInstance(parsed, { collection: input.collection, objectKey, sha256: received.sha256, size: received.size })
+      sopInstanceUid = rec.sopInstanceUid
+      sopClassUid = rec.sopClassUid
+      if (input.studyInstanceUid && rec.studyInstanceUid !== input.studyInstanceUid) {
+        throw ArchiveErrors.studyMismatch(rec.studyInstanceUid, input.studyInstanceUid)
+      }
+      const ok = { sopInstanceUid, sopClassUid, studyInstanceUid: rec.studyInstanceUid, seriesInstanceUid: rec.seriesInstanceUid }
+
+      // Duplicates and conflicts are decided before writing anything, so a retried upload costs one lookup.
+      const existing = await getInstance(this.catalog.db, sopInstanceUid)
+      if (existing) {
+        if (existing.sha256 === received.sha256) return { status: 'duplicate', ...ok }
+        return refused(ArchiveErrors.conflict(sopInstanceUid, `stored SHA-256 ${existing.sha256.slice(0, 12)}…, received ${received.sha256.slice(0, 12)}…`), 'conflict', sopInstanceUid, sopClassUid)
+      }
+      if (received.path) await this.objects.putFile(objectKey, received.path, { sha256: received.sha256 })
+      else await this.objects.put(objectKey, received.buffer!, { sha256: received.sha256 })
+      const outcome = await storeInstance(this.catalog.db, rec)
+      if (outcome.status === 'conflict') {
+        // Another process stored this SOP Instance UID with other bytes between our lookup and insert.
+        await this.objects.delete(objectKey)
+        return refused(ArchiveErrors.conflict(sopInstanceUid, outcome.reason), 'conflict', sopInstanceUid, sopClassUid)
+      }
+      return { status: outcome.status, ...ok }
+    } catch (e) {
+      if (isKuraError(e)) return refused(e, 'rejected', sopInstanceUid, sopClassUid)
+      this.log.error({ err: String(e), stack: (e as Error)?.stack }, 'ingest failed')
+      return refused(new KuraError('ARCHIVE_INTERNAL', 'The object could not be stored because of a server error; it was not stored. Retry, and report it if it persists.', { status: 500, cause: e }), 'rejected', sopInstanceUid, sopClassUid)
+    } finally {
+      await received.discard()
+    }
+  }
+
+  /** Removes instances from the catalog, then their originals. Returns how many instances went. */
+  async delete(target: { studyInstanceUid: string; seriesInstanceUid?: string; sopInstanceUid?: string }): Promise<number> {
+    const keys = target.sopInstanceUid
+      ? await deleteInstance(this.catalog.db, target.studyInstanceUid, target.seriesInstanceUid!, target.sopInstanceUid)
+      : target.seriesInstanceUid
+        ? await deleteSeries(this.catalog.db, target.studyInstanceUid, target.seriesInstanceUid)
+        : await deleteStudy(this.catalog.db, target.studyInstanceUid)
+    for (const key of keys) await this.objects.delete(key)
+    return keys.length
+  }
+
+  async close(): Promise<void> {
+    await this.catalog.close()
+    await this.objects.close()
+  }
+}
+
+function refused(e: KuraError, status: 'conflict' | 'rejected' = 'rejected', sopInstanceUid?: string, sopClassUid?: string): IngestResult {
+  return { status, sopInstanceUid, sopClassUid, code: e.code, reason: e.message }
+}
+
+/** Opens the archive on the configured catalog and object store (embedded defaults under dataDir). */
+export async function openArchive(config: HubConfig = loadHubConfig(), log?: Logger): Promise<Archive> {
+  const tmpDir = join(config.dataDir, 'tmp')
+  await mkdir(tmpDir, { recursive: true })
+  const catalog = await openCatalog(config.databaseUrl)
+  try {
+    const objects = await openObjectStore({ dataDir: config.dataDir, s3: config.s3 })
+    return new Archive(catalog, objects, tmpDir, log)
+  } catch (e) {
+    await catalog.close()
+    throw e
+  }
+}

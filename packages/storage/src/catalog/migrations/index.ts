@@ -1,0 +1,18 @@
+/**
+ * @module Migration list, in order. Add new migrations here; never edit or reorder shipped ones.
+ */
+import type { Kysely } from 'kysely'
+import * as m000001 from './2026_11_27_000001_archive.ts'
+
+export interface MigrationEnv {
+  byteOrderText: string
+}
+
+export interface CatalogMigration {
+  up(db: Kysely<any>, env: MigrationEnv): Promise<void>
+  down?(db: Kysely<any>, env: MigrationEnv): Promise<void>
+}
+
+export const migrations: Record<string, CatalogMigration> = {
+  '2026_11_27_000001_archive': m000001,
+}

@@ -1,0 +1,22 @@
+/**
+ * @module ArchiveObjectStore: core's ObjectStore plus the fast paths the archive needs.
+ *
+ * `putFile` exists because the hub usually already has the bytes in a local spool file (it had
+ * to parse them before deciding where they go); handing over the path lets the filesystem store
+ * rename instead of copying and lets the S3 store upload with a known length and checksum.
+ */
+import type { ObjectInfo, ObjectStore, PutOptions } from '@kura/core'
+
+export interface PutFileOptions extends PutOptions {
+  /**
+   * Take the file over: on success it no longer exists at `path` (renamed into place on the
+   * same filesystem, else copied or uploaded and then removed). On failure it is left alone.
+   * Default false: the file is copied and stays where it is.
+   */
+  move?: boolean
+}
+
+export interface ArchiveObjectStore extends ObjectStore {
+  /** Stores the local file at `path` under `key`; same checksum and atomicity rules as `put`. */
+  putFile(key: string, path: string, opts?: PutFileOptions): Promise<ObjectInfo>
+}
