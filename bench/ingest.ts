@@ -28,6 +28,8 @@ export interface IngestRow {
   result?: StowResult
   /** CPU seconds the server process used during the timed STOW (its database server not included). */
   cpuSeconds?: number
+  /** CPU seconds the benchmark client itself used meanwhile (it shares the machine). */
+  clientCpuSeconds?: number
   stored?: number
   countHow?: string
   note?: string
@@ -49,6 +51,7 @@ export async function run(argv: string[]): Promise<void> {
     warmup: { type: 'string', default: '50', help: 'instances (separate corpus) sent before timing' },
     only: { type: 'string', default: 'both', help: 'kura | orthanc | both' },
     'orthanc-config': { type: 'string', help: 'JSON merged over the generated Orthanc configuration' },
+    'kura-node-args': { type: 'string', help: 'extra node flags for the hub, space-separated (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")' },
     json: { type: 'string', help: 'also write the results as JSON to this file' },
   })
   if (!f) return
@@ -74,7 +77,10 @@ export async function run(argv: string[]): Promise<void> {
     for (const kind of kinds) {
       const row: IngestRow = { server: kind, backend }
       results.push(row)
-      const s: Server | null = await startServer(kind, backend, { orthanc: { extraConfig: orthancConfig } })
+      const s: Server | null = await startServer(kind, backend, {
+        orthanc: { extraConfig: orthancConfig },
+        kura: { nodeArgs: f['kura-node-args'] ? String(f['kura-node-args']).split(/\s+/).filter(Boolean) : [] },
+      })
       if (!s) {
         row.note = 'did not run'
         continue
@@ -87,6 +93,7 @@ export async function run(argv: string[]): Promise<void> {
         }
         let lastPct = -1
         const cpu0 = readCpuSeconds(s.pid)
+        const client0 = process.cpuUsage()
         const r = await stow(s.dicomwebUrl, corpus.files, {
           batch, concurrency,
           onProgress: (d, t) => {
@@ -96,6 +103,8 @@ export async function run(argv: string[]): Promise<void> {
         })
         row.result = r
         row.cpuSeconds = readCpuSeconds(s.pid) - cpu0
+        const cu = process.cpuUsage(client0)
+        row.clientCpuSeconds = (cu.user + cu.system) / 1e6
         console.log(` ${r.ok}/${r.instances} stored in ${fmt(r.seconds, 2)} s → ${fmt(r.instancesPerSec)} instances/s`)
         if (r.failed) loud(`${label(s)}: ${r.failed} instances failed (${r.httpErrors} requests): ${r.errors.join('; ')}`)
         try {
@@ -114,7 +123,7 @@ export async function run(argv: string[]): Promise<void> {
     }
   }
 
-  const table = [['server', 'backend', 'instances', 'failed', 'seconds', 'instances/s', 'MB/s', 'server CPU s', 'CPU ms/inst', 'stored (verified)', 'Kura/Orthanc']]
+  const table = [['server', 'backend', 'instances', 'failed', 'seconds', 'instances/s', 'MB/s', 'server CPU s', 'CPU ms/inst', 'client CPU s', 'stored (verified)', 'Kura/Orthanc']]
   for (const r of results) {
     const orth = results.find((o) => o.server === 'orthanc' && o.backend === r.backend)?.result
     table.push([
@@ -127,6 +136,7 @@ export async function run(argv: string[]): Promise<void> {
       r.result ? fmt(r.result.mbPerSec) : '—',
       r.cpuSeconds !== undefined ? fmt(r.cpuSeconds, 2) : '—',
       r.cpuSeconds !== undefined && r.result?.ok ? fmt((r.cpuSeconds * 1000) / r.result.ok, 2) : '—',
+      r.clientCpuSeconds !== undefined ? fmt(r.clientCpuSeconds, 2) : '—',
       r.stored !== undefined ? String(r.stored) : (r.note ?? '—'),
       r.server === 'kura' ? ratio(r.result?.instancesPerSec, orth?.instancesPerSec) : '',
     ])

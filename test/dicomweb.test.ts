@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import sharp from 'sharp'
 import { startTestHub, stowBody, PYDICOM_FILES, type TestHub } from './support/hub.ts'
 import { splitMultipart } from './support/multipart.ts'
-import { python, requireTool, tools } from './support/tools.ts'
+import { python, requireTool } from './support/tools.ts'
 
 /** Distinct SOP Instance UIDs covering every transfer syntax family pydicom ships. */
 const FILES = [
@@ -36,7 +36,17 @@ async function stow(hub: TestHub, files: Uint8Array[], path = '/studies', query 
   return { status: res.status, json: (await res.json()) as Record<string, any> }
 }
 
-const uidOf = (f: string) => python('import pydicom,sys,json; d=pydicom.dcmread(sys.argv[1],stop_before_pixels=True); print(json.dumps([d.StudyInstanceUID,d.SeriesInstanceUID,d.SOPInstanceUID]))', [join(PYDICOM_FILES, f)])
+/** Study, series and SOP Instance UIDs of each test file, as pydicom reads them (one python run). */
+let uids: Record<string, [string, string, string]> | undefined
+function uidOf(f: string): string {
+  uids ??= JSON.parse(
+    python(
+      'import pydicom,sys,json; print(json.dumps({f: (lambda d: [d.StudyInstanceUID,d.SeriesInstanceUID,d.SOPInstanceUID])(pydicom.dcmread(sys.argv[1]+"/"+f,stop_before_pixels=True)) for f in sys.argv[2:]}))',
+      [PYDICOM_FILES, ...FILES, 'MR_small.dcm'],
+    ),
+  )
+  return JSON.stringify(uids![f])
+}
 
 describe('DICOMweb STOW/QIDO/WADO with pydicom test files', () => {
   let hub: TestHub
@@ -150,10 +160,30 @@ describe('DICOMweb STOW/QIDO/WADO with pydicom test files', () => {
       assert.equal(parts.length, 1)
       assert.equal(sha(parts[0]!.body), sha(originals.get(f)!), `${f} changed in the archive`)
       await writeFile(join(dir, f), parts[0]!.body)
-      const back = python('import pydicom,sys; print(pydicom.dcmread(sys.argv[1]).SOPInstanceUID)', [join(dir, f)]).trim()
-      assert.equal(back, sop)
     }
-    void tools
+    const back = JSON.parse(python('import pydicom,sys,json; print(json.dumps([pydicom.dcmread(sys.argv[1]+"/"+f).SOPInstanceUID for f in sys.argv[2:]]))', [dir, ...FILES]))
+    assert.deepEqual(back, FILES.map((f) => JSON.parse(uidOf(f))[2]))
+  })
+
+  it('transcodes natively stored instances to Explicit VR Little Endian when that is asked for (the default)', async (t) => {
+    if (!requireTool(t, 'pydicom', 'apt-get install python3-pydicom')) return
+    const dir = await mkdtemp(join(tmpdir(), 'kura-wado-ts-'))
+    for (const f of ['MR_small_implicit.dcm', 'ExplVR_BigEnd.dcm']) {
+      const [st, se, sop] = JSON.parse(uidOf(f))
+      const res = await fetch(`${hub.dicomweb}/studies/${st}/series/${se}/instances/${sop}`, { headers: { accept: 'multipart/related; type="application/dicom"' } })
+      assert.equal(res.status, 200)
+      const [part] = splitMultipart(Buffer.from(await res.arrayBuffer()), res.headers.get('content-type')!)
+      assert.match(part!.headers['content-type']!, /transfer-syntax=1\.2\.840\.10008\.1\.2\.1$/)
+      await writeFile(join(dir, f), part!.body)
+    }
+    const same = python(
+      'import pydicom,sys\nfor f in sys.argv[3:]:\n a=pydicom.dcmread(sys.argv[1]+"/"+f); b=pydicom.dcmread(sys.argv[2]+"/"+f)\n assert b.file_meta.TransferSyntaxUID=="1.2.840.10008.1.2.1", f\n assert (a.pixel_array==b.pixel_array).all(), f\n assert a.PatientName==b.PatientName, f\nprint("ok")',
+      [PYDICOM_FILES, dir, 'MR_small_implicit.dcm', 'ExplVR_BigEnd.dcm'],
+    )
+    assert.equal(same.trim(), 'ok')
+    const [st, se, sop] = JSON.parse(uidOf('693_J2KI.dcm'))
+    const compressed = await fetch(`${hub.dicomweb}/studies/${st}/series/${se}/instances/${sop}`, { headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.1' } })
+    assert.equal(compressed.status, 406, 'compressed originals are not decoded')
   })
 
   it('serves metadata as DICOM JSON with absolute BulkDataURIs that resolve', async (t) => {

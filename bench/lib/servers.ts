@@ -4,7 +4,7 @@
  */
 import { startKura, type KuraOptions } from './kura.ts'
 import { orthancInstanceCount, startOrthanc, type OrthancOptions } from './orthanc.ts'
-import { getJson, loud, postgresAvailable } from './util.ts'
+import { getJson, loud, onInterrupt, postgresAvailable } from './util.ts'
 
 export type ServerKind = 'orthanc' | 'kura'
 export type Backend = 'sqlite' | 'postgres'
@@ -36,8 +36,15 @@ export async function startServer(kind: ServerKind, backend: Backend, opts: Star
     }
   }
   try {
-    if (kind === 'orthanc') return await startOrthanc({ ...opts.orthanc, backend })
-    return await startKura({ ...opts.kura, backend })
+    const s: Server | null = kind === 'orthanc' ? await startOrthanc({ ...opts.orthanc, backend }) : await startKura({ ...opts.kura, backend })
+    if (!s) return null
+    const stop = s.stop.bind(s)
+    const off = onInterrupt(stop)
+    s.stop = async () => {
+      off()
+      await stop()
+    }
+    return s
   } catch (e) {
     loud(`SKIPPING the ${kind} side (${backend}): it did not start.\n${(e as Error).message}`)
     return null

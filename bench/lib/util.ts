@@ -364,3 +364,24 @@ export function readCpuSeconds(pid: number): number {
     return NaN
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Cleanup on Ctrl-C: servers started by a benchmark are stopped (temp dirs and databases removed).
+
+const cleanups = new Set<() => Promise<void>>()
+let handlersInstalled = false
+
+/** Registers a cleanup run on SIGINT/SIGTERM; returns a function that unregisters it. */
+export function onInterrupt(fn: () => Promise<void>): () => void {
+  cleanups.add(fn)
+  if (!handlersInstalled) {
+    handlersInstalled = true
+    const handler = (signal: NodeJS.Signals) => {
+      console.error(`\n${signal}: stopping servers and removing temporary data…`)
+      Promise.allSettled([...cleanups].map((f) => f())).then(() => process.exit(130))
+    }
+    process.once('SIGINT', handler)
+    process.once('SIGTERM', handler)
+  }
+  return () => cleanups.delete(fn)
+}

@@ -82,7 +82,7 @@ export class Archive {
         if (existing.sha256 === received.sha256) return { status: 'duplicate', ...ok }
         return refused(ArchiveErrors.conflict(sopInstanceUid, `stored SHA-256 ${existing.sha256.slice(0, 12)}…, received ${received.sha256.slice(0, 12)}…`), 'conflict', sopInstanceUid, sopClassUid)
       }
-      if (received.path) await this.objects.putFile(objectKey, received.path, { sha256: received.sha256 })
+      if (received.path) await this.objects.putFile(objectKey, received.path, { sha256: received.sha256, move: true })
       else await this.objects.put(objectKey, received.buffer!, { sha256: received.sha256 })
       const outcome = await storeInstance(this.catalog.db, rec)
       if (outcome.status === 'conflict') {

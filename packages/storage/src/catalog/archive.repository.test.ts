@@ -127,6 +127,51 @@ describeEachEngine('archive repository', (engine) => {
     assert.equal(await count(catalog, 'study'), 1)
   })
 
+  it('concurrent calls are written together; a duplicate or conflict in the batch affects only itself', async () => {
+    await storeInstance(catalog.db, rec({ instanceNumber: 0 }))
+    const same = rec({ instanceNumber: 1 })
+    const calls = [
+      rec({ instanceNumber: 2 }),
+      same,
+      { ...same },
+      rec({ instanceNumber: 3, seriesInstanceUid: '1.2.3.4.2', modality: 'MR' }),
+      rec({ studyInstanceUid: '1.2.3.4', patientId: 'SOMEONE-ELSE', seriesInstanceUid: '1.2.3.4.3' }),
+      rec({ studyInstanceUid: '1.2.3.9', seriesInstanceUid: '1.2.3.9.1' }),
+      ...Array.from({ length: 80 }, (_, i) => rec({ instanceNumber: 10 + i })),
+    ]
+    const outcomes = await Promise.all(calls.map((r) => storeInstance(catalog.db, r)))
+    const statuses = outcomes.map((o) => o.status)
+    assert.deepEqual(statuses.slice(0, 6), ['stored', 'stored', 'duplicate', 'stored', 'conflict', 'stored'])
+    assert.ok(statuses.slice(6).every((s) => s === 'stored'))
+    const study = await getStudy(catalog.db, '1.2.3.4')
+    assert.equal(study?.numberOfInstances, 1 + 3 + 80)
+    assert.equal(study?.numberOfSeries, 2)
+    assert.equal(study?.modalitiesInStudy, 'CT\\MR')
+    assert.equal((await getSeries(catalog.db, '1.2.3.4.1'))?.numberOfInstances, 1 + 2 + 80)
+    assert.equal(await getSeries(catalog.db, '1.2.3.4.3'), null)
+    assert.equal((await getStudy(catalog.db, '1.2.3.9'))?.numberOfInstances, 1)
+  })
+
+  it('stores inside a caller\'s transaction, which decides whether it sticks', async () => {
+    const kept = rec({ instanceNumber: 1 })
+    const dropped = rec({ instanceNumber: 2 })
+    await catalog.db.transaction().execute(async (trx) => {
+      assert.equal((await storeInstance(trx, kept)).status, 'stored')
+      // A conflict inside the caller's transaction undoes only its own rows.
+      assert.equal((await storeInstance(trx, rec({ patientId: 'OTHER', seriesInstanceUid: '1.2.3.4.5' }))).status, 'conflict')
+    })
+    await assert.rejects(
+      catalog.db.transaction().execute(async (trx) => {
+        await storeInstance(trx, dropped)
+        throw new Error('caller changed its mind')
+      }),
+      /changed its mind/,
+    )
+    assert.ok(await getInstance(catalog.db, kept.sopInstanceUid))
+    assert.equal(await getInstance(catalog.db, dropped.sopInstanceUid), null)
+    assert.equal((await getStudy(catalog.db, '1.2.3.4'))?.numberOfInstances, 1)
+  })
+
   it('rejects records without the identifiers the catalog needs', async () => {
     for (const field of ['collection', 'studyInstanceUid', 'seriesInstanceUid', 'sopInstanceUid', 'objectKey', 'sha256'] as const) {
       await assert.rejects(storeInstance(catalog.db, rec({ [field]: '' })), (e) => isKuraError(e) && e.code === 'CATALOG_INVALID_RECORD')

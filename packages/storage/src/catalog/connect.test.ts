@@ -1,7 +1,7 @@
 /** @module openCatalog: URLs, engine settings, migrations on open, clear errors. */
 import { it } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { sql } from 'kysely'
@@ -40,7 +40,13 @@ it('SQLite: creates the parent directory, runs in WAL with foreign keys and case
 })
 
 it('SQLite: an unusable path is reported as CATALOG_UNREACHABLE', async () => {
-  await assert.rejects(openCatalog('sqlite:/proc/kura-no/catalog.sqlite'), (e) => isKuraError(e) && e.code === 'CATALOG_UNREACHABLE')
+  const dir = await mkdtemp(join(tmpdir(), 'kura-connect-'))
+  try {
+    await writeFile(join(dir, 'a-file'), 'not a directory')
+    await assert.rejects(openCatalog(`sqlite:${join(dir, 'a-file', 'catalog.sqlite')}`), (e) => isKuraError(e) && e.code === 'CATALOG_UNREACHABLE')
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
 })
 
 it('PostgreSQL: an unreachable server is reported without the password', async () => {

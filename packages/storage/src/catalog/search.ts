@@ -92,7 +92,11 @@ export function searchableKeys(level: SearchLevel): string[] {
     .map(([k]) => k)
 }
 
-export async function search(db: Kysely<Database>, req: SearchRequest): Promise<SearchResult> {
+/**
+ * The SQL `search` runs (one row more than the page, to tell whether more exist), or null when
+ * the request can match nothing. Separate so tests and benchmarks can EXPLAIN it.
+ */
+export async function searchQuery(db: Kysely<Database>, req: SearchRequest): Promise<RawBuilder<RawRow> | null> {
   const level = req.level
   const conditions: RawBuilder<SqlBool>[] = []
   let needSubject = false
@@ -111,7 +115,7 @@ export async function search(db: Kysely<Database>, req: SearchRequest): Promise<
     const ids = req.collections.length
       ? (await db.selectFrom('collection').select('id').where('name', 'in', req.collections).execute()).map((r) => r.id)
       : []
-    if (ids.length === 0) return { rows: [], more: false }
+    if (ids.length === 0) return null
     conditions.push(ids.length === 1 ? sql<SqlBool>`st.collection_id = ${ids[0]}` : sql<SqlBool>`st.collection_id in (${sql.join(ids)})`)
   }
 
@@ -139,18 +143,24 @@ export async function search(db: Kysely<Database>, req: SearchRequest): Promise<
     ...(level !== 'study' ? [sql`se.series_number is null`, sql`se.series_number`, sql`se.series_instance_uid`] : []),
     ...(level === 'instance' ? [sql`i.instance_number is null`, sql`i.instance_number`, sql`i.sop_instance_uid`] : []),
   ]
-  const limit = Math.max(0, Math.floor(req.limit))
+  const limit = pageLimit(req)
   const offset = Math.max(0, Math.floor(req.offset))
   const where = conditions.length ? sql`where ${sql.join(conditions, sql` and `)}` : sql``
-  const result = await sql<RawRow>`
+  return sql<RawRow>`
     select ${sql.join(columns)}
     from ${from}
     join collection c on c.id = st.collection_id
     ${subjectJoin}
     ${where}
     order by ${sql.join(order)}
-    limit ${limit + 1} offset ${offset}`.execute(db)
+    limit ${limit + 1} offset ${offset}`
+}
 
+export async function search(db: Kysely<Database>, req: SearchRequest): Promise<SearchResult> {
+  const query = await searchQuery(db, req)
+  if (!query) return { rows: [], more: false }
+  const limit = pageLimit(req)
+  const result = await query.execute(db)
   const rows = result.rows.slice(0, limit).map(
     (r): SearchRow => ({
       collection: r.collection,
@@ -170,7 +180,11 @@ export async function search(db: Kysely<Database>, req: SearchRequest): Promise<
   return { rows, more: result.rows.length > limit }
 }
 
-interface RawRow {
+function pageLimit(req: SearchRequest): number {
+  return Math.max(0, Math.floor(req.limit))
+}
+
+export interface RawRow {
   collection: string
   study_instance_uid: string
   study_json: string

@@ -158,8 +158,8 @@ class StoreBatcher {
     try {
       return await withRetry(() => (this.caps.dataModifyingCte ? writeWithCte(this.db, recs) : writeInOneTransaction(this.db, recs)))
     } catch (e) {
-      if (recs.length === 1) throw e
-      // Something failed for the batch as a whole: redo one by one so only the culprit fails.
+      if (recs.length === 1 || !isDataError(e)) throw e
+      // One record's data broke the batch statement: redo one by one so only the culprit fails.
       const out: Array<StoreOutcome | { error: unknown }> = []
       for (const rec of recs) {
         try {
@@ -171,6 +171,17 @@ class StoreBatcher {
       return out
     }
   }
+}
+
+/**
+ * An error caused by the data of some row (PostgreSQL classes 22 and 23, SQLite constraint and
+ * type errors), as opposed to the database being busy or unreachable, where retrying each
+ * record alone would only wait longer to fail the same way.
+ */
+function isDataError(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code
+  if (typeof code !== 'string') return false
+  return /^2[23][0-9A-Z]{3}$/.test(code) || /^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE)/.test(code)
 }
 
 /** PostgreSQL: the fast path (with counters) is one autocommitted statement; the rest go one transaction each. */
@@ -219,19 +230,12 @@ async function writeInOneTransaction(db: Db, recs: InstanceRecord[]): Promise<Ar
       perSeries.set(row.series_id, (perSeries.get(row.series_id) ?? 0) + 1)
       perStudy.set(row.study_id, (perStudy.get(row.study_id) ?? 0) + 1)
     }
-    for (const [id, n] of perSeries) {
-      await trx
-        .updateTable('series')
-        .set((eb) => ({ number_of_instances: eb('number_of_instances', '+', n) }))
-        .where('id', '=', id)
-        .execute()
-    }
-    for (const [id, n] of perStudy) {
-      await trx
-        .updateTable('study')
-        .set((eb) => ({ number_of_instances: eb('number_of_instances', '+', n), updated_at: now }))
-        .where('id', '=', id)
-        .execute()
+    // One statement per table however many series and studies the batch touched.
+    if (perSeries.size > 0) {
+      await sql`update series set number_of_instances = number_of_instances + ${increments(perSeries)}
+        where id in (${sql.join([...perSeries.keys()])})`.execute(trx)
+      await sql`update study set number_of_instances = number_of_instances + ${increments(perStudy)}, updated_at = ${now}
+        where id in (${sql.join([...perStudy.keys()])})`.execute(trx)
     }
     const stored = new Set(r.rows.map((row) => row.id))
     const out: Array<StoreOutcome | { error: unknown }> = []
@@ -241,6 +245,14 @@ async function writeInOneTransaction(db: Db, recs: InstanceRecord[]): Promise<Ar
     }
     return out
   })
+}
+
+/** `case id when … then n … end`: each row's own increment, in one UPDATE. */
+function increments(counts: Map<string, number>) {
+  return sql`case id ${sql.join(
+    [...counts].map(([id, n]) => sql`when ${id} then cast(${n} as integer)`),
+    sql` `,
+  )} end`
 }
 
 let savepoints = 0

@@ -146,6 +146,8 @@ export class FilesystemObjectStore implements ArchiveObjectStore {
 
   async source(key: string): Promise<ByteSource> {
     const path = this.pathOf(key)
+    // Same NOT_FOUND rules as get (directories included) before handing the path to FileSource.
+    await (await openOrNotFound(path, key)).close()
     try {
       return await FileSource.open(path)
     } catch (e) {
@@ -225,14 +227,21 @@ export function assertRange(range: { offset: number; length: number }, size: num
   }
 }
 
+/** Opens an object's file; a missing file, or a directory (a key prefix, not an object), is NOT_FOUND. */
 async function openOrNotFound(path: string, key: string) {
+  let fh
   try {
-    return await open(path, 'r')
+    fh = await open(path, 'r')
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code
     if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') throw CoreErrors.notFound(`Object "${key}"`)
     throw e
   }
+  if (!(await fh.stat()).isFile()) {
+    await fh.close()
+    throw CoreErrors.notFound(`Object "${key}"`)
+  }
+  return fh
 }
 
 async function syncFile(path: string): Promise<void> {

@@ -164,6 +164,11 @@ export function objectStoreContract(name: string, open: () => Promise<ContractSu
       await assert.rejects(store.get('missing/x', { offset: 0, length: 5 }), assertCode('NOT_FOUND'))
       await assert.rejects(store.source('missing/x'), assertCode('NOT_FOUND'))
       await store.delete('missing/x')
+      // A prefix of stored keys is not an object either.
+      await store.put('prefix/only/obj', bytes(3))
+      assert.equal(await store.head('prefix/only'), null)
+      await assert.rejects(store.get('prefix/only'), assertCode('NOT_FOUND'))
+      await assert.rejects(store.source('prefix/only'), assertCode('NOT_FOUND'))
     })
 
     it('deletes', async () => {

@@ -8,7 +8,6 @@ import crypto from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import S3rver from 's3rver'
 import type { S3Config } from '@kura/core'
 
 export interface TestS3 {
@@ -18,6 +17,8 @@ export interface TestS3 {
 
 export async function startTestS3(): Promise<TestS3> {
   shimDesForS3rver()
+  // Loaded on first use, so tests that only need a catalog do not pay for an S3 server.
+  const { default: S3rver } = await import('s3rver')
   const directory = await mkdtemp(join(tmpdir(), 'kura-s3rver-'))
   const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory, configureBuckets: [{ name: 'kura-test' }] })
   let address: { port: number }
