@@ -96,9 +96,9 @@ test('import --url sends over STOW-RS to a running hub', async () => {
   }
 })
 
-test('hub: prints its URL, serves, and closes on SIGTERM', async () => {
+for (const workers of ['1', '2']) test(`hub --workers ${workers}: prints its URL, serves, and closes on SIGTERM`, async () => {
   const root = tmp()
-  const child = spawn(process.execPath, [BIN, 'hub', '--port', '0', '--data', root], { env: { ...process.env, KURA_DATABASE_URL: undefined, KURA_S3_BUCKET: undefined, KURA_S3_ENDPOINT: undefined } })
+  const child = spawn(process.execPath, [BIN, 'hub', '--port', '0', '--data', root, '--workers', workers], { env: { ...process.env, KURA_DATABASE_URL: undefined, KURA_S3_BUCKET: undefined, KURA_S3_ENDPOINT: undefined } })
   try {
     let stdout = ''
     let stderr = ''
@@ -111,8 +111,10 @@ test('hub: prints its URL, serves, and closes on SIGTERM', async () => {
       })
       child.on('close', () => reject(new Error(`hub exited: ${stderr}`)))
     })
-    const res = await fetch(`${url}/dicomweb/studies`)
-    assert.ok(res.status === 200 || res.status === 204)
+    for (let i = 0; i < 4; i++) {
+      const res = await fetch(`${url}/dicomweb/studies`)
+      assert.ok(res.status === 200 || res.status === 204)
+    }
     const code = new Promise<number | null>((resolve) => child.on('close', resolve))
     child.kill('SIGTERM')
     assert.equal(await code, 0)

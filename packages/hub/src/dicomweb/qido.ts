@@ -174,7 +174,7 @@ export async function qidoRoutes(app: FastifyInstance, opts: { archive: Archive;
     body += ']'
     if (more) warnings.push('299 kura: There are additional results that can be requested')
     if (warnings.length) reply.header('warning', warnings)
-    return reply.type(`${chosen.mediaType}; charset=utf-8`).send(body)
+    return reply.type(`${chosen.mediaType}; charset=utf-8`).send(Buffer.from(body))
   }
 
   const route = { config: { permission: 'study:read' as const } }

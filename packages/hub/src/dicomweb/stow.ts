@@ -14,7 +14,7 @@ import { parseContentType, readParts } from './http/multipart-reader.ts'
 import { instanceUrl, serviceBase, studyUrl } from './base-url.ts'
 import { DicomwebErrors } from './errors.ts'
 
-const PIPELINE = 4
+const PIPELINE = 16
 
 /** Failure Reason values (PS3.18 Table 10.5.3-2 / PS3.4 Annex B). */
 export const FailureReason = {

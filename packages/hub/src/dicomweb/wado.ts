@@ -139,7 +139,8 @@ export async function wadoRoutes(app: FastifyInstance, opts: { archive: Archive;
       body += (i ? ',' : '') + r.instanceJson.replaceAll(marker, abs)
     }
     body += ']'
-    return reply.type(`${chosen.mediaType}; charset=utf-8`).send(body)
+    // One UTF-8 encode up front: a large string handed to the socket writes measurably slower.
+    return reply.type(`${chosen.mediaType}; charset=utf-8`).send(Buffer.from(body))
   }
 
   // --- Bulk data (PS3.18 10.4.1.1.5) ---
