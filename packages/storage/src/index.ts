@@ -18,6 +18,7 @@ export {
   getInstance,
   listInstances,
   getStudy,
+  studyVersion,
   getSeries,
   deleteStudy,
   deleteSeries,

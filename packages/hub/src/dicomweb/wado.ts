@@ -7,7 +7,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { frameRanges, getNumber, getNumbers, getString, readDicom, toExplicitVrLittleEndian, type ParsedDicom } from '@kura/dicom'
-import { listInstances, type InstanceRow } from '@kura/storage'
+import { listInstances, studyVersion, type InstanceRow } from '@kura/storage'
 import { BufferSource, type ByteSource } from '@kura/core'
 import type { Archive } from '../archive/archive.ts'
 import { BULK_PREFIX } from '../archive/describe.ts'
@@ -16,6 +16,7 @@ import { multipartRelated } from './http/multipart-writer.ts'
 import { parseViewportParam, parseWindowParam, renderFrame } from './http/render.ts'
 import { instanceUrl, serviceBase } from './base-url.ts'
 import { DicomwebErrors } from './errors.ts'
+import { ResponseCache } from './response-cache.ts'
 import { EXPLICIT_VR_LITTLE_ENDIAN, frameMediaType, isEncapsulated } from './media-types.ts'
 
 type Params = { study: string; series?: string; sop?: string; frames?: string; '*'?: string }
@@ -126,21 +127,31 @@ export async function wadoRoutes(app: FastifyInstance, opts: { archive: Archive;
   }
 
   // --- Metadata (application/dicom+json) ---
+  // Viewers ask for the same series' metadata again and again; the encoded answer is kept per
+  // process and reused while the study's version token (one indexed row) is unchanged.
+  const metadataCache = new ResponseCache(64 * 1024 * 1024)
   const metadata = async (req: Req, reply: FastifyReply) => {
     const chosen = choose(req, [{ mediaType: 'application/dicom+json' }, { mediaType: 'application/json' }])
     if (!chosen) throw DicomwebErrors.notAcceptable('metadata', acceptText(req))
-    const rows = await instancesOf(archive, req.params)
     const base = serviceBase(req, opts.publicUrl)
-    const marker = `"BulkDataURI":"${BULK_PREFIX}`
-    let body = '['
-    for (let i = 0; i < rows.length; i++) {
-      const r = rows[i]!
-      const abs = `"BulkDataURI":"${instanceUrl(base, r.studyInstanceUid, r.seriesInstanceUid, r.sopInstanceUid)}/${BULK_PREFIX}`
-      body += (i ? ',' : '') + r.instanceJson.replaceAll(marker, abs)
+    const { study, series, sop } = req.params
+    const version = await studyVersion(archive.catalog.db, study)
+    const key = version && `${version}|${base}|${series ?? ''}|${sop ?? ''}`
+    let body = key ? metadataCache.get(key) : undefined
+    if (!body) {
+      const rows = await instancesOf(archive, req.params)
+      const marker = `"BulkDataURI":"${BULK_PREFIX}`
+      let text = '['
+      for (let i = 0; i < rows.length; i++) {
+        const r = rows[i]!
+        const abs = `"BulkDataURI":"${instanceUrl(base, r.studyInstanceUid, r.seriesInstanceUid, r.sopInstanceUid)}/${BULK_PREFIX}`
+        text += (i ? ',' : '') + r.instanceJson.replaceAll(marker, abs)
+      }
+      // One UTF-8 encode up front: a large string handed to the socket writes measurably slower.
+      body = Buffer.from(text + ']')
+      if (key) metadataCache.set(key, body)
     }
-    body += ']'
-    // One UTF-8 encode up front: a large string handed to the socket writes measurably slower.
-    return reply.type(`${chosen.mediaType}; charset=utf-8`).send(Buffer.from(body))
+    return reply.type(`${chosen.mediaType}; charset=utf-8`).send(body)
   }
 
   // --- Bulk data (PS3.18 10.4.1.1.5) ---

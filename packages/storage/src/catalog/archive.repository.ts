@@ -151,6 +151,19 @@ function toInstanceRow(r: InstanceQueryRow): InstanceRow {
   }
 }
 
+/**
+ * A token that changes whenever anything in the study changes (every store and delete moves
+ * its counters and `updated_at`), for validating caches of derived responses. Null: no study.
+ */
+export async function studyVersion(db: Db, studyInstanceUid: string): Promise<string | null> {
+  const r = await db
+    .selectFrom('study')
+    .select(['id', 'updated_at', 'number_of_instances', 'number_of_series'])
+    .where('study_instance_uid', '=', studyInstanceUid)
+    .executeTakeFirst()
+  return r ? `${r.id}|${r.updated_at}|${r.number_of_instances}|${r.number_of_series}` : null
+}
+
 export async function getStudy(db: Db, studyInstanceUid: string): Promise<StudyRow | null> {
   const r = await db
     .selectFrom('study as st')
