@@ -1,0 +1,99 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { isKuraError, type KuraError } from '@kura/core'
+import { BASIC_POLICY, loadPolicy, methodDescription, safePrivateOf } from './policy.ts'
+import { parsePolicy } from './schema.ts'
+
+const EXAMPLE = {
+  id: 'jp-endoscopy-basic',
+  version: '1.2.0',
+  profile: 'basic',
+  options: ['retainLongitudinalModifiedDates', 'cleanDescriptors'],
+  overrides: [{ tag: '00100040', action: 'K' }, { keyword: 'PatientAge', action: 'K' }],
+  safePrivate: [{ creator: 'SIEMENS CT VA0  COAD', elements: ['0019xx10'] }],
+  pixelMasks: [{ match: { Manufacturer: 'OLYMPUS', ManufacturerModelName: 'CV-1500', Rows: 1080, Columns: 1920 }, rects: [[0, 0, 550, 1080]] }],
+}
+
+const problemsOf = (json: unknown): string[] => {
+  try {
+    parsePolicy(json)
+  } catch (e) {
+    assert.ok(isKuraError(e) && e.code === 'DEID_POLICY_INVALID')
+    return ((e as KuraError).details!.problems as { path: string }[]).map((p) => p.path)
+  }
+  assert.fail('expected DEID_POLICY_INVALID')
+}
+
+test('parses the brief example into typed rules', () => {
+  const p = parsePolicy(EXAMPLE)
+  assert.equal(p.id, 'jp-endoscopy-basic')
+  assert.deepEqual([...p.options], ['retainLongitudinalModifiedDates', 'cleanDescriptors'])
+  assert.deepEqual(p.overrides, [{ tag: 0x00100040, action: 'K' }, { tag: 0x00101010, action: 'K' }])
+  assert.deepEqual(p.safePrivate, [{ creator: 'SIEMENS CT VA0  COAD', elements: [{ group: 0x0019, element: 0x10 }] }])
+  assert.deepEqual(p.pixelMasks[0]!.rects, [[0, 0, 550, 1080]])
+  assert.equal(methodDescription(p), 'KURA jp-endoscopy-basic 1.2.0')
+})
+
+test('validation names each bad JSON path, all at once', () => {
+  const bad = {
+    ...EXAMPLE,
+    version: '',
+    profile: 'full',
+    options: ['retainUids', 'retainUIDs'],
+    overrides: [{ tag: '0010004', action: 'K' }, { keyword: 'PatientsAge', action: 'Q' }, { tag: '00100040', action: 'X' }],
+    safePrivate: [{ creator: 'X', elements: ['0018xx10'] }],
+    pixelMasks: [{ match: { Manufactuer: 'OLYMPUS', Rows: 1080, Columns: 1920 }, rects: [[0, 0, 2000, 1080], [0, 0, 0, 5]] }],
+    overide: [],
+  }
+  assert.deepEqual(problemsOf(bad).sort(), [
+    '$.options[1]', '$.overide', '$.overrides[0].tag', '$.overrides[1].action', '$.overrides[1].keyword',
+    '$.pixelMasks[0].match.Manufactuer', '$.pixelMasks[0].rects[0]', '$.pixelMasks[0].rects[1]',
+    '$.profile', '$.safePrivate[0].elements[0]', '$.version',
+  ].sort())
+  assert.deepEqual(problemsOf({ id: 'a', version: '1', profile: 'basic', overrides: [{ tag: '00100040', action: 'K' }, { keyword: 'PatientSex', action: 'X' }] }), ['$.overrides[1]'])
+  assert.deepEqual(problemsOf([]), ['$'])
+  assert.deepEqual(problemsOf({ version: '1', profile: 'basic' }), ['$.id'])
+  assert.throws(() => parsePolicy({ ...EXAMPLE, version: 7 }), (e: unknown) => isKuraError(e) && /\$\.version: .*got 7/.test(e.message))
+})
+
+test('BASIC_POLICY and method descriptions stay within LO 64', () => {
+  assert.equal(methodDescription(BASIC_POLICY), 'KURA kura-basic 1')
+  assert.equal(BASIC_POLICY.options.size, 0)
+  const long = methodDescription({ id: 'x'.repeat(64), version: '10.20.30-rc.1' })
+  assert.ok(long.length <= 64)
+  assert.ok(long.endsWith('~ 10.20.30-rc.1'))
+})
+
+test('safePrivateOf matches creator, group and element offset in any block', () => {
+  const safe = safePrivateOf(parsePolicy(EXAMPLE))
+  assert.equal(safe(0x00191010, 'SIEMENS CT VA0  COAD'), true)
+  assert.equal(safe(0x00191110, 'SIEMENS CT VA0  COAD '), true)
+  assert.equal(safe(0x00191011, 'SIEMENS CT VA0  COAD'), false)
+  assert.equal(safe(0x00191010, 'SIEMENS CT VA0 COAD'), false)
+  assert.equal(safe(0x00190010, 'SIEMENS CT VA0  COAD'), false)
+  assert.equal(safe(0x00191010, undefined), false)
+})
+
+test('loadPolicy: the shipped Olympus CV-1500 policy parses; bad files fail clearly', () => {
+  const here = dirname(fileURLToPath(import.meta.url))
+  const p = loadPolicy(join(here, '../../policies/olympus-cv1500.json'))
+  assert.equal(p.pixelMasks[0]!.match.ManufacturerModelName, 'CV-1500')
+  assert.deepEqual(p.pixelMasks[0]!.rects, [[0, 0, 550, 1080]])
+  assert.ok(p.options.has('cleanPixelData'))
+  assert.ok(methodDescription(p).startsWith('KURA olympus-cv1500-masks '))
+  const dir = mkdtempSync(join(tmpdir(), 'kura-policy-'))
+  try {
+    writeFileSync(join(dir, 'bad.json'), '{ "id": ')
+    assert.throws(() => loadPolicy(join(dir, 'bad.json')), (e: unknown) => isKuraError(e) && e.code === 'DEID_POLICY_NOT_JSON')
+    assert.throws(() => loadPolicy(join(dir, 'p.yaml')), (e: unknown) => isKuraError(e) && e.code === 'DEID_POLICY_YAML_UNSUPPORTED')
+    assert.throws(() => loadPolicy(join(dir, 'missing.json')), (e: unknown) => isKuraError(e) && e.code === 'DEID_POLICY_UNREADABLE')
+    writeFileSync(join(dir, 'inv.json'), '{"id":"a","version":"1","profile":"basic","options":["nope"]}')
+    assert.throws(() => loadPolicy(join(dir, 'inv.json')), (e: unknown) => isKuraError(e) && e.code === 'DEID_POLICY_INVALID' && e.message.includes('inv.json') && e.message.includes('$.options[0]'))
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
