@@ -10,3 +10,8 @@ export { shiftDA, shiftDT, shiftTemporal, MIN_YEAR, MAX_YEAR } from './keys/date
 export { PolicyErrors, type PolicyProblem } from './policy/errors.ts'
 export { parsePolicy, ACTIONS, type Policy, type PolicyOverride, type SafePrivateRule, type PrivateElement, type PixelMask, type Rect } from './policy/schema.ts'
 export { loadPolicy, BASIC_POLICY, methodDescription, safePrivateOf } from './policy/policy.ts'
+export { deidentify, dummyValue, type DeidContext, type DeidResult, type DeidReport } from './engine/deidentify.ts'
+export { EngineErrors } from './engine/errors.ts'
+export { collectIdentifiers, MIN_NAME_LENGTH, MIN_LATIN_NAME_LENGTH, MIN_OTHER_LENGTH, type Identifier, type IdentifierKind } from './verify/identifiers.ts'
+export { normalizeText, normalizeLoose, foldRomaji, katakanaToHiragana, toEra, fromEra, dateVariants, ERAS, type Era } from './verify/normalize.ts'
+export { verifyDeidentified, type Finding, type VerifyResult, type VerifyOptions } from './verify/scan.ts'

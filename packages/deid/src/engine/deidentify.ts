@@ -1,0 +1,232 @@
+/**
+ * @module The de-identification engine: applies PS3.15 Table E.1-1 actions (Annex E, E.1.1) through a streaming rewrite.
+ *
+ * Decisions (documented deviations and open points):
+ * - Action per element, at every depth: the policy override for the tag if any, else actionFor() (PS3.15 E.2, E.3).
+ *   No attributeType is passed yet (the IOD is not consulted), so compound codes resolve to their first, strictest
+ *   component (X for X/Z, X/D, X/Z/D, X/Z/U*; Z for Z/D) as resolveCode documents.
+ * - Patient ID (0010,0020) and Patient's Name (0010,0010), unless overridden, get the keyed pseudonyms
+ *   (pseudonymizer.patientId / personName) instead of plain Z, so one subject links across objects (PS3.15 E.1.1
+ *   allows consistent replacement); other PN attributes follow the table.
+ * - D: a valid dummy per VR (PN/LO/SH/CS `ANON`, DA 19000101, TM 000000, DT 19000101000000, AS 000Y, numbers 0,
+ *   UI mapped like U, binary VRs zero bytes of the same length). D on a sequence keeps its items and de-identifies
+ *   them recursively (each nested element gets its own action).
+ * - U: every value of a UI attribute is mapped with pseudonymizer.uid, at every depth, so references
+ *   (e.g. Referenced SOP Instance UID) map to the same new UID as the object they point at. U on a non-UI VR is D.
+ * - C: DA/DT are shifted by the subject's dateShiftDays under Retain Longitudinal Temporal Information With Modified
+ *   Dates (PS3.15 E.3.6); an invalid date becomes the DA/DT dummy with a note; without that option a C date is D.
+ *   TM is kept (whole-day shifts do not move the time of day). C on a sequence keeps it and recurses.
+ *   C on text (Clean Descriptors, E.3.5, and other clean options): removed, "clean = remove until the descriptor
+ *   scrubber exists".
+ * - Private Creator elements (gggg,0010-00FF) are kept only when some element of their block is kept (PS3.5 7.8.1).
+ * - Inserted at the root (PS3.15 E.1.1, PS3.3 C.12.1): Patient Identity Removed YES, De-identification Method,
+ *   De-identification Method Code Sequence (CID 7050), Longitudinal Temporal Information Modified.
+ *   Burned In Annotation is not touched here: pixel data is another step.
+ */
+import type { ByteSource } from '@kura/core'
+import {
+  elementStrings, getString, isPrivateCreator, isPrivateTag, rewriteDicom,
+  type DicomDataset, type DicomElement, type Edit, type ParsedDicom, type Tag, type Vr, type WriteElement, type WriteValue,
+} from '@kura/dicom'
+import { actionFor, type Action } from '../profile/action.ts'
+import { methodCodes } from '../profile/options.ts'
+import { pseudonymizer, type Pseudonymizer } from '../keys/pseudonym.ts'
+import { shiftTemporal } from '../keys/dates.ts'
+import { methodDescription, safePrivateOf } from '../policy/policy.ts'
+import type { Policy } from '../policy/schema.ts'
+import { EngineErrors } from './errors.ts'
+
+export interface DeidContext {
+  policy: Policy
+  /** The site secret (at least 32 bytes), see loadSecret. */
+  secret: Uint8Array
+  /** Collection name: pseudonyms differ between collections. */
+  collection: string
+}
+
+export interface DeidReport {
+  /** The key the date shift was derived from: the original Patient ID, or the Study Instance UID when that is empty. Secret-grade: never log it. */
+  subjectKey: string
+  pseudonymousPatientId: string
+  /** Elements per applied action, at every depth (Patient ID/Name pseudonyms count as D). */
+  actions: Record<Action, number>
+  /** Private elements removed, Private Creator elements included. */
+  removedPrivate: number
+  notes: string[]
+}
+
+export interface DeidResult {
+  /** The de-identified Part 10 object; the report is complete once this has been consumed. */
+  output: AsyncGenerator<Uint8Array>
+  report: DeidReport
+}
+
+const T = {
+  PatientIdentityRemoved: 0x00120062,
+  DeidentificationMethod: 0x00120063,
+  DeidentificationMethodCodeSequence: 0x00120064,
+  LongitudinalTemporalInformationModified: 0x00280303,
+  CodeValue: 0x00080100,
+  CodingSchemeDesignator: 0x00080102,
+  CodeMeaning: 0x00080104,
+  PatientID: 0x00100020,
+  PatientName: 0x00100010,
+  StudyInstanceUID: 0x0020000d,
+} as const
+
+const NUMBER_VRS = new Set<Vr>(['US', 'SS', 'UL', 'SL', 'FL', 'FD', 'SV', 'UV', 'AT'])
+const BINARY_VRS = new Set<Vr>(['OB', 'OW', 'OF', 'OD', 'OL', 'OV', 'UN'])
+const TEXT_DUMMY = new Set<Vr>(['PN', 'LO', 'SH', 'CS', 'LT', 'ST', 'UT', 'UC', 'AE'])
+
+/** A valid dummy value per VR (PS3.15 Table E.1-1 legend D; PS3.5 Table 6.2-1 for validity). UI is handled by the caller. */
+export function dummyValue(vr: Vr, length = 0): WriteValue {
+  if (TEXT_DUMMY.has(vr)) return 'ANON'
+  switch (vr) {
+    case 'DA': return '19000101'
+    case 'TM': return '000000'
+    case 'DT': return '19000101000000'
+    case 'AS': return '000Y'
+    case 'DS':
+    case 'IS': return '0'
+    case 'UR': return 'urn:kura:anon'
+  }
+  if (NUMBER_VRS.has(vr)) return 0
+  if (BINARY_VRS.has(vr)) return new Uint8Array(Math.min(length + (length & 1), 1 << 20))
+  return 'ANON'
+}
+
+function emptyActions(): Record<Action, number> {
+  return { D: 0, Z: 0, X: 0, K: 0, C: 0, U: 0 }
+}
+
+const trimText = (s: string | undefined): string => (s ?? '').replace(/^[ \0]+|[ \0]+$/g, '')
+
+/**
+ * De-identifies one object per the policy (PS3.15 E.1.1). `src` must be the source `parsed` was read from, read
+ * whole. Returns the output stream and a report that fills in as the stream is consumed.
+ */
+export async function deidentify(parsed: ParsedDicom, src: ByteSource, ctx: DeidContext): Promise<DeidResult> {
+  const { policy } = ctx
+  const options = policy.options
+  const overrides = new Map<Tag, Action>(policy.overrides.map((o) => [o.tag >>> 0, o.action]))
+  const safePrivate = safePrivateOf(policy)
+  const pseudo: Pseudonymizer = pseudonymizer(ctx.secret, ctx.collection)
+  const root = parsed.dataset
+  const notes: string[] = []
+  notes.push('attribute types are not consulted yet: compound Table E.1-1 codes resolve to their first component (X or Z)')
+
+  const patientId = trimText(getString(root, T.PatientID))
+  let subjectKey = patientId
+  if (!subjectKey) {
+    subjectKey = trimText(getString(root, T.StudyInstanceUID))
+    if (!subjectKey) throw EngineErrors.noSubject()
+    notes.push('Patient ID is empty: the date shift is keyed on the Study Instance UID')
+  }
+  const days = pseudo.dateShiftDays(subjectKey)
+  const pseudonymousPatientId = pseudo.patientId(patientId)
+  const modifiedDates = options.has('retainLongitudinalModifiedDates')
+  const fullDates = options.has('retainLongitudinalFullDates')
+
+  const report: DeidReport = { subjectKey, pseudonymousPatientId, actions: emptyActions(), removedPrivate: 0, notes }
+
+  const creatorOf = (tag: Tag, ds: DicomDataset): string | undefined => {
+    const g = tag >>> 16
+    const block = (tag & 0xffff) >>> 8
+    const el = ds.elements.get(((g << 16) | block) >>> 0)
+    return el ? elementStrings(el, ds)[0]?.trim() : undefined
+  }
+
+  const actionOf = (tag: Tag, ds: DicomDataset): Action => {
+    const o = overrides.get(tag)
+    if (o !== undefined) return o
+    const privateCreator = isPrivateTag(tag) ? creatorOf(tag, ds) : undefined
+    return actionFor(tag, options, { safePrivate, privateCreator })
+  }
+
+  // A Private Creator stays when some element of its block stays (PS3.5 7.8.1).
+  const creatorKept = (el: DicomElement, ds: DicomDataset): boolean => {
+    const g = el.tag >>> 16
+    const block = el.tag & 0xff
+    for (const other of ds.elements.values()) {
+      if (other.tag >>> 16 !== g || (other.tag & 0xffff) >>> 8 !== block || (other.tag & 0xffff) < 0x1000) continue
+      const a = actionOf(other.tag, ds)
+      if (a !== 'X') return true
+    }
+    return false
+  }
+
+  const mapUids = (el: DicomElement, ds: DicomDataset): Edit => ({
+    op: 'replace',
+    value: elementStrings(el, ds).map((u) => (trimText(u) ? pseudo.uid(trimText(u)) : '')).join('\\'),
+  })
+
+  const dummy = (el: DicomElement, ds: DicomDataset): Edit => {
+    if (el.vr === 'SQ') return { op: 'keep' }
+    if (el.vr === 'UI') return mapUids(el, ds)
+    return { op: 'replace', value: dummyValue(el.vr, el.length) }
+  }
+
+  const zero = (el: DicomElement): Edit => (el.vr === 'SQ' ? { op: 'replace', value: [] } : { op: 'replace', value: null })
+
+  const clean = (el: DicomElement, ds: DicomDataset, path: readonly number[]): Edit => {
+    if (el.vr === 'DA' || el.vr === 'DT') {
+      if (!modifiedDates) return dummy(el, ds)
+      const values = elementStrings(el, ds).map(trimText)
+      try {
+        return { op: 'replace', value: values.map((v) => (v ? shiftTemporal(el.vr, v, days) : '')).join('\\') }
+      } catch {
+        notes.push(`invalid ${el.vr} at ${pathText(path)} replaced with a dummy date`)
+        return dummy(el, ds)
+      }
+    }
+    if (el.vr === 'TM') return { op: 'keep' }
+    if (el.vr === 'SQ') return { op: 'keep' }
+    // clean = remove until the descriptor scrubber exists (PS3.15 E.3.5).
+    return { op: 'remove' }
+  }
+
+  const count = (a: Action, tag: Tag, e: Edit): Edit => {
+    report.actions[a]++
+    if (e.op === 'remove' && isPrivateTag(tag)) report.removedPrivate++
+    return e
+  }
+
+  const edit = (el: DicomElement, path: readonly number[], ds: DicomDataset): Edit => {
+    const tag = el.tag >>> 0
+    if (isPrivateCreator(tag) && !overrides.has(tag)) {
+      return creatorKept(el, ds) ? count('K', tag, { op: 'keep' }) : count('X', tag, { op: 'remove' })
+    }
+    const action = actionOf(tag, ds)
+    if (!overrides.has(tag) && (tag === T.PatientID || tag === T.PatientName)) {
+      const value = trimText(elementStrings(el, ds).join('\\'))
+      return count('D', tag, { op: 'replace', value: tag === T.PatientID ? pseudo.patientId(value) : pseudo.personName(value) })
+    }
+    switch (action) {
+      case 'X': return count(action, tag, { op: 'remove' })
+      case 'Z': return count(action, tag, zero(el))
+      case 'K': return count(action, tag, { op: 'keep' })
+      case 'D': return count(action, tag, dummy(el, ds))
+      case 'U': return count(action, tag, el.vr === 'UI' ? mapUids(el, ds) : dummy(el, ds))
+      case 'C': return count(action, tag, clean(el, ds, path))
+    }
+  }
+
+  const codeItems: WriteElement[][] = methodCodes(options).map((c) => [
+    { tag: T.CodeValue, vr: 'SH', value: c.codeValue },
+    { tag: T.CodingSchemeDesignator, vr: 'SH', value: c.codingSchemeDesignator },
+    { tag: T.CodeMeaning, vr: 'LO', value: c.codeMeaning },
+  ])
+  const longitudinal = modifiedDates ? 'MODIFIED' : fullDates ? 'UNMODIFIED' : 'REMOVED'
+  const insert: Array<{ tag: Tag; vr: Vr; value: WriteValue }> = [
+    { tag: T.PatientIdentityRemoved, vr: 'CS', value: 'YES' },
+    { tag: T.DeidentificationMethod, vr: 'LO', value: methodDescription(policy) },
+    { tag: T.DeidentificationMethodCodeSequence, vr: 'SQ', value: codeItems },
+    { tag: T.LongitudinalTemporalInformationModified, vr: 'CS', value: longitudinal },
+  ]
+  const output = rewriteDicom(parsed, src, { edit, insert })
+  return { output, report }
+}
+
+function pathText(path: readonly number[]): string {
+  return path.map((p, i) => (i % 2 === 0 ? p.toString(16).padStart(8, '0') : `[${p}]`)).join('/')
+}

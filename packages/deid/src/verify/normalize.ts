@@ -1,0 +1,120 @@
+/** @module Text normalisation and date variants used by the verification scan to match identifiers however they were re-typed. */
+
+/**
+ * Separators removed before matching: PN delimiters (^ =), spaces (incl. U+3000 and tabs/newlines), hyphens and
+ * dashes (incl. the minus sign), dots, slashes, commas, underscores, the katakana middle dot and backslash.
+ * Removing them lets "Yamada^Tarou", "YAMADA TAROU" and "yamada-tarou" all compare equal. NFKC runs first, so
+ * full-width forms (＾ ／ －) and the half-width middle dot (･) have already become these characters.
+ */
+const SEPARATORS = /[\^=\s\u3000\-\u2010-\u2015\u2212.\/,_\\・·]/g
+
+/** Hiragana has the same layout as katakana, 0x60 code points lower (ァ U+30A1 … ヶ U+30F6 ↔ ぁ U+3041 … ゖ U+3096). */
+export function katakanaToHiragana(s: string): string {
+  let out = ''
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!
+    out += c >= 0x30a1 && c <= 0x30f6 ? String.fromCodePoint(c - 0x60) : ch
+  }
+  return out
+}
+
+/**
+ * Loose form, for dates and patterns: NFKC (full-width → ASCII, half-width katakana → full-width, ㍼ → 昭和),
+ * katakana folded to hiragana, lower case, whitespace removed (dates are written "昭和 55年 3月 1日" too), but
+ * other separators kept, because they carry the structure of a date or phone number.
+ */
+export function normalizeLoose(s: string): string {
+  return katakanaToHiragana(s.normalize('NFKC')).toLowerCase().replace(/[\s\u3000]+/g, '')
+}
+
+/** Matching form for names and IDs: the loose form with every separator removed. */
+export function normalizeText(s: string): string {
+  return katakanaToHiragana(s.normalize('NFKC')).toLowerCase().replace(SEPARATORS, '')
+}
+
+/**
+ * Romaji long-vowel folding, applied to both the identifier and the text: ou/oo/oh+consonant → o and uu → u, so
+ * "Tarou", "Taroo", "Taroh" and "Taro" all meet as "taro", and "Yuuko" as "yuko". It works on the already
+ * normalised (lower-case, separator-free) form. Only these cheap, common Hepburn variants are folded; ei/ee and
+ * the like are left alone because folding them would merge unrelated words too often.
+ */
+export function foldRomaji(s: string): string {
+  return s.replace(/o[uo]|oh(?![aiueoy])/g, 'o').replace(/uu/g, 'u')
+}
+
+export type Era = 'meiji' | 'taisho' | 'showa' | 'heisei' | 'reiwa'
+
+/** Japanese eras: first day (YYYYMMDD) and names. Each era runs until the day before the next one begins. */
+export const ERAS: ReadonlyArray<{ era: Era; start: string; kanji: string; letter: string }> = [
+  { era: 'meiji', start: '18680125', kanji: '明治', letter: 'M' },
+  { era: 'taisho', start: '19120730', kanji: '大正', letter: 'T' },
+  { era: 'showa', start: '19261225', kanji: '昭和', letter: 'S' },
+  { era: 'heisei', start: '19890108', kanji: '平成', letter: 'H' },
+  { era: 'reiwa', start: '20190501', kanji: '令和', letter: 'R' },
+]
+
+function validDate(y: number, m: number, d: number): boolean {
+  if (!Number.isInteger(y) || !Number.isInteger(m) || !Number.isInteger(d) || m < 1 || m > 12 || d < 1) return false
+  return d <= new Date(Date.UTC(y, m, 0)).getUTCDate()
+}
+
+const pad = (n: number, w = 2) => String(n).padStart(w, '0')
+
+/** The era of a Gregorian date 'YYYYMMDD' and its year within that era (1 = 元年); undefined before Meiji or if invalid. */
+export function toEra(yyyymmdd: string): { era: Era; year: number; month: number; day: number } | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})$/.exec(yyyymmdd)
+  if (!m || !validDate(+m[1], +m[2], +m[3])) return undefined
+  for (let i = ERAS.length - 1; i >= 0; i--) {
+    const e = ERAS[i]
+    // Same-width digit strings compare chronologically.
+    if (yyyymmdd >= e.start) return { era: e.era, year: +m[1] - +e.start.slice(0, 4) + 1, month: +m[2], day: +m[3] }
+  }
+  return undefined
+}
+
+/** 'YYYYMMDD' for an era date; undefined when the date does not exist or falls outside that era (e.g. 平成1年1月7日). */
+export function fromEra(era: Era, year: number, month: number, day: number): string | undefined {
+  const i = ERAS.findIndex((e) => e.era === era)
+  if (i < 0 || year < 1) return undefined
+  const y = +ERAS[i].start.slice(0, 4) + year - 1
+  if (!validDate(y, month, day)) return undefined
+  const s = `${pad(y, 4)}${pad(month)}${pad(day)}`
+  if (s < ERAS[i].start) return undefined
+  if (i + 1 < ERAS.length && s >= ERAS[i + 1].start) return undefined
+  return s
+}
+
+/**
+ * Ways a date of birth 'YYYYMMDD' is written in Japanese records, already in normalizeLoose form (lower case, no
+ * whitespace): 1980-03-01, 1980/3/1, 1980.03.01, 1980年3月1日, 昭和55年3月1日, 昭和55.3.1, s55.3.1, s55/03/01, h2/1/5,
+ * r1.5.1 / 令和元年5月1日 …, each with and without zero padding. The compact 19800301 is matched separately on the
+ * separator-free text (see scan.ts). [] for a value that is not a valid date.
+ */
+export function dateVariants(yyyymmdd: string): string[] {
+  const m = /^(\d{4})(\d{2})(\d{2})$/.exec(yyyymmdd.trim())
+  if (!m || !validDate(+m[1], +m[2], +m[3])) return []
+  const [mo, d] = [+m[2], +m[3]]
+  const out = new Set<string>()
+  const md = [[String(mo), String(d)], [pad(mo), pad(d)]]
+  for (const [a, b] of md) {
+    for (const sep of ['-', '/', '.']) out.add(`${m[1]}${sep}${a}${sep}${b}`)
+    out.add(`${m[1]}年${a}月${b}日`)
+  }
+  const era = toEra(m[0])
+  if (era) {
+    const e = ERAS.find((x) => x.era === era.era)!
+    const years = [String(era.year), pad(era.year)]
+    for (const ey of new Set(years)) {
+      for (const [a, b] of md) {
+        out.add(`${e.kanji}${ey}年${a}月${b}日`)
+        for (const sep of ['.', '/', '-']) {
+          out.add(`${e.kanji}${ey}${sep}${a}${sep}${b}`)
+          out.add(`${e.letter.toLowerCase()}${ey}${sep}${a}${sep}${b}`)
+        }
+      }
+    }
+    // The first year of an era is usually written 元年.
+    if (era.year === 1) for (const [a, b] of md) out.add(`${e.kanji}元年${a}月${b}日`)
+  }
+  return [...out]
+}

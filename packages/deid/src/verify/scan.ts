@@ -1,0 +1,186 @@
+/**
+ * @module The verification scan: before an object leaves, every text value of the de-identified OUTPUT, at every
+ * depth, is decoded and searched for the SOURCE's identifiers (however re-typed: kana/kanji widths, case,
+ * separators, romaji long vowels, Japanese date formats) and for PHI patterns. It is a second line of defence,
+ * deliberately independent of the de-identification rules; any finding should quarantine the object.
+ */
+import { decodeText, getString, keywordOf, tagHex, tagString, type DicomDataset, type DicomElement, type ParsedDicom, type Vr } from '@kura/dicom'
+import type { Identifier } from './identifiers.ts'
+import { dateVariants, foldRomaji, normalizeLoose, normalizeText } from './normalize.ts'
+
+export interface Finding {
+  /** Tag path: '00081030', or through sequences '0040A730/0/0040A160' (tag / item index / tag). */
+  path: string
+  keyword?: string
+  /** The identifier's kind (name, id, date, address, phone, institution) or pattern:phone, pattern:postal-code,
+   *  identity-not-removed, unchecked. */
+  kind: string
+  /** Safe to log: says what was found where, never the value itself. */
+  reason: string
+}
+
+export interface VerifyResult {
+  clean: boolean
+  findings: Finding[]
+}
+
+export interface VerifyOptions {
+  /** Look for phone numbers and postal codes regardless of the source (default true). */
+  patterns?: boolean
+  /** Require PatientIdentityRemoved (0012,0062) = YES in the output (default true). */
+  requireIdentityRemoved?: boolean
+}
+
+/** VRs holding text. UI is left out: UIDs are digits and dots that would collide with numeric IDs and dates. */
+const TEXT_VRS = new Set<Vr>(['AE', 'AS', 'CS', 'DA', 'DS', 'DT', 'IS', 'LO', 'LT', 'PN', 'SH', 'ST', 'TM', 'UC', 'UR', 'UT'])
+
+const PATIENT_IDENTITY_REMOVED = 0x00120062
+
+interface Needle {
+  id: Identifier
+  /** Searched in normalizeText(text). */
+  strip: string[]
+  /** Searched in foldRomaji(normalizeText(text)). */
+  fold: string[]
+  /** Searched in normalizeLoose(text) (dates written with their separators). */
+  loose: string[]
+}
+
+function needlesOf(id: Identifier): Needle {
+  if (id.kind === 'date') {
+    const compact = id.value.trim()
+    return { id, strip: [compact], fold: [], loose: dateVariants(compact) }
+  }
+  const n = normalizeText(id.value)
+  return { id, strip: [n], fold: [foldRomaji(n)], loose: [] }
+}
+
+const isDigit = (c: string | undefined) => c !== undefined && c >= '0' && c <= '9'
+
+/**
+ * Substring search; a needle that starts (ends) with a digit must not be preceded (followed) by one, so the ID
+ * 1234567 is not "found" inside 91234567 and the date 1980/3/1 not inside 1980/3/15.
+ */
+function contains(hay: string, needle: string): boolean {
+  if (!needle) return false
+  const first = isDigit(needle[0])
+  const last = isDigit(needle[needle.length - 1])
+  for (let i = hay.indexOf(needle); i >= 0; i = hay.indexOf(needle, i + 1)) {
+    if (first && isDigit(hay[i - 1])) continue
+    if (last && isDigit(hay[i + needle.length])) continue
+    return true
+  }
+  return false
+}
+
+function matches(n: Needle, strip: string, fold: string, loose: string): boolean {
+  return n.strip.some((s) => contains(strip, s)) || n.fold.some((s) => contains(fold, s)) || n.loose.some((s) => contains(loose, s))
+}
+
+// Japanese phone numbers: 0X-XXXX-XXXX, 03-1234-5678, 090-1234-5678, (03)1234-5678, +81-3-1234-5678, with ASCII,
+// Unicode and katakana-prolonged-sound dashes (NFKC has already turned full-width digits into ASCII); the digit
+// count is checked afterwards (10 or 11 with the trunk 0).
+const SEP = '[-\\u2010-\\u2015\\u2212\\u30fc. ]'
+const PHONE_SEPARATED = new RegExp(`(?<![\\d.\\-])(?:\\+81${SEP}?\\(?|\\(?0)\\d{1,4}(?:${SEP}|[()（）]){1,2}\\d{1,4}(?:${SEP}|[)）]){1,2}\\d{3,4}(?![\\d])`, 'g')
+// Unseparated: 10 digits (landline, second digit not 0) or 11 (050/070/080/090 mobile and IP phones).
+const PHONE_COMPACT = /(?<![\d.])(?:0[1-9]\d{8}|0[5789]0\d{8})(?![\d.])/
+const POSTAL = /〒\s*\d{3}[-\u2010-\u2015\u2212\u30fc]?\d{4}(?!\d)|(?:郵便番号|postal\s*code|zip(?:\s*code)?)\s*[:：]?\s*\d{3}-?\d{4}(?!\d)/i
+
+function phoneIn(text: string): boolean {
+  for (const m of text.matchAll(PHONE_SEPARATED)) {
+    const digits = m[0].replace(/\D/g, '')
+    const national = m[0].startsWith('+81') ? '0' + digits.slice(2) : digits
+    if (national.length === 10 || national.length === 11) return true
+  }
+  return PHONE_COMPACT.test(text)
+}
+
+/** Share of characters that are printable (no C0/C1 controls other than tab/CR/LF/FF, no U+FFFD). */
+function printableShare(s: string): number {
+  if (s.length === 0) return 0
+  let ok = 0
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!
+    if (c === 0xfffd || (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d && c !== 0x0c) || (c >= 0x7f && c < 0xa0)) continue
+    ok++
+  }
+  return ok / [...s].length
+}
+
+/** UN values (private data whose VR the writer did not know) count as text when at least this share is printable. */
+const UN_PRINTABLE_SHARE = 0.9
+
+/**
+ * The text of an element, or undefined when it holds none. UN is decoded as LT with the dataset's character set
+ * (ISO 2022 escapes included) and kept only when it reads as mostly printable text: a private LO written as UN.
+ */
+function textOf(el: DicomElement, ds: DicomDataset): string | undefined {
+  if (!el.bytes) return undefined
+  if (TEXT_VRS.has(el.vr)) return decodeText(el.bytes, ds.charset, el.vr)
+  if (el.vr === 'UN') {
+    const t = decodeText(el.bytes, ds.charset, 'LT').replace(/[\0 ]+$/, '')
+    return t.length >= 2 && printableShare(t) >= UN_PRINTABLE_SHARE ? t : undefined
+  }
+  return undefined
+}
+
+function describe(el: DicomElement): string {
+  return `${keywordOf(el.tag) ?? 'private element'} ${tagString(el.tag)}`
+}
+
+/** Scans the OUTPUT for the SOURCE's identifiers and for PHI patterns; clean when nothing was found. */
+export function verifyDeidentified(output: ParsedDicom, identifiers: Identifier[], opts: VerifyOptions = {}): VerifyResult {
+  const needles = identifiers.map(needlesOf)
+  const findings: Finding[] = []
+  const patterns = opts.patterns ?? true
+
+  const visit = (ds: DicomDataset, prefix: string, where: string) => {
+    for (const el of ds.elements.values()) {
+      const path = prefix + tagHex(el.tag)
+      const keyword = keywordOf(el.tag)
+      const at = where + describe(el)
+      if (el.items) {
+        el.items.forEach((item, i) => visit(item, `${path}/${i}/`, `${at} item ${i} > `))
+        continue
+      }
+      if ((TEXT_VRS.has(el.vr) || el.vr === 'UN') && !el.bytes && el.length > 0) {
+        // Fail closed: a value we could not read is a value we could not check (read the output with a
+        // bulkDataThreshold large enough to load every UN value).
+        findings.push({ path, keyword, kind: 'unchecked', reason: `${at} was not loaded, so it could not be checked` })
+        continue
+      }
+      const text = textOf(el, ds)
+      if (!text) continue
+      const strip = normalizeText(text)
+      const fold = foldRomaji(strip)
+      const loose = normalizeLoose(text)
+      // One finding per element and identifier source: the whole name and its components usually hit together.
+      const reported = new Set<string>()
+      for (const n of needles) {
+        const key = `${n.id.kind}\u0000${n.id.source}`
+        if (reported.has(key) || !matches(n, strip, fold, loose)) continue
+        reported.add(key)
+        findings.push({ path, keyword, kind: n.id.kind, reason: `${n.id.source} of the source found in ${at}` })
+      }
+      if (!patterns) continue
+      const nfkc = text.normalize('NFKC')
+      if (phoneIn(nfkc)) findings.push({ path, keyword, kind: 'pattern:phone', reason: `a telephone number pattern found in ${at}` })
+      if (POSTAL.test(nfkc)) findings.push({ path, keyword, kind: 'pattern:postal-code', reason: `a postal code pattern found in ${at}` })
+    }
+  }
+  visit(output.meta, '', '')
+  visit(output.dataset, '', '')
+
+  if (opts.requireIdentityRemoved ?? true) {
+    const v = getString(output.dataset, PATIENT_IDENTITY_REMOVED)?.trim().toUpperCase()
+    if (v !== 'YES') {
+      findings.push({
+        path: tagHex(PATIENT_IDENTITY_REMOVED),
+        keyword: 'PatientIdentityRemoved',
+        kind: 'identity-not-removed',
+        reason: `PatientIdentityRemoved ${tagString(PATIENT_IDENTITY_REMOVED)} is ${v === undefined ? 'absent' : v === '' ? 'empty' : 'not YES'} in the output`,
+      })
+    }
+  }
+  return { clean: findings.length === 0, findings }
+}
