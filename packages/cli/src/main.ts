@@ -18,6 +18,7 @@ export interface Verb {
 export const VERBS: Record<string, Verb> = {
   hub: { summary: 'Run the hub: DICOMweb and the archive on the configured catalog and object store.', load: () => import('./commands/hub.ts') },
   import: { summary: 'Store DICOM files and folders in a collection (directly, or over STOW-RS with --url).', load: () => import('./commands/import.ts') },
+  deid: { summary: 'De-identify DICOM files and folders into a folder, verifying each output (PS3.15 Annex E).', load: () => import('./commands/deid.ts') },
   synth: { summary: 'Write a synthetic, deterministic DICOM corpus (Japanese patients; CT, MR, endoscopy).', load: () => import('./commands/synth.ts') },
   demo: { summary: 'Fill a hub with a small synthetic corpus in two collections, and say how to look at it.', load: () => import('./commands/demo.ts') },
   bench: { summary: 'Run a benchmark from bench/ (ingest, query, ...).', passThrough: true, load: () => import('./commands/bench.ts') },

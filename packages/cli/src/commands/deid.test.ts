@@ -1,0 +1,172 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Tags, getString, readDicomBuffer, writeDicom } from '@kura/dicom'
+
+const BIN = fileURLToPath(new URL('../../bin/kura.js', import.meta.url))
+const PYDICOM = '/usr/lib/python3/dist-packages/pydicom/data'
+const SAMPLES: Array<[string, string]> = [
+  [join(PYDICOM, 'test_files/CT_small.dcm'), 'CT_small.dcm'],
+  [join(PYDICOM, 'test_files/MR_small.dcm'), 'MR_small.dcm'],
+  [join(PYDICOM, 'charset_files/chrH31.dcm'), join('ja', 'chrH31.dcm')],
+]
+const haveSamples = SAMPLES.every(([p]) => existsSync(p))
+
+function kura(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env } })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    child.on('error', reject)
+    child.on('close', (status) => resolve({ status, stdout, stderr }))
+  })
+}
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'kura-deid-'))
+
+async function initSecret(root: string): Promise<string> {
+  const key = join(root, 'site.key')
+  const r = await kura(['deid', '--init-secret', key])
+  assert.equal(r.status, 0, r.stdout + r.stderr)
+  return key
+}
+
+/** Where an output landed: the clean tree or quarantine (exactly one of them). */
+function landed(out: string, rel: string): { where: 'clean' | 'quarantine'; path: string } {
+  const clean = join(out, rel)
+  const q = join(out, 'quarantine', rel)
+  assert.ok(existsSync(clean) !== existsSync(q), `${rel} must be in exactly one of the clean tree and quarantine`)
+  if (existsSync(q)) assert.ok(existsSync(`${q}.reason.json`), `${rel} quarantined without a reason file`)
+  return existsSync(clean) ? { where: 'clean', path: clean } : { where: 'quarantine', path: q }
+}
+
+test('--init-secret creates a 0600 secret file and refuses to overwrite it', async () => {
+  const root = tmp()
+  try {
+    const key = await initSecret(root)
+    if (process.platform !== 'win32') assert.equal(statSync(key).mode & 0o777, 0o600)
+    assert.match(readFileSync(key, 'utf8'), /^[0-9a-f]{64}\n$/)
+    const again = await kura(['deid', '--init-secret', key])
+    assert.equal(again.status, 1, again.stdout + again.stderr)
+  } finally {
+    rmSync(root, { recursive: true, force: true })
+  }
+})
+
+test('missing --secret-file is a usage error that says how to create one', async () => {
+  const root = tmp()
+  try {
+    const r = await kura(['deid', root, join(root, 'out')])
+    assert.equal(r.status, 2, r.stdout + r.stderr)
+    assert.match(r.stderr, /--secret-file is required/)
+    assert.match(r.stderr, /--init-secret/)
+    const none = await kura(['deid', '--secret-file', 'x'])
+    assert.equal(none.status, 2)
+  } finally {
+    rmSync(root, { recursive: true, force: true })
+  }
+})
+
+test('--help describes the verb', async () => {
+  const r = await kura(['deid', '--help'])
+  assert.equal(r.status, 0)
+  assert.match(r.stdout, /^Usage: kura deid/)
+  assert.match(r.stdout, /--secret-file/)
+})
+
+test('pydicom samples + junk: junk rejected (exit 1), outputs de-identified and deterministic', { skip: !haveSamples && 'pydicom test files not installed' }, async () => {
+  const root = tmp()
+  try {
+    const key = await initSecret(root)
+    const input = join(root, 'in')
+    mkdirSync(join(input, 'ja'), { recursive: true })
+    for (const [src, rel] of SAMPLES) copyFileSync(src, join(input, rel))
+    writeFileSync(join(input, 'notes.txt'), 'not a DICOM file at all')
+
+    const outA = join(root, 'outA')
+    const a = await kura(['deid', input, outA, '--secret-file', key])
+    assert.equal(a.status, 1, a.stdout + a.stderr)
+    assert.match(a.stdout, /rejected +1/)
+    assert.match(a.stdout, /failed +0/)
+    assert.match(a.stdout, /notes\.txt\n +rejected: /)
+    assert.ok(!existsSync(join(outA, 'notes.txt')))
+    assert.ok(!existsSync(join(outA, 'quarantine', 'notes.txt')))
+    assert.ok(!existsSync(join(outA, '.tmp')), 'temp folder is removed')
+
+    // CT_small and the Japanese sample come out clean; MR_small's Manufacturer contains its
+    // InstitutionName, which the verifier reports (so it may be quarantined instead).
+    assert.equal(landed(outA, 'CT_small.dcm').where, 'clean')
+    assert.equal(landed(outA, join('ja', 'chrH31.dcm')).where, 'clean')
+    for (const [src, rel] of SAMPLES) {
+      const where = landed(outA, rel)
+      const original = readDicomBuffer(readFileSync(src), { bulkDataThreshold: 64 * 1024 })
+      const out = readDicomBuffer(readFileSync(where.path), { bulkDataThreshold: 64 * 1024 })
+      assert.equal(getString(out.dataset, 0x00120062), 'YES', rel)
+      assert.notEqual(getString(out.dataset, Tags.PatientName), getString(original.dataset, Tags.PatientName), rel)
+    }
+
+    const outB = join(root, 'outB')
+    const b = await kura(['deid', input, outB, '--secret-file', key])
+    assert.equal(b.status, 1, b.stdout + b.stderr)
+    for (const [, rel] of SAMPLES) {
+      const pa = landed(outA, rel)
+      const pb = landed(outB, rel)
+      assert.equal(pa.where, pb.where, rel)
+      assert.ok(Buffer.from(readFileSync(pa.path)).equals(readFileSync(pb.path)), `${rel}: identical bytes on a second run`)
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true })
+  }
+})
+
+test('a kept description holding the patient\'s name is quarantined with a reason that never shows the name', async () => {
+  const root = tmp()
+  try {
+    const key = await initSecret(root)
+    const input = join(root, 'in')
+    mkdirSync(input)
+    const file = writeDicom({
+      meta: { MediaStorageSOPClassUID: '1.2.840.10008.5.1.4.1.1.7', MediaStorageSOPInstanceUID: '1.2.3.4.5.6' },
+      dataset: [
+        { tag: Tags.SpecificCharacterSet, vr: 'CS', value: 'ISO_IR 192' },
+        { tag: Tags.SOPClassUID, vr: 'UI', value: '1.2.840.10008.5.1.4.1.1.7' },
+        { tag: Tags.SOPInstanceUID, vr: 'UI', value: '1.2.3.4.5.6' },
+        { tag: 0x00081030, vr: 'LO', value: '山田 太郎 follow-up' },
+        { tag: Tags.PatientName, vr: 'PN', value: 'Yamada^Tarou=山田^太郎=やまだ^たろう' },
+        { tag: Tags.PatientID, vr: 'LO', value: 'PID-123456' },
+        { tag: Tags.StudyInstanceUID, vr: 'UI', value: '1.2.3.4.5' },
+        { tag: Tags.SeriesInstanceUID, vr: 'UI', value: '1.2.3.4.5.1' },
+      ],
+    })
+    writeFileSync(join(input, 'yamada.dcm'), file)
+    const policy = join(root, 'keep-description.json')
+    writeFileSync(policy, JSON.stringify({ id: 'keep-description', version: '1', profile: 'basic', overrides: [{ tag: '00081030', action: 'K' }] }))
+
+    // Under the basic policy the description is removed: clean.
+    const basic = await kura(['deid', input, join(root, 'basic'), '--secret-file', key])
+    assert.equal(basic.status, 0, basic.stdout + basic.stderr)
+    assert.equal(landed(join(root, 'basic'), 'yamada.dcm').where, 'clean')
+
+    // Keeping it leaks the name: quarantined, never in the clean tree.
+    const out = join(root, 'out')
+    const r = await kura(['deid', input, out, '--secret-file', key, '--policy', policy, '--collection', 'trial-1'])
+    assert.equal(r.status, 1, r.stdout + r.stderr)
+    assert.match(r.stdout, /quarantined +1/)
+    assert.match(r.stdout, /cleaned +0/)
+    assert.ok(!r.stdout.includes('山田'), 'summary never prints the name')
+    const where = landed(out, 'yamada.dcm')
+    assert.equal(where.where, 'quarantine')
+    const reasonText = readFileSync(`${where.path}.reason.json`, 'utf8')
+    assert.ok(!reasonText.includes('山田'), 'reason never contains the name')
+    const reason = JSON.parse(reasonText) as { findings: Array<{ path: string; reason: string }> }
+    assert.ok(reason.findings.some((f) => f.path === '00081030'), reasonText)
+  } finally {
+    rmSync(root, { recursive: true, force: true })
+  }
+})

@@ -1,0 +1,216 @@
+/**
+ * @module ReidTable: the site's only link from pseudonyms back to real patients. It lives on the gateway, is sealed
+ * at rest with a key the operator holds, and is never part of any upload.
+ *
+ * Storage: one SQLite file (better-sqlite3), mode 0600, with
+ *  - `reid(collection, pseudonym_lookup, sealed)`: `pseudonym_lookup` = hex HMAC-SHA256(K_lookup, collection + '\0' +
+ *    pseudonym), so a lookup needs the key and the file reveals no pseudonym; `sealed` = nonce(12) ‖ AES-256-GCM
+ *    ciphertext ‖ tag(16) of the JSON entry, with AAD = the lookup hash, so a sealed value moved to another row fails.
+ *  - `meta(name, value)`: format version, a key-check value (a fixed marker sealed with K_enc), a key fingerprint
+ *    and, when known, the key file path, so a wrong key is reported at open with the key file that is expected.
+ * K_lookup, K_enc and the fingerprint come from the operator key by HKDF-SHA256 with distinct `info` strings.
+ */
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto'
+import { statSync, writeFileSync } from 'node:fs'
+import Database from 'better-sqlite3'
+import { isKuraError } from '@kura/core'
+import { loadSecret, MIN_SECRET_BYTES } from '../keys/secret.ts'
+import { ReidErrors } from './errors.ts'
+
+export interface ReidEntry {
+  collection: string
+  pseudonymousPatientId: string
+  patientId: string
+  patientName?: string
+  birthDate?: string
+  /** ISO 8601 instant of the first record() for this (collection, pseudonym). */
+  firstSeen: string
+}
+
+export interface ReidOpenOptions {
+  /** Path of the operator key file; stored on creation so a wrong-key error can name the file expected. */
+  keyFile?: string
+  /** Clock for firstSeen (tests). */
+  now?: () => Date
+}
+
+export const REID_FORMAT = 'kura-reid-v1'
+const INFO_LOOKUP = 'kura reid v1 lookup-hmac'
+const INFO_ENC = 'kura reid v1 aes-256-gcm'
+const INFO_ID = 'kura reid v1 key-fingerprint'
+const KEY_CHECK_MARKER = 'kura re-identification table key check v1'
+const KEY_CHECK_AAD = 'kura reid key-check'
+const NONCE = 12
+const TAG = 16
+
+const derive = (key: Uint8Array, info: string, len = 32): Buffer => Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), info, len))
+
+function seal(k: Buffer, plain: Buffer, aad: string): Buffer {
+  const nonce = randomBytes(NONCE)
+  const c = createCipheriv('aes-256-gcm', k, nonce)
+  c.setAAD(Buffer.from(aad, 'utf8'))
+  const body = Buffer.concat([c.update(plain), c.final()])
+  return Buffer.concat([nonce, body, c.getAuthTag()])
+}
+
+/** Returns null when authentication fails (wrong key, altered bytes, wrong AAD). */
+function open(k: Buffer, sealed: unknown, aad: string): Buffer | null {
+  if (!Buffer.isBuffer(sealed) || sealed.length < NONCE + TAG) return null
+  try {
+    const d = createDecipheriv('aes-256-gcm', k, sealed.subarray(0, NONCE))
+    d.setAAD(Buffer.from(aad, 'utf8'))
+    d.setAuthTag(sealed.subarray(sealed.length - TAG))
+    return Buffer.concat([d.update(sealed.subarray(NONCE, sealed.length - TAG)), d.final()])
+  } catch {
+    return null
+  }
+}
+
+const str = (v: unknown): v is string => typeof v === 'string' && v.length > 0
+const optStr = (v: unknown): boolean => v === undefined || typeof v === 'string'
+
+export class ReidTable {
+  #db: Database.Database | null
+  readonly #path: string
+  readonly #kLookup: Buffer
+  readonly #kEnc: Buffer
+  readonly #now: () => Date
+
+  private constructor(db: Database.Database, path: string, kLookup: Buffer, kEnc: Buffer, now: () => Date) {
+    this.#db = db
+    this.#path = path
+    this.#kLookup = kLookup
+    this.#kEnc = kEnc
+    this.#now = now
+  }
+
+  /** Opens the table at `path`, creating it (mode 0600) if missing. Refuses a group/other-accessible file and a wrong key. */
+  static open(path: string, key: Uint8Array, opts: ReidOpenOptions = {}): ReidTable {
+    if (key.length < MIN_SECRET_BYTES) throw ReidErrors.badKey(key.length)
+    let created = false
+    try {
+      writeFileSync(path, '', { mode: 0o600, flag: 'wx' })
+      created = true
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw ReidErrors.unreadable(path, e)
+    }
+    if (!created && process.platform !== 'win32') {
+      const mode = statSync(path).mode
+      if ((mode & 0o077) !== 0) throw ReidErrors.insecureFile(path, mode)
+    }
+    const kLookup = derive(key, INFO_LOOKUP)
+    const kEnc = derive(key, INFO_ENC)
+    const fingerprint = derive(key, INFO_ID, 8).toString('hex')
+    let db: Database.Database | undefined
+    try {
+      db = new Database(path, { fileMustExist: true })
+      db.pragma('secure_delete = ON')
+      db.exec(`CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS reid (
+          collection TEXT NOT NULL,
+          pseudonym_lookup TEXT NOT NULL,
+          sealed BLOB NOT NULL,
+          PRIMARY KEY (collection, pseudonym_lookup)
+        ) WITHOUT ROWID;`)
+      const meta = (name: string): unknown => (db!.prepare('SELECT value FROM meta WHERE name = ?').get(name) as { value: unknown } | undefined)?.value
+      const init = db.transaction(() => {
+        if (meta('key_check') !== undefined) return
+        const put = db!.prepare('INSERT INTO meta (name, value) VALUES (?, ?)')
+        put.run('format', REID_FORMAT)
+        put.run('key_fingerprint', fingerprint)
+        if (opts.keyFile !== undefined) put.run('key_file', opts.keyFile)
+        put.run('key_check', seal(kEnc, Buffer.from(KEY_CHECK_MARKER, 'utf8'), KEY_CHECK_AAD))
+      })
+      init.immediate()
+      const format = meta('format')
+      if (format !== REID_FORMAT) throw ReidErrors.unreadable(path, new Error(`format ${String(format)}`))
+      const check = open(kEnc, meta('key_check'), KEY_CHECK_AAD)
+      if (check === null || check.toString('utf8') !== KEY_CHECK_MARKER) {
+        const keyFile = meta('key_file')
+        throw ReidErrors.wrongKey(path, { keyFile: typeof keyFile === 'string' ? keyFile : undefined, fingerprint: String(meta('key_fingerprint')) }, fingerprint)
+      }
+    } catch (e) {
+      db?.close()
+      if (isKuraError(e)) throw e
+      throw ReidErrors.unreadable(path, e)
+    }
+    return new ReidTable(db, path, kLookup, kEnc, opts.now ?? (() => new Date()))
+  }
+
+  /** Opens the table with the operator key read from `keyFile` by loadSecret (0600 check, hex/base64/raw forms). */
+  static openWithKeyFile(path: string, keyFile: string, opts: Omit<ReidOpenOptions, 'keyFile'> = {}): ReidTable {
+    return ReidTable.open(path, loadSecret(keyFile), { ...opts, keyFile })
+  }
+
+  #handle(): Database.Database {
+    if (this.#db === null) throw ReidErrors.closed()
+    return this.#db
+  }
+
+  #lookupHash(collection: string, pseudonym: string): string {
+    return createHmac('sha256', this.#kLookup).update(`${collection}\0${pseudonym}`, 'utf8').digest('hex')
+  }
+
+  #read(db: Database.Database, collection: string, pseudonym: string, hash: string): ReidEntry | null {
+    const row = db.prepare('SELECT sealed FROM reid WHERE collection = ? AND pseudonym_lookup = ?').get(collection, hash) as { sealed: unknown } | undefined
+    if (row === undefined) return null
+    const plain = open(this.#kEnc, row.sealed, hash)
+    if (plain === null) throw ReidErrors.tampered(this.#path, collection)
+    let e: Record<string, unknown>
+    try {
+      e = JSON.parse(plain.toString('utf8')) as Record<string, unknown>
+    } catch {
+      throw ReidErrors.tampered(this.#path, collection)
+    }
+    if (
+      e === null || typeof e !== 'object' || e.collection !== collection || e.pseudonymousPatientId !== pseudonym ||
+      !str(e.patientId) || !str(e.firstSeen) || !optStr(e.patientName) || !optStr(e.birthDate)
+    ) {
+      throw ReidErrors.tampered(this.#path, collection)
+    }
+    const out: ReidEntry = { collection, pseudonymousPatientId: pseudonym, patientId: e.patientId, firstSeen: e.firstSeen }
+    if (e.patientName !== undefined) out.patientName = e.patientName as string
+    if (e.birthDate !== undefined) out.birthDate = e.birthDate as string
+    return out
+  }
+
+  /**
+   * Records the link once per (collection, pseudonymousPatientId); later calls for the same patient are no-ops and keep
+   * the first entry (and its firstSeen). The same pseudonym for a different patientId → DEID_REID_CONFLICT.
+   */
+  record(e: Omit<ReidEntry, 'firstSeen'>): void {
+    const db = this.#handle()
+    for (const f of ['collection', 'pseudonymousPatientId', 'patientId'] as const) if (!str(e[f])) throw ReidErrors.badEntry(f)
+    for (const f of ['patientName', 'birthDate'] as const) if (!optStr(e[f])) throw ReidErrors.badEntry(f)
+    const hash = this.#lookupHash(e.collection, e.pseudonymousPatientId)
+    const tx = db.transaction(() => {
+      const existing = this.#read(db, e.collection, e.pseudonymousPatientId, hash)
+      if (existing !== null) {
+        if (existing.patientId !== e.patientId) throw ReidErrors.conflict(this.#path, e.collection)
+        return
+      }
+      const entry: ReidEntry = {
+        collection: e.collection,
+        pseudonymousPatientId: e.pseudonymousPatientId,
+        patientId: e.patientId,
+        ...(e.patientName !== undefined ? { patientName: e.patientName } : {}),
+        ...(e.birthDate !== undefined ? { birthDate: e.birthDate } : {}),
+        firstSeen: this.#now().toISOString(),
+      }
+      const sealed = seal(this.#kEnc, Buffer.from(JSON.stringify(entry), 'utf8'), hash)
+      db.prepare('INSERT INTO reid (collection, pseudonym_lookup, sealed) VALUES (?, ?, ?)').run(e.collection, hash, sealed)
+    })
+    tx.immediate()
+  }
+
+  /** The entry for this pseudonym in this collection, or null. An altered or moved row → DEID_REID_TAMPERED. */
+  lookup(collection: string, pseudonymousPatientId: string): ReidEntry | null {
+    const db = this.#handle()
+    return this.#read(db, collection, pseudonymousPatientId, this.#lookupHash(collection, pseudonymousPatientId))
+  }
+
+  close(): void {
+    this.#db?.close()
+    this.#db = null
+  }
+}
