@@ -17,3 +17,6 @@ export { normalizeText, normalizeLoose, foldRomaji, katakanaToHiragana, toEra, f
 export { verifyDeidentified, type Finding, type VerifyResult, type VerifyOptions } from './verify/scan.ts'
 export { ReidErrors } from './reid/errors.ts'
 export { ReidTable, REID_FORMAT, type ReidEntry, type ReidOpenOptions } from './reid/table.ts'
+export { findMask, needsMask, maskReason, MASKED_MODALITIES } from './pixels/masks.ts'
+export { planPixels, withPixelPlan, maskNative, MAX_PIXEL_BYTES, type PixelPlan, type NativeLayout } from './pixels/apply.ts'
+export { PixelErrors } from './pixels/errors.ts'

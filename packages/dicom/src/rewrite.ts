@@ -49,14 +49,25 @@ function unsupported(uid: string, why: string): KuraError {
   )
 }
 
-/** Output buffer of small parts, handed out as one chunk once it holds enough. */
+/** Output buffer: small parts are copied into one growing buffer, handed out as one chunk once it holds enough. */
 class Chunks {
-  parts: Uint8Array[] = []
+  buf = new Uint8Array(0)
+  dv = new DataView(this.buf.buffer)
   size = 0
   constructor(readonly explicit: boolean) {}
+  private ensure(n: number): void {
+    if (this.size + n <= this.buf.length) return
+    let len = Math.max(this.buf.length * 2, FLUSH + 4096)
+    while (len < this.size + n) len *= 2
+    const b = new Uint8Array(len)
+    b.set(this.buf.subarray(0, this.size))
+    this.buf = b
+    this.dv = new DataView(b.buffer)
+  }
   push(b: Uint8Array): void {
     if (b.length === 0) return
-    this.parts.push(b)
+    this.ensure(b.length)
+    this.buf.set(b, this.size)
     this.size += b.length
   }
   header(tag: Tag, vr: Vr, length: number): void {
@@ -64,37 +75,39 @@ class Chunks {
     if (this.explicit && !long && length > 0xffff) {
       throw DicomErrors.badValue(`element ${tag.toString(16).padStart(8, '0')} (${vr}) is ${length} bytes, more than its VR can hold (65534)`)
     }
-    const b = new Uint8Array(this.explicit && long ? 12 : 8)
-    const dv = new DataView(b.buffer)
-    dv.setUint16(0, tag >>> 16, true)
-    dv.setUint16(2, tag & 0xffff, true)
+    const n = this.explicit && long ? 12 : 8
+    this.ensure(n)
+    const dv = this.dv
+    const o = this.size
+    dv.setUint16(o, tag >>> 16, true)
+    dv.setUint16(o + 2, tag & 0xffff, true)
     if (!this.explicit) {
-      dv.setUint32(4, length >>> 0, true)
+      dv.setUint32(o + 4, length >>> 0, true)
     } else {
-      b[4] = vr.charCodeAt(0)
-      b[5] = vr.charCodeAt(1)
-      if (long) dv.setUint32(8, length >>> 0, true)
-      else dv.setUint16(6, length, true)
+      this.buf[o + 4] = vr.charCodeAt(0)
+      this.buf[o + 5] = vr.charCodeAt(1)
+      if (long) {
+        dv.setUint16(o + 6, 0, true)
+        dv.setUint32(o + 8, length >>> 0, true)
+      } else dv.setUint16(o + 6, length, true)
     }
-    this.push(b)
+    this.size += n
   }
   /** Item and delimitation items: no VR in any transfer syntax (PS3.5 7.5). */
   marker(tag: Tag, length: number): void {
-    const b = new Uint8Array(8)
-    const dv = new DataView(b.buffer)
-    dv.setUint16(0, tag >>> 16, true)
-    dv.setUint16(2, tag & 0xffff, true)
-    dv.setUint32(4, length >>> 0, true)
-    this.push(b)
+    this.ensure(8)
+    const dv = this.dv
+    const o = this.size
+    dv.setUint16(o, tag >>> 16, true)
+    dv.setUint16(o + 2, tag & 0xffff, true)
+    dv.setUint32(o + 4, length >>> 0, true)
+    this.size += 8
   }
   take(): Uint8Array {
-    const out = new Uint8Array(this.size)
-    let o = 0
-    for (const p of this.parts) {
-      out.set(p, o)
-      o += p.length
-    }
-    this.parts = []
+    // The chunk handed out keeps the buffer; the next write starts a new one.
+    const out = this.buf.subarray(0, this.size)
+    this.buf = new Uint8Array(0)
+    this.dv = new DataView(this.buf.buffer)
     this.size = 0
     return out
   }
@@ -105,6 +118,8 @@ interface Ctx {
   plan: RewritePlan
   out: Chunks
   chunk: number
+  /** Pre-encoded replaced elements of the dataset being written. */
+  encoded?: Map<Tag, Uint8Array>
 }
 
 /** Whole element (header + value) encoded exactly as writeDicom encodes it, so replace follows the writer's rules. */
@@ -117,6 +132,48 @@ function encodeElement(tag: Tag, vr: Vr, value: WriteValue, explicit: boolean, c
   // The meta group length's value sits at 140 (128 preamble + DICM + 8-byte header); the dataset follows the group.
   const metaLen = new DataView(file.buffer, file.byteOffset, file.byteLength).getUint32(140, true)
   return file.subarray(144 + metaLen)
+}
+
+/**
+ * Encodes many replaced elements of one dataset with a single writeDicom call (exactly as encodeElement would
+ * encode each one) and splits the result per element. Values whose encoding depends on the batch (Specific
+ * Character Set, encapsulated fragments) are left to encodeElement.
+ */
+function encodeBatch(items: ReadonlyArray<{ tag: Tag; vr: Vr; value: WriteValue }>, explicit: boolean, charsets: readonly string[]): Map<Tag, Uint8Array> {
+  const res = new Map<Tag, Uint8Array>()
+  const batch: Array<{ tag: Tag; vr: Vr; value: WriteValue }> = []
+  for (const it of items) {
+    if (it.tag >>> 16 === 0x0002 || (it.tag & 0xffff) === 0) encodeElement(it.tag, it.vr, it.value, explicit, charsets) // throws
+    if (it.tag === Tags.SpecificCharacterSet || isFragmentList(it.value)) continue
+    batch.push(it)
+  }
+  if (batch.length === 0) return res
+  const ts = explicit ? TransferSyntax.ExplicitVRLittleEndian : TransferSyntax.ImplicitVRLittleEndian
+  const file = writeDicom({ meta: DUMMY_META, dataset: batch }, { transferSyntaxUID: ts, charsets })
+  const dv = new DataView(file.buffer, file.byteOffset, file.byteLength)
+  let o = 144 + dv.getUint32(140, true)
+  while (o < file.length) {
+    const tag = ((dv.getUint16(o, true) << 16) | dv.getUint16(o + 2, true)) >>> 0
+    let end: number
+    if (!explicit) end = o + 8 + dv.getUint32(o + 4, true)
+    else {
+      const vr = String.fromCharCode(file[o + 4]!, file[o + 5]!) as Vr
+      end = LONG_LENGTH_VRS.has(vr) ? o + 12 + dv.getUint32(o + 8, true) : o + 8 + dv.getUint16(o + 6, true)
+    }
+    res.set(tag, file.subarray(o, end))
+    o = end
+  }
+  return res
+}
+
+function isFragmentList(v: WriteValue): boolean {
+  return Array.isArray(v) && v.length > 0 && v[0] instanceof Uint8Array
+}
+
+function replacements(ds: DicomDataset, edits: Map<Tag, Edit>): Array<{ tag: Tag; vr: Vr; value: WriteValue }> {
+  const out: Array<{ tag: Tag; vr: Vr; value: WriteValue }> = []
+  for (const [tag, e] of edits) if (e.op === 'replace') out.push({ tag, vr: e.vr ?? ds.elements.get(tag)!.vr, value: e.value })
+  return out
 }
 
 function charsetOfValue(value: WriteValue): readonly string[] {
@@ -184,28 +241,26 @@ export async function* rewriteDicom(parsed: ParsedDicom, src: ByteSource, plan: 
     if (e.op === 'replace') return firstString(e.value)
     return new TextDecoder('latin1').decode(e.bytes).replace(/[\0 ]+$/, '')
   }
-  yield encodeFileMeta({
+  const ctx: Ctx = { src, plan, out: new Chunks(explicit), chunk }
+  ctx.out.push(encodeFileMeta({
     MediaStorageSOPClassUID: uid(Tags.SOPClassUID) ?? getString(parsed.meta, Tags.MediaStorageSOPClassUID),
     MediaStorageSOPInstanceUID: uid(Tags.SOPInstanceUID) ?? getString(parsed.meta, Tags.MediaStorageSOPInstanceUID),
     TransferSyntaxUID: ts,
-  })
+  }))
+  const encoded = encodeBatch([...inserts, ...replacements(ds, edits)], explicit, charsets)
+  const insertBytes = (ins: { tag: Tag; vr: Vr; value: WriteValue }): Uint8Array =>
+    encoded.get(ins.tag) ?? encodeElement(ins.tag, ins.vr, ins.value, explicit, charsets)
 
-  const ctx: Ctx = { src, plan, out: new Chunks(explicit), chunk }
   let next = 0
   for (const el of ds.elements.values()) {
     if (skipped(el, true)) continue
-    while (next < inserts.length && inserts[next].tag <= el.tag) {
-      const ins = inserts[next++]
-      ctx.out.push(encodeElement(ins.tag, ins.vr, ins.value, explicit, charsets))
-    }
+    while (next < inserts.length && inserts[next].tag <= el.tag) ctx.out.push(insertBytes(inserts[next++]))
     if (insertTags.has(el.tag)) continue
+    ctx.encoded = encoded
     yield* writeElement(ctx, el, edits.get(el.tag)!, [el.tag], ds, charsets)
     if (ctx.out.size >= FLUSH) yield ctx.out.take()
   }
-  while (next < inserts.length) {
-    const ins = inserts[next++]
-    ctx.out.push(encodeElement(ins.tag, ins.vr, ins.value, explicit, charsets))
-  }
+  while (next < inserts.length) ctx.out.push(insertBytes(inserts[next++]))
   if (ctx.out.size > 0) yield ctx.out.take()
 }
 
@@ -218,8 +273,10 @@ function firstString(v: WriteValue): string | undefined {
 async function* writeDataset(ctx: Ctx, ds: DicomDataset, path: readonly number[], inherited: readonly string[]): AsyncGenerator<Uint8Array> {
   const edits = editsOf(ds, path, ctx.plan, false, new Set())
   const charsets = outputCharset(ds, edits, inherited)
+  const encoded = encodeBatch(replacements(ds, edits), ctx.out.explicit, charsets)
   for (const el of ds.elements.values()) {
     if (skipped(el, false)) continue
+    ctx.encoded = encoded
     yield* writeElement(ctx, el, edits.get(el.tag)!, [...path, el.tag], ds, charsets)
     if (ctx.out.size >= FLUSH) yield ctx.out.take()
   }
@@ -231,7 +288,7 @@ async function* writeElement(ctx: Ctx, el: DicomElement, edit: Edit, path: reado
     case 'remove':
       return
     case 'replace':
-      out.push(encodeElement(el.tag, edit.vr ?? el.vr, edit.value, out.explicit, charsets))
+      out.push(ctx.encoded?.get(el.tag) ?? encodeElement(el.tag, edit.vr ?? el.vr, edit.value, out.explicit, charsets))
       return
     case 'replaceBytes':
       out.header(el.tag, el.vr, edit.bytes.length)
@@ -255,11 +312,14 @@ async function* writeElement(ctx: Ctx, el: DicomElement, edit: Edit, path: reado
     out.push(el.bytes)
     return
   }
-  if (out.size > 0) yield out.take()
+  // Small values join the output buffer (same reads); large ones stream through.
+  const small = el.length <= FLUSH
+  if (!small && out.size > 0) yield out.take()
   for (let o = 0; o < el.length; o += ctx.chunk) {
     const n = Math.min(ctx.chunk, el.length - o)
     const b = await ctx.src.read(el.offset + o, n)
     if (b.length < n) throw DicomErrors.truncated(el.offset + o, n, el.offset + o + b.length)
-    yield b
+    if (small) out.push(b)
+    else yield b
   }
 }

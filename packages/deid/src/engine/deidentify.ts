@@ -21,20 +21,21 @@
  * - Private Creator elements (gggg,0010-00FF) are kept only when some element of their block is kept (PS3.5 7.8.1).
  * - Inserted at the root (PS3.15 E.1.1, PS3.3 C.12.1): Patient Identity Removed YES, De-identification Method,
  *   De-identification Method Code Sequence (CID 7050), Longitudinal Temporal Information Modified.
- *   Burned In Annotation is not touched here: pixel data is another step.
+ *   Pixel masking (Burned In Annotation, Clean Pixel Data) is pixels/apply.ts, called just before the rewrite.
  */
 import type { ByteSource } from '@kura/core'
 import {
   elementStrings, getString, isPrivateCreator, isPrivateTag, rewriteDicom,
   type DicomDataset, type DicomElement, type Edit, type ParsedDicom, type Tag, type Vr, type WriteElement, type WriteValue,
 } from '@kura/dicom'
-import { actionFor, type Action } from '../profile/action.ts'
+import { actionFor, actionTable, type Action } from '../profile/action.ts'
 import { methodCodes } from '../profile/options.ts'
 import { pseudonymizer, type Pseudonymizer } from '../keys/pseudonym.ts'
 import { shiftTemporal } from '../keys/dates.ts'
 import { methodDescription, safePrivateOf } from '../policy/policy.ts'
 import type { Policy } from '../policy/schema.ts'
 import { EngineErrors } from './errors.ts'
+import { planPixels, withPixelPlan } from '../pixels/apply.ts'
 
 export interface DeidContext {
   policy: Policy
@@ -136,9 +137,12 @@ export async function deidentify(parsed: ParsedDicom, src: ByteSource, ctx: Deid
     return el ? elementStrings(el, ds)[0]?.trim() : undefined
   }
 
+  // Public tags resolve the same for every object under these options (memoized), unless safePrivate takes part.
+  const publicAction = options.has('retainSafePrivate') ? undefined : actionTable(options)
   const actionOf = (tag: Tag, ds: DicomDataset): Action => {
     const o = overrides.get(tag)
     if (o !== undefined) return o
+    if (publicAction && !isPrivateTag(tag)) return publicAction(tag)
     const privateCreator = isPrivateTag(tag) ? creatorOf(tag, ds) : undefined
     return actionFor(tag, options, { safePrivate, privateCreator })
   }
@@ -223,7 +227,9 @@ export async function deidentify(parsed: ParsedDicom, src: ByteSource, ctx: Deid
     { tag: T.DeidentificationMethodCodeSequence, vr: 'SQ', value: codeItems },
     { tag: T.LongitudinalTemporalInformationModified, vr: 'CS', value: longitudinal },
   ]
-  const output = rewriteDicom(parsed, src, { edit, insert })
+  // Clean Pixel Data (PS3.15 E.3.1): masks burned-in regions or refuses the object; see pixels/apply.ts.
+  const pixels = await planPixels(parsed, src, policy)
+  const output = rewriteDicom(parsed, src, withPixelPlan({ edit, insert }, pixels))
   return { output, report }
 }
 

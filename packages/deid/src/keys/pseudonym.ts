@@ -1,5 +1,5 @@
 /** @module Keyed, deterministic pseudonyms (PS3.15 E.3.6 / E.3.9 style replacement): patient IDs, names, UIDs and per-subject date shifts. */
-import { createHmac } from 'node:crypto'
+import { createHmac, createSecretKey } from 'node:crypto'
 import { KeyErrors } from './errors.ts'
 import { MIN_SECRET_BYTES } from './secret.ts'
 
@@ -50,6 +50,9 @@ export interface PseudonymOptions {
 
 type Purpose = 'patient-id' | 'person-name' | 'uid' | 'date-shift'
 
+const MEMO_MAX = 1 << 14
+const CACHE = new WeakMap<Uint8Array, Array<{ copy: Buffer; collection: string; min: number; max: number; p: Pseudonymizer }>>()
+
 // Insignificant padding must not split one patient into two pseudonyms: LO/PN/UI values may carry trailing
 // spaces (PS3.5 6.2) and UI a trailing NUL; PN trailing empty components are insignificant too (PS3.5 6.2.1).
 const normText = (s: string): string => s.replace(/^[ \0]+|[ \0]+$/g, '')
@@ -66,28 +69,48 @@ export function pseudonymizer(secret: Uint8Array, collection: string, opts: Pseu
   if (collection.length === 0 || collection.includes('/')) throw KeyErrors.badCollection(collection)
   const { min, max } = opts.dateShift ?? DEFAULT_DATE_SHIFT
   if (!Number.isSafeInteger(min) || !Number.isSafeInteger(max) || min > max || (min === 0 && max === 0)) throw KeyErrors.badRange(min, max)
-  const key = Buffer.from(secret)
+  // One pseudonymizer per secret (by content) + collection + range, reused across objects with its memo.
+  const cached = CACHE.get(secret)?.find((c) => c.collection === collection && c.min === min && c.max === max && c.copy.equals(secret))
+  if (cached) return cached.p
+  const copy = Buffer.from(secret)
+  const key = createSecretKey(copy)
   const mac = (purpose: Purpose, value: string): Buffer =>
     createHmac('sha256', key).update(`kura/v1/${purpose}/${collection}/`, 'utf8').update(value, 'utf8').digest()
+  // Memo of outputs per purpose (originals repeat across the objects of a study); bounded, cleared when full.
+  const memo = new Map<string, string | number>()
+  const memoized = <V extends string | number>(purpose: Purpose, value: string, f: () => V): V => {
+    const k = `${purpose}/${value}`
+    const hit = memo.get(k)
+    if (hit !== undefined) return hit as V
+    const v = f()
+    if (memo.size >= MEMO_MAX) memo.clear()
+    memo.set(k, v)
+    return v
+  }
   // Non-zero days in [min, max]: the count of candidates, and the index→day map that skips 0.
   const zeroInside = min <= 0 && max >= 0
   const choices = max - min + 1 - (zeroInside ? 1 : 0)
 
-  return {
-    patientId: (original) => `K${base32Crockford(mac('patient-id', normText(original)).subarray(0, 10))}`,
-    personName: (original) => `ANON^${base32Crockford(mac('person-name', normName(original)).subarray(0, 8))}`,
-    uid: (original) => {
+  const p: Pseudonymizer = {
+    patientId: (original) => memoized('patient-id', original, () => `K${base32Crockford(mac('patient-id', normText(original)).subarray(0, 10))}`),
+    personName: (original) => memoized('person-name', original, () => `ANON^${base32Crockford(mac('person-name', normName(original)).subarray(0, 8))}`),
+    uid: (original) => memoized('uid', original, () => {
       const b = mac('uid', normText(original)).subarray(0, 16)
       // RFC 9562 5.8 UUIDv8: version nibble 8, variant bits 10; 122 keyed bits remain, ample for one collection.
       b[6] = (b[6]! & 0x0f) | 0x80
       b[8] = (b[8]! & 0x3f) | 0x80
       return `2.25.${BigInt(`0x${b.toString('hex')}`).toString(10)}`
-    },
-    dateShiftDays: (subjectKey) => {
+    }),
+    dateShiftDays: (subjectKey) => memoized('date-shift', subjectKey, () => {
       // 64 bits modulo a range of at most a few thousand days: the bias is below 2^-50, immaterial here.
       const n = Number(mac('date-shift', normText(subjectKey)).readBigUInt64BE(0) % BigInt(choices))
       const day = min + n
       return zeroInside && day >= 0 ? day + 1 : day
-    },
+    }),
   }
+  const list = CACHE.get(secret) ?? []
+  if (list.length >= 8) list.shift()
+  list.push({ copy, collection, min, max, p })
+  CACHE.set(secret, list)
+  return p
 }

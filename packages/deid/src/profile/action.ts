@@ -98,3 +98,26 @@ function privateAction(tag: number, options: ReadonlySet<Option>, ctx: ActionCon
   if (!options.has('retainSafePrivate') || !ctx.safePrivate) return 'X'
   return ctx.safePrivate(tag, ctx.privateCreator) ? 'K' : 'X'
 }
+
+const TABLES = new Map<string, Map<number, Action>>()
+const TABLE_MAX = 1 << 16
+
+/**
+ * A memo for actionFor(tag, options) on public tags with no attribute type and no safePrivate (so never under
+ * retainSafePrivate, whose result depends on the caller's allow-list), shared by every caller with the same options.
+ */
+export function actionTable(options: ReadonlySet<Option>): (tag: number) => Action {
+  const key = [...options].sort().join(',')
+  let t = TABLES.get(key)
+  if (!t) TABLES.set(key, (t = new Map()))
+  const table = t
+  return (tag) => {
+    let a = table.get(tag)
+    if (a === undefined) {
+      a = actionFor(tag, options)
+      if (table.size >= TABLE_MAX) table.clear()
+      table.set(tag, a)
+    }
+    return a
+  }
+}
