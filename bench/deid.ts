@@ -22,7 +22,8 @@ import { Readable } from 'node:stream'
 import os from 'node:os'
 import path from 'node:path'
 import { FileSource } from '@kura/core'
-import { readDicom, writeDicom } from '@kura/dicom'
+import { readDicom } from '@kura/dicom'
+import { largeObjectHeader } from './lib/dicom-bytes.ts'
 import { deidentify, BASIC_POLICY, generateSecret } from '@kura/deid'
 import { ensureCorpus } from './lib/corpus.ts'
 import { fmt, loud, machineLine, mb, nowMs, num, parseFlags, printTable, ratio, runIfMain } from './lib/util.ts'
@@ -72,37 +73,11 @@ function ensureLargeObjects(count: number, frames: number): { dir: string; files
   const files: string[] = []
   for (let n = 0; n < count; n++) {
     const uid = (k: number) => `2.25.9000000000000000000${n}${k}`
-    const header = writeDicom({
-      dataset: [
-        { tag: 0x00080016, vr: 'UI', value: '1.2.840.10008.5.1.4.1.1.7.3' },
-        { tag: 0x00080018, vr: 'UI', value: uid(1) },
-        { tag: 0x00080020, vr: 'DA', value: '20240102' },
-        { tag: 0x00080060, vr: 'CS', value: 'OT' },
-        { tag: 0x00080080, vr: 'LO', value: 'Bench Hospital' },
-        { tag: 0x00100010, vr: 'PN', value: `Large^Object${n}` },
-        { tag: 0x00100020, vr: 'LO', value: `LARGE${n}` },
-        { tag: 0x00100030, vr: 'DA', value: '19700101' },
-        { tag: 0x0020000d, vr: 'UI', value: uid(2) },
-        { tag: 0x0020000e, vr: 'UI', value: uid(3) },
-        { tag: 0x00280002, vr: 'US', value: 1 },
-        { tag: 0x00280004, vr: 'CS', value: 'MONOCHROME2' },
-        { tag: 0x00280008, vr: 'IS', value: String(frames) },
-        { tag: 0x00280010, vr: 'US', value: ROWS },
-        { tag: 0x00280011, vr: 'US', value: COLS },
-        { tag: 0x00280100, vr: 'US', value: 16 },
-        { tag: 0x00280101, vr: 'US', value: 16 },
-        { tag: 0x00280102, vr: 'US', value: 15 },
-        { tag: 0x00280103, vr: 'US', value: 0 },
-      ],
-    })
-    const pixelHeader = Buffer.alloc(12)
-    pixelHeader.writeUInt16LE(0x7fe0, 0)
-    pixelHeader.writeUInt16LE(0x0010, 2)
-    pixelHeader.write('OW', 4, 'latin1')
-    pixelHeader.writeUInt32LE(frames * FRAME_BYTES, 8)
+    // The same object the large-object benchmark streams (one writer for both benches).
+    const header = largeObjectHeader({ rows: ROWS, cols: COLS, frames, sopInstanceUid: uid(1), studyInstanceUid: uid(2), seriesInstanceUid: uid(3) })
     const file = path.join(dir, `large-${n}.dcm`)
     files.push(file)
-    const size = header.length + 12 + frames * FRAME_BYTES
+    const size = header.length + frames * FRAME_BYTES
     if (existsSync(file) && statSync(file).size === size) continue
     const framesPerChunk = 16
     const chunk = Buffer.alloc(FRAME_BYTES * framesPerChunk)
@@ -110,7 +85,6 @@ function ensureLargeObjects(count: number, frames: number): { dir: string; files
     const fd = openSync(`${file}.part`, 'w')
     try {
       writeSync(fd, header)
-      writeSync(fd, pixelHeader)
       for (let f = 0; f < frames; f += framesPerChunk) {
         const k = Math.min(framesPerChunk, frames - f)
         for (let j = 0; j < k; j++) chunk.writeUInt16LE((f + j) & 0xffff, j * FRAME_BYTES)
