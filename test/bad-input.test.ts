@@ -10,6 +10,9 @@ import { join } from 'node:path'
 import { startTestHub, stowBody, PYDICOM_FILES, type TestHub } from './support/hub.ts'
 import { splitMultipart } from './support/multipart.ts'
 
+/** Every request below is the test administrator's unless a test says otherwise. */
+let fetch: typeof globalThis.fetch = globalThis.fetch
+
 const CT = 'multipart/related; type="application/dicom"; boundary=b0undary'
 
 async function count(hub: TestHub): Promise<number> {
@@ -28,6 +31,7 @@ describe('bad input', () => {
   let ct: Buffer
   before(async () => {
     hub = await startTestHub()
+    fetch = hub.fetch
     ct = await readFile(join(PYDICOM_FILES, 'CT_small.dcm'))
   })
   after(async () => hub?.close())
@@ -68,7 +72,7 @@ describe('bad input', () => {
     const big = Buffer.alloc(40 * 1024 * 1024, 7) // forces the spill-to-disk path
     await new Promise<void>((resolve) => {
       const url = new URL(`${hub.dicomweb}/studies`)
-      const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'content-type': CT } })
+      const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'content-type': CT, authorization: `Bearer ${hub.adminToken}` } })
       req.on('error', () => resolve())
       req.write(`--b0undary\r\nContent-Type: application/dicom\r\n\r\n`)
       req.write(mr.subarray(0, mr.length - 100))

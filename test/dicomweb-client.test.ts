@@ -20,7 +20,7 @@ describe('dicomweb-client against the hub', () => {
   let client: any
   before(async () => {
     hub = await startTestHub()
-    client = new api.DICOMwebClient({ url: hub.dicomweb })
+    client = new api.DICOMwebClient({ url: hub.dicomweb, headers: { Authorization: `Bearer ${hub.adminToken}` } })
   })
   after(async () => hub?.close())
 

@@ -13,6 +13,9 @@ import { startTestHub, stowBody, PYDICOM_FILES, type TestHub } from './support/h
 import { splitMultipart } from './support/multipart.ts'
 import { python, requireTool } from './support/tools.ts'
 
+/** Every request below is the test administrator's unless a test says otherwise. */
+let fetch: typeof globalThis.fetch = globalThis.fetch
+
 /** Distinct SOP Instance UIDs covering every transfer syntax family pydicom ships. */
 const FILES = [
   'CT_small.dcm', // explicit VR little endian
@@ -53,6 +56,7 @@ describe('DICOMweb STOW/QIDO/WADO with pydicom test files', () => {
   const originals = new Map<string, Buffer>()
   before(async () => {
     hub = await startTestHub()
+    fetch = hub.fetch
     for (const f of FILES) originals.set(f, await readFile(join(PYDICOM_FILES, f)))
   })
   after(async () => hub?.close())

@@ -10,11 +10,15 @@ import { getPersonName, readDicomBuffer } from '@kura/dicom'
 import { synthStudies } from '@kura/dicom/synth'
 import { startTestHub, stowBody, PYDICOM_CHARSETS, type TestHub } from './support/hub.ts'
 
+/** Every request below is the test administrator's unless a test says otherwise. */
+let fetch: typeof globalThis.fetch = globalThis.fetch
+
 describe('Japanese person names through STOW, QIDO and metadata', () => {
   let hub: TestHub
   const names: { alphabetic: string; ideographic: string; phonetic: string; study: string }[] = []
   before(async () => {
     hub = await startTestHub()
+    fetch = hub.fetch
     const files: Uint8Array[] = []
     for (const charset of ['ir87', 'ir192'] as const) {
       for (const inst of synthStudies({ studies: 2, seriesPerStudy: 1, instancesPerSeries: 1, seed: charset === 'ir87' ? 11 : 12, modality: 'MR', charset })) {

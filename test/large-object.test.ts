@@ -12,6 +12,7 @@ import { writeDicom } from '@kura/dicom'
 import { testHubConfig, type TestBackendConfig } from './support/backend.ts'
 import { splitMultipart } from './support/multipart.ts'
 import { rssOf, startHubProcess, stopHubProcess } from './support/process.ts'
+import { adminTokenFor } from './support/hub.ts'
 
 const ROWS = 512
 const COLS = 512
@@ -61,9 +62,11 @@ async function* body(frames: number): AsyncGenerator<Buffer> {
 describe('large multi-frame object', () => {
   let env: TestBackendConfig
   let hub: Awaited<ReturnType<typeof startHubProcess>>
+  let token: string
   before(async () => {
     env = await testHubConfig()
     hub = await startHubProcess(env)
+    token = await adminTokenFor(env)
   })
   after(async () => {
     await stopHubProcess(hub)
@@ -80,7 +83,7 @@ describe('large multi-frame object', () => {
     const url = new URL(`${hub.url}/dicomweb/studies`)
     const started = Date.now()
     const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'content-type': 'multipart/related; type="application/dicom"; boundary=b0undary' } }, (res) => {
+      const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'content-type': 'multipart/related; type="application/dicom"; boundary=b0undary', authorization: `Bearer ${token}` } }, (res) => {
         let text = ''
         res.setEncoding('utf8')
         res.on('data', (d) => (text += d))
@@ -96,7 +99,7 @@ describe('large multi-frame object', () => {
     assert.ok(peak - baseline < 150 * 1024 * 1024, `hub RSS grew by ${((peak - baseline) / 1048576).toFixed(0)} MB`)
 
     const instance = JSON.parse(text)['00081199'].Value[0]['00081190'].Value[0] as string
-    const fr = await fetch(`${instance}/frames/${frames}`, { headers: { accept: 'multipart/related; type="application/octet-stream"' } })
+    const fr = await fetch(`${instance}/frames/${frames}`, { headers: { accept: 'multipart/related; type="application/octet-stream"', authorization: `Bearer ${token}` } })
     assert.equal(fr.status, 200)
     const [part] = splitMultipart(Buffer.from(await fr.arrayBuffer()), fr.headers.get('content-type')!)
     assert.equal(part!.body.length, FRAME_BYTES)

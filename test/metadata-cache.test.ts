@@ -7,10 +7,14 @@ import assert from 'node:assert/strict'
 import { synthStudies } from '@kura/dicom/synth'
 import { startTestHub, stowBody, type TestHub } from './support/hub.ts'
 
+/** Every request below is the test administrator's unless a test says otherwise. */
+let fetch: typeof globalThis.fetch = globalThis.fetch
+
 describe('metadata cache', () => {
   let hub: TestHub
   before(async () => {
     hub = await startTestHub()
+    fetch = hub.fetch
   })
   after(async () => hub?.close())
 

@@ -10,9 +10,11 @@ import { readFile } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { testHubConfig, type TestBackendConfig } from './support/backend.ts'
-import { stowBody, PYDICOM_FILES } from './support/hub.ts'
+import { adminTokenFor, bearerFetch, stowBody, PYDICOM_FILES } from './support/hub.ts'
 import { splitMultipart } from './support/multipart.ts'
 import { startHubProcess as startProcess } from './support/process.ts'
+
+let fetch: typeof globalThis.fetch = globalThis.fetch
 
 describe('two hub processes on one catalog and object store', () => {
   let env: TestBackendConfig
@@ -21,6 +23,7 @@ describe('two hub processes on one catalog and object store', () => {
   before(async () => {
     env = await testHubConfig()
     ;[a, b] = await Promise.all([startProcess(env), startProcess(env)])
+    fetch = bearerFetch(await adminTokenFor(env))
   })
   after(async () => {
     for (const p of [a, b]) {

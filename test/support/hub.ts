@@ -1,6 +1,8 @@
 /** @module A running hub on a loopback port for end-to-end tests, on the backend under test. */
 import type { FastifyInstance } from 'fastify'
-import { buildApp, openArchive, type Archive } from '@kura/hub'
+import type { HubConfig } from '@kura/core'
+import { openCatalog } from '@kura/storage'
+import { buildApp, issueAdminToken, openArchive, type Archive } from '@kura/hub'
 import { testHubConfig, type TestBackendConfig } from './backend.ts'
 
 export interface TestHub {
@@ -9,27 +11,61 @@ export interface TestHub {
   app: FastifyInstance
   archive: Archive
   env: TestBackendConfig
+  /** A bearer token of the first administrator. */
+  adminToken: string
+  /** `fetch` that sends the admin token (an explicit Authorization header wins). */
+  fetch: typeof globalThis.fetch
   close(): Promise<void>
 }
 
-export async function startTestHub(): Promise<TestHub> {
+export interface TestHubOptions {
+  /** Listen on this port (e.g. one an identity provider was told about); default any free one. */
+  port?: number
+  /** Changes to the configuration before the hub starts (OIDC, public URL, ...). */
+  config?: Partial<HubConfig>
+}
+
+export async function startTestHub(opts: TestHubOptions = {}): Promise<TestHub> {
   const env = await testHubConfig()
+  Object.assign(env.config, opts.config)
   const archive = await openArchive(env.config)
   const app = await buildApp({ archive, config: env.config })
-  await app.listen({ host: '127.0.0.1', port: 0 })
+  await app.listen({ host: '127.0.0.1', port: opts.port ?? 0 })
   const addr = app.server.address()
   const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`
+  const { token: adminToken } = await issueAdminToken(archive.catalog.db, 'tests')
   return {
     url,
     dicomweb: `${url}/dicomweb`,
     app,
     archive,
     env,
+    adminToken,
+    fetch: bearerFetch(adminToken),
     close: async () => {
       await app.close()
       await archive.close()
       await env.cleanup()
     },
+  }
+}
+
+/** `fetch` that sends `Authorization: Bearer <token>` unless the call sets its own. */
+export function bearerFetch(token: string): typeof globalThis.fetch {
+  return (input, init = {}) => {
+    const headers = new Headers(init.headers)
+    if (!headers.has('authorization')) headers.set('authorization', `Bearer ${token}`)
+    return globalThis.fetch(input, { ...init, headers })
+  }
+}
+
+/** An admin token issued straight in the catalog of a hub that runs in another process. */
+export async function adminTokenFor(env: TestBackendConfig): Promise<string> {
+  const catalog = await openCatalog(env.config.databaseUrl)
+  try {
+    return (await issueAdminToken(catalog.db, 'tests')).token
+  } finally {
+    await catalog.close()
   }
 }
 

@@ -4,6 +4,7 @@
  * Embedded defaults: SQLite catalog and filesystem objects under `dataDir`, in-process jobs.
  * `KURA_DATABASE_URL=postgres://…` and `KURA_S3_*` switch to the shared backends.
  */
+import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { CoreErrors } from './errors.ts'
 
@@ -26,6 +27,18 @@ export interface HubConfig {
   s3: S3Config | null
   /** Public base URL used in BulkDataURIs and Location headers; derived from the request when absent. */
   publicUrl?: string
+  /** Sign-in through the institution's OpenID Connect provider; null when only local accounts are used. */
+  oidc: OidcClientConfig | null
+  /** Serve HTTPS with these PEM files (HSTS is then sent); null serves plain HTTP. */
+  tls: { certFile: string; keyFile: string } | null
+}
+
+export interface OidcClientConfig {
+  issuer: string
+  clientId: string
+  clientSecret?: string
+  /** Shown on the sign-in button. */
+  name: string
 }
 
 export interface HubFlags {
@@ -61,5 +74,32 @@ export function loadHubConfig(flags: HubFlags = {}, env: NodeJS.ProcessEnv = pro
     databaseUrl,
     s3,
     publicUrl: env.KURA_PUBLIC_URL || undefined,
+    oidc: loadOidc(env),
+    tls: loadTls(env),
   }
+}
+
+/** KURA_OIDC_ISSUER + KURA_OIDC_CLIENT_ID, and the secret from KURA_OIDC_CLIENT_SECRET_FILE (or KURA_OIDC_CLIENT_SECRET). */
+function loadOidc(env: NodeJS.ProcessEnv): OidcClientConfig | null {
+  if (!env.KURA_OIDC_ISSUER) return null
+  if (!env.KURA_OIDC_CLIENT_ID) throw CoreErrors.config('KURA_OIDC_ISSUER is set but KURA_OIDC_CLIENT_ID is not; set the client id registered with the identity provider.')
+  const secretFile = env.KURA_OIDC_CLIENT_SECRET_FILE
+  let clientSecret = env.KURA_OIDC_CLIENT_SECRET || undefined
+  if (secretFile) {
+    try {
+      clientSecret = readFileSync(secretFile, 'utf8').trim()
+    } catch (e) {
+      throw CoreErrors.config(`Cannot read KURA_OIDC_CLIENT_SECRET_FILE ${secretFile}: ${(e as Error).message}`)
+    }
+  }
+  return { issuer: env.KURA_OIDC_ISSUER, clientId: env.KURA_OIDC_CLIENT_ID, clientSecret, name: env.KURA_OIDC_NAME || 'Institution sign-in' }
+}
+
+/** KURA_TLS_CERT and KURA_TLS_KEY: PEM files; both or neither. */
+function loadTls(env: NodeJS.ProcessEnv): HubConfig['tls'] {
+  const certFile = env.KURA_TLS_CERT
+  const keyFile = env.KURA_TLS_KEY
+  if (!certFile && !keyFile) return null
+  if (!certFile || !keyFile) throw CoreErrors.config('Set both KURA_TLS_CERT and KURA_TLS_KEY (PEM files) to serve HTTPS, or neither for plain HTTP.')
+  return { certFile: resolve(certFile), keyFile: resolve(keyFile) }
 }

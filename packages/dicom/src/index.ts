@@ -14,3 +14,6 @@ export { writeDicom, encodeFileMeta, KURA_IMPLEMENTATION_CLASS_UID, KURA_IMPLEME
 export { frameRanges, pixelDataElement, numberOfFrames, type ByteRange } from './frames.ts'
 export { toExplicitVrLittleEndian } from './transcode.ts'
 export { rewriteDicom, type Edit, type RewritePlan, type RewriteOptions } from './rewrite.ts'
+export { encapsulatedValue, type OffsetTable } from './encapsulated.ts'
+export { decodeRleFrame, encodeRleFrame, nativeToSegments, segmentsToNative, type RleLayout, type NativeFrameLayout } from './rle.ts'
+export { readJpegInfo, subsamplingOf, decodeJpegFrame, encodeJpegFrame, type JpegFrameInfo, type Subsampling, type RawImage, type JpegEncodeOptions } from './jpeg.ts'

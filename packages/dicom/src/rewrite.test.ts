@@ -5,8 +5,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { FileSource, KuraError, type ByteSource } from '@kura/core'
+import { BufferSource, FileSource, KuraError, type ByteSource } from '@kura/core'
 import { Tags } from './dictionary.ts'
+import { frameRanges } from './frames.ts'
+import { encodeRleFrame, nativeToSegments } from './rle.ts'
 import { readDicom, readDicomBuffer } from './reader.ts'
 import { rewriteDicom, type RewritePlan } from './rewrite.ts'
 import { python, TEST_FILES } from './testkit.ts'
@@ -272,6 +274,140 @@ test('a 200 MB pixel data value streams through: each source byte read once, mem
     } finally {
       await out.close()
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+// The encapsulate edit: re-encoded Pixel Data written frame by frame, optionally in a new transfer syntax.
+
+const RLE_TS = '1.2.840.10008.1.2.5'
+
+async function collect(gen: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = []
+  for await (const p of gen) parts.push(p)
+  return new Uint8Array(Buffer.concat(parts))
+}
+
+/** CT_small re-encoded as RLE by the rewriter: native frame → segments → RLE frame, transfer syntax changed. */
+async function ctAsRle(offsetTable: 'empty' | 'basic'): Promise<{ out: Uint8Array; native: Uint8Array }> {
+  const path = `${TEST_FILES}/CT_small.dcm`
+  const buf = new Uint8Array(readFileSync(path))
+  const parsed = readDicomBuffer(buf)
+  const px = parsed.dataset.elements.get(Tags.PixelData)!
+  const native = buf.subarray(px.offset, px.offset + px.length)
+  const l = { rows: 128, columns: 128, samples: 1, bitsAllocated: 16, planar: 0 }
+  const plan: RewritePlan = {
+    transferSyntaxUID: RLE_TS,
+    edit: (el) => (el.tag === Tags.PixelData ? { op: 'encapsulate', frames: [encodeRleFrame(nativeToSegments(native, l), l)], offsetTable } : { op: 'keep' }),
+  }
+  return { out: await collect(rewriteDicom(parsed, new BufferSource(buf), plan)), native }
+}
+
+test('encapsulate: native CT re-encoded as RLE in a new transfer syntax; pydicom decodes the same pixels, DCMTK reads it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kura-rewrite-enc-'))
+  try {
+    for (const table of ['empty', 'basic'] as const) {
+      const { out, native } = await ctAsRle(table)
+      const parsed = readDicomBuffer(out)
+      assert.equal(parsed.transferSyntaxUID, RLE_TS)
+      const px = parsed.dataset.elements.get(Tags.PixelData)!
+      assert.equal(px.vr, 'OB')
+      assert.ok(px.undefinedLength)
+      assert.equal(px.fragments?.length, 2, 'offset table item + one fragment')
+      assert.equal(px.basicOffsetTable?.length ?? 0, table === 'basic' ? 4 : 0)
+      const p = join(dir, `ct-${table}.dcm`)
+      writeFileSync(p, out)
+      dcmdumpClean(p)
+      const hex = python(`d = pydicom.dcmread(sys.argv[1])
+print(d.file_meta.TransferSyntaxUID, d.pixel_array.astype('<i2').tobytes().hex())`, [p]).trim().split(' ')
+      assert.equal(hex[0], RLE_TS)
+      assert.equal(hex[1], Buffer.from(native).toString('hex'))
+      const r = spawnSync('dcmdrle', [p, join(dir, 'back.dcm')], { encoding: 'utf8' })
+      assert.equal(r.status, 0, r.stderr)
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('encapsulate streams: frame k+1 is asked for only after frame k has been handed out; odd frames padded; basic table filled', async () => {
+  const frames: Uint8Array[] = [new Uint8Array(100_001).fill(1), new Uint8Array(3).fill(2), new Uint8Array(70_000).fill(3)]
+  const ds = [
+    { tag: Tags.SOPClassUID, vr: 'UI' as const, value: '1.2.840.10008.5.1.4.1.1.7' },
+    { tag: Tags.SOPInstanceUID, vr: 'UI' as const, value: '1.2.3' },
+    { tag: Tags.NumberOfFrames, vr: 'IS' as const, value: '3' },
+    { tag: 0x7fe00001, vr: 'OV' as const, value: new Uint8Array(8) },
+    { tag: Tags.PixelData, vr: 'OB' as const, value: [new Uint8Array([0xff, 0xd8]), new Uint8Array([0xff, 0xd8]), new Uint8Array([0xff, 0xd8])] },
+  ]
+  const buf = writeDicom({ meta: { MediaStorageSOPClassUID: '1.2.840.10008.5.1.4.1.1.7', MediaStorageSOPInstanceUID: '1.2.3' }, dataset: ds }, { transferSyntaxUID: RLE_TS })
+  const log: string[] = []
+  async function* produce(): AsyncGenerator<Uint8Array> {
+    for (let i = 0; i < frames.length; i++) {
+      log.push(`make ${i}`)
+      yield frames[i]!
+    }
+  }
+  const plan: RewritePlan = { edit: (el) => (el.tag === Tags.PixelData ? { op: 'encapsulate', frames: produce() } : { op: 'keep' }) }
+  const parts: Uint8Array[] = []
+  for await (const p of rewriteDicom(readDicomBuffer(buf), new BufferSource(buf), plan)) {
+    if (frames.includes(p)) log.push(`out ${frames.indexOf(p)}`)
+    parts.push(p)
+  }
+  // Large frames are handed out as they are (no copy) before the next is made.
+  assert.deepEqual(log, ['make 0', 'out 0', 'make 1', 'make 2', 'out 2'])
+  const out = readDicomBuffer(new Uint8Array(Buffer.concat(parts)))
+  const px = out.dataset.elements.get(Tags.PixelData)!
+  assert.deepEqual(px.fragments!.slice(1).map((f) => f.length), [100_002, 4, 70_000])
+  assert.equal(out.dataset.elements.has(0x7fe00001), false, 'the Extended Offset Table is dropped')
+  assert.deepEqual(frameRanges(out).map((r) => r[0]!.length), [100_002, 4, 70_000])
+
+  // A filled Basic Offset Table: offsets from the first fragment's item tag.
+  const basic: RewritePlan = { edit: (el) => (el.tag === Tags.PixelData ? { op: 'encapsulate', frames, offsetTable: 'basic' } : { op: 'keep' }) }
+  const out2 = readDicomBuffer(await collect(rewriteDicom(readDicomBuffer(buf), new BufferSource(buf), basic)))
+  const bot = out2.dataset.elements.get(Tags.PixelData)!.basicOffsetTable!
+  const dv = new DataView(bot.buffer, bot.byteOffset, bot.byteLength)
+  assert.deepEqual([0, 1, 2].map((i) => dv.getUint32(4 * i, true)), [0, 100_010, 100_022])
+})
+
+test('pixel data that does not fit the output transfer syntax is refused with DICOM_BAD_VALUE', async () => {
+  const path = `${TEST_FILES}/CT_small.dcm`
+  const buf = new Uint8Array(readFileSync(path))
+  const bad = (e: unknown) => e instanceof KuraError && e.code === 'DICOM_BAD_VALUE'
+  // Native pixel data kept, declared RLE.
+  await assert.rejects(collect(rewriteDicom(readDicomBuffer(buf), new BufferSource(buf), { ...KEEP, transferSyntaxUID: RLE_TS })), bad)
+  // Encapsulated into a native syntax.
+  const enc: RewritePlan = { edit: (el) => (el.tag === Tags.PixelData ? { op: 'encapsulate', frames: [new Uint8Array(2)] } : { op: 'keep' }) }
+  await assert.rejects(collect(rewriteDicom(readDicomBuffer(buf), new BufferSource(buf), enc)), bad)
+  // Encapsulated fragments kept, declared native.
+  const rle = new Uint8Array(readFileSync(`${TEST_FILES}/MR_small_RLE.dcm`))
+  await assert.rejects(collect(rewriteDicom(readDicomBuffer(rle), new BufferSource(rle), { ...KEEP, transferSyntaxUID: '1.2.840.10008.1.2.1' })), bad)
+  // A big endian target is refused like a big endian source.
+  await assert.rejects(collect(rewriteDicom(readDicomBuffer(buf), new BufferSource(buf), { ...KEEP, transferSyntaxUID: '1.2.840.10008.1.2.2' })),
+    (e: unknown) => e instanceof KuraError && e.code === 'DICOM_REWRITE_UNSUPPORTED_TRANSFER_SYNTAX')
+})
+
+test('an implicit VR source re-encoded to RLE is written with explicit VRs', async () => {
+  const buf = new Uint8Array(readFileSync(`${TEST_FILES}/MR_small_implicit.dcm`))
+  const parsed = readDicomBuffer(buf)
+  assert.equal(parsed.explicitVr, false)
+  const px = parsed.dataset.elements.get(Tags.PixelData)!
+  const l = { rows: 64, columns: 64, samples: 1, bitsAllocated: 16, planar: 0 }
+  const native = buf.subarray(px.offset, px.offset + px.length)
+  const plan: RewritePlan = {
+    transferSyntaxUID: RLE_TS,
+    edit: (el) => (el.tag === Tags.PixelData ? { op: 'encapsulate', frames: [encodeRleFrame(nativeToSegments(native, l), l)] } : { op: 'keep' }),
+  }
+  const out = await collect(rewriteDicom(parsed, new BufferSource(buf), plan))
+  const back = readDicomBuffer(out)
+  assert.equal(back.explicitVr, true)
+  assert.equal(getString(back.dataset, Tags.PatientID), getString(parsed.dataset, Tags.PatientID))
+  const dir = mkdtempSync(join(tmpdir(), 'kura-rewrite-impl-'))
+  try {
+    writeFileSync(join(dir, 'a.dcm'), out)
+    dcmdumpClean(join(dir, 'a.dcm'))
+    const hex = python(`print(pydicom.dcmread(sys.argv[1]).pixel_array.astype('<i2').tobytes().hex())`, [join(dir, 'a.dcm')]).trim()
+    assert.equal(hex, Buffer.from(native).toString('hex'))
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

@@ -3,10 +3,12 @@
  *
  * Sequences and items are written with undefined length (PS3.5 7.5) so nothing has to be measured in
  * advance; kept non-sequence values (pixel data included, encapsulated item structure included) are
- * copied from the ByteSource in chunks and never loaded whole.
+ * copied from the ByteSource in chunks and never loaded whole. Re-encoded pixel data (the `encapsulate` edit)
+ * is written frame by frame as the plan produces the frames, in a transfer syntax the plan may change.
  */
 import { KuraError, type ByteSource } from '@kura/core'
 import { Tags } from './dictionary.ts'
+import { encapsulatedValue, type OffsetTable } from './encapsulated.ts'
 import { DicomErrors } from './errors.ts'
 import { parseCharsetValue } from './parser.ts'
 import { TransferSyntax, transferSyntaxInfo } from './transfer-syntax.ts'
@@ -23,12 +25,24 @@ export type Edit =
   | { op: 'replace'; vr?: Vr; value: WriteValue }
   /** Raw new value bytes, written as given (the caller pads them to even length). */
   | { op: 'replaceBytes'; bytes: Uint8Array }
+  /**
+   * Root Pixel Data only: a new encapsulated value (PS3.5 A.4), one fragment per frame, each frame taken from
+   * `frames` only when it is written (so frames can be produced one at a time). The output transfer syntax must
+   * be an encapsulated one. Extended Offset Table and its Lengths are dropped, as they would point at the old
+   * fragments. An empty Basic Offset Table by default; 'basic' fills it, holding the encoded frames until the last.
+   */
+  | { op: 'encapsulate'; frames: AsyncIterable<Uint8Array> | Iterable<Uint8Array>; offsetTable?: OffsetTable }
 
 export interface RewritePlan {
   /** Decides per element; `path` is the tag path from the root (e.g. [0x00081115, 0, 0x00081155]). */
   edit(el: DicomElement, path: readonly number[], ds: DicomDataset): Edit
   /** Elements to add at the root (replacing any present), e.g. PatientIdentityRemoved. */
   insert?: Array<{ tag: Tag; vr: Vr; value: WriteValue }>
+  /**
+   * The output's transfer syntax when it differs from the source's (little endian, not deflated): written in the
+   * new File Meta, and the dataset is encoded with its VR rule. Pixel data kept as it was must still fit it.
+   */
+  transferSyntaxUID?: string
 }
 
 export interface RewriteOptions {
@@ -38,6 +52,8 @@ export interface RewriteOptions {
 
 const FLUSH = 64 * 1024
 const UNDEFINED = 0xffffffff
+const EXTENDED_OFFSET_TABLE = 0x7fe00001
+const EXTENDED_OFFSET_TABLE_LENGTHS = 0x7fe00002
 /** Throwaway meta for encoding single elements through writeDicom (the meta part is cut off). */
 const DUMMY_META = { MediaStorageSOPClassUID: '1.2', MediaStorageSOPInstanceUID: '1.2' }
 
@@ -120,6 +136,8 @@ interface Ctx {
   chunk: number
   /** Pre-encoded replaced elements of the dataset being written. */
   encoded?: Map<Tag, Uint8Array>
+  /** The output transfer syntax, and whether it differs from the source's. */
+  ts: { uid: string; encapsulated: boolean; changed: boolean }
 }
 
 /** Whole element (header + value) encoded exactly as writeDicom encodes it, so replace follows the writer's rules. */
@@ -192,6 +210,7 @@ function outputCharset(ds: DicomDataset, edits: Map<Tag, Edit>, inherited: reado
   if (!e || e.op === 'keep') return ds.charset
   if (e.op === 'remove') return inherited
   if (e.op === 'replace') return charsetOfValue(e.value)
+  if (e.op === 'encapsulate') return ds.charset
   return parseCharsetValue(e.bytes)
 }
 
@@ -214,7 +233,10 @@ function editsOf(ds: DicomDataset, path: readonly number[], plan: RewritePlan, r
  * (Media Storage SOP Class/Instance UID from the output dataset, Kura's implementation UID). `src` must be the
  * source `parsed` was read from, read whole. Text written by replace is encoded with the output Specific
  * Character Set (the replaced/inserted (0008,0005) when the plan changes it); kept text is left as it was.
- * Explicit VR Big Endian and Deflated objects: DICOM_REWRITE_UNSUPPORTED_TRANSFER_SYNTAX.
+ * Explicit VR Big Endian and Deflated objects (as source or as plan.transferSyntaxUID):
+ * DICOM_REWRITE_UNSUPPORTED_TRANSFER_SYNTAX. Pixel data that does not fit the output transfer syntax (kept
+ * fragments in a native one, kept native data in an encapsulated one, `encapsulate` into a native one):
+ * DICOM_BAD_VALUE. An error thrown by `encapsulate`'s frames ends the stream with that error.
  */
 export async function* rewriteDicom(parsed: ParsedDicom, src: ByteSource, plan: RewritePlan, opts: RewriteOptions = {}): AsyncGenerator<Uint8Array> {
   const ts = parsed.transferSyntaxUID
@@ -222,7 +244,16 @@ export async function* rewriteDicom(parsed: ParsedDicom, src: ByteSource, plan: 
   const info = transferSyntaxInfo(ts)
   if (!info.littleEndian || !parsed.dataset.littleEndian) throw unsupported(ts, 'big endian')
   if (info.deflated || parsed.deflated) throw unsupported(ts, 'deflated')
-  const explicit = parsed.explicitVr
+  const outTs = plan.transferSyntaxUID ?? ts
+  const changed = outTs !== ts
+  const outInfo = transferSyntaxInfo(outTs)
+  if (changed) {
+    if (!outInfo.known) throw unsupported(outTs, 'not a standard transfer syntax')
+    if (!outInfo.littleEndian) throw unsupported(outTs, 'big endian')
+    if (outInfo.deflated) throw unsupported(outTs, 'deflated')
+  }
+  // The VR rule of the data as found, unless the plan names another transfer syntax.
+  const explicit = changed ? outInfo.explicitVr : parsed.explicitVr
   const chunk = Math.max(8, Math.floor(opts.chunkSize ?? 1024 * 1024))
 
   const inserts = [...(plan.insert ?? [])].map((i) => ({ ...i, tag: i.tag >>> 0 })).sort((a, b) => a.tag - b.tag)
@@ -230,6 +261,9 @@ export async function* rewriteDicom(parsed: ParsedDicom, src: ByteSource, plan: 
   const ds = parsed.dataset
   // Root edits are decided up front: the meta needs the output SOP UIDs, and text needs the output charset.
   const edits = editsOf(ds, [], plan, true, insertTags)
+  if (edits.get(Tags.PixelData)?.op === 'encapsulate') {
+    for (const t of [EXTENDED_OFFSET_TABLE, EXTENDED_OFFSET_TABLE_LENGTHS]) if (edits.has(t)) edits.set(t, { op: 'remove' })
+  }
   const charsets = outputCharset(ds, edits, [], inserts.find((i) => i.tag === Tags.SpecificCharacterSet)?.value)
 
   const uid = (tag: Tag): string | undefined => {
@@ -239,13 +273,14 @@ export async function* rewriteDicom(parsed: ParsedDicom, src: ByteSource, plan: 
     if (!e || e.op === 'remove') return undefined
     if (e.op === 'keep') return getString(ds, tag)
     if (e.op === 'replace') return firstString(e.value)
+    if (e.op === 'encapsulate') return undefined
     return new TextDecoder('latin1').decode(e.bytes).replace(/[\0 ]+$/, '')
   }
-  const ctx: Ctx = { src, plan, out: new Chunks(explicit), chunk }
+  const ctx: Ctx = { src, plan, out: new Chunks(explicit), chunk, ts: { uid: outTs, encapsulated: outInfo.encapsulated, changed } }
   ctx.out.push(encodeFileMeta({
     MediaStorageSOPClassUID: uid(Tags.SOPClassUID) ?? getString(parsed.meta, Tags.MediaStorageSOPClassUID),
     MediaStorageSOPInstanceUID: uid(Tags.SOPInstanceUID) ?? getString(parsed.meta, Tags.MediaStorageSOPInstanceUID),
-    TransferSyntaxUID: ts,
+    TransferSyntaxUID: outTs,
   }))
   const encoded = encodeBatch([...inserts, ...replacements(ds, edits)], explicit, charsets)
   const insertBytes = (ins: { tag: Tag; vr: Vr; value: WriteValue }): Uint8Array =>
@@ -294,6 +329,17 @@ async function* writeElement(ctx: Ctx, el: DicomElement, edit: Edit, path: reado
       out.header(el.tag, el.vr, edit.bytes.length)
       out.push(edit.bytes)
       return
+    case 'encapsulate':
+      yield* writeEncapsulated(ctx, el, edit, path)
+      return
+  }
+  if (ctx.ts.changed && path.length === 1 && el.tag === Tags.PixelData) {
+    const isEncapsulated = el.fragments !== undefined || el.undefinedLength
+    if (isEncapsulated !== ctx.ts.encapsulated) {
+      throw DicomErrors.badValue(
+        `Pixel Data is kept ${isEncapsulated ? 'encapsulated' : 'native'} but the output transfer syntax ${ctx.ts.uid} is ${ctx.ts.encapsulated ? 'encapsulated' : 'native'}; re-encode it (the encapsulate edit) or keep the source transfer syntax`,
+      )
+    }
   }
   if (el.vr === 'SQ' && el.items) {
     out.header(el.tag, 'SQ', UNDEFINED)
@@ -321,5 +367,21 @@ async function* writeElement(ctx: Ctx, el: DicomElement, edit: Edit, path: reado
     if (b.length < n) throw DicomErrors.truncated(el.offset + o, n, el.offset + o + b.length)
     if (small) out.push(b)
     else yield b
+  }
+}
+
+async function* writeEncapsulated(ctx: Ctx, el: DicomElement, edit: Extract<Edit, { op: 'encapsulate' }>, path: readonly number[]): AsyncGenerator<Uint8Array> {
+  if (path.length !== 1 || el.tag !== Tags.PixelData) throw DicomErrors.badValue(`only the root Pixel Data can be encapsulated, not ${el.tag.toString(16).padStart(8, '0')}`)
+  if (!ctx.ts.encapsulated) throw DicomErrors.badValue(`encapsulated Pixel Data cannot be written in transfer syntax ${ctx.ts.uid}; the plan must name an encapsulated one`)
+  const out = ctx.out
+  // Encapsulated Pixel Data is always OB with undefined length (PS3.5 A.4).
+  out.header(el.tag, 'OB', UNDEFINED)
+  for await (const b of encapsulatedValue(edit.frames, edit.offsetTable)) {
+    // Item headers join the buffer; frames stream through as they come.
+    if (b.length < FLUSH) out.push(b)
+    else {
+      if (out.size > 0) yield out.take()
+      yield b
+    }
   }
 }

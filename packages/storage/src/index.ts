@@ -12,7 +12,7 @@ export { openObjectStore, type OpenObjectStoreOptions } from './object-store/ope
 
 export { openCatalog, type Catalog, type CatalogEngine, type OpenCatalogOptions } from './catalog/connect.ts'
 export type { CatalogCapabilities } from './catalog/capabilities.ts'
-export type { Database } from './catalog/database.ts'
+export type { Database, UserTable, GrantTable, ApiTokenTable, SessionTable, AuditEventTable, SiteTable } from './catalog/database.ts'
 export { storeInstance } from './catalog/store-instance.ts'
 export {
   getInstance,

@@ -78,17 +78,23 @@ test('import --url sends over STOW-RS to a running hub', async () => {
     const s = await kura(['synth', 'dicom', '--out', corpus, '--studies', '2', '--series', '1', '--instances', '3', '--rows', '32', '--cols', '32', '--modality', 'ES', '--es-pixels', 'jpeg'])
     assert.equal(s.status, 0, s.stderr)
     writeFileSync(join(corpus, 'junk.dcm'), 'junk')
-    const r = await kura(['import', corpus, '--collection', 'jed-test', '--url', hub.url, '--batch', '4'])
+    const refused = await kura(['import', corpus, '--collection', 'jed-test', '--url', hub.url])
+    assert.equal(refused.status, 1, 'without a token the hub refuses')
+    assert.match(refused.stdout + refused.stderr, /401|UNAUTHENTICATED|token/i)
+    const made = await kura(['token', 'create', '--admin', '--data', join(root, 'data')])
+    assert.equal(made.status, 0, made.stderr)
+    const token = made.stdout.trim().split('\n').at(-1)!
+    const r = await kura(['import', corpus, '--collection', 'jed-test', '--url', hub.url, '--batch', '4'], { KURA_TOKEN: token })
     assert.equal(r.status, 1, r.stdout + r.stderr)
     assert.match(r.stdout, /stored or already there +6/)
     assert.match(r.stdout, /rejected +1/)
     assert.match(r.stdout, /junk\.dcm/)
-    const qido = await fetch(`${hub.url}/dicomweb/studies?collection=jed-test`)
+    const qido = await fetch(`${hub.url}/dicomweb/studies?collection=jed-test`, { headers: { authorization: `Bearer ${token}` } })
     assert.equal(((await qido.json()) as unknown[]).length, 2)
 
-    const demo = await kura(['demo', '--url', hub.url])
+    const demo = await kura(['demo', '--url', hub.url], { KURA_TOKEN: token })
     assert.equal(demo.status, 0, demo.stdout + demo.stderr)
-    const again = await kura(['demo', '--url', hub.url])
+    const again = await kura(['demo', '--url', hub.url], { KURA_TOKEN: token })
     assert.match(again.stdout, /duplicates +72/)
   } finally {
     await hub.close()
@@ -112,9 +118,12 @@ for (const workers of ['1', '2']) test(`hub --workers ${workers}: prints its URL
       child.on('close', () => reject(new Error(`hub exited: ${stderr}`)))
     })
     for (let i = 0; i < 4; i++) {
-      const res = await fetch(`${url}/dicomweb/studies`)
-      assert.ok(res.status === 200 || res.status === 204)
+      assert.equal((await fetch(`${url}/healthz`)).status, 200)
+      // Data needs a principal, whichever worker answers.
+      assert.equal((await fetch(`${url}/dicomweb/studies`)).status, 401)
     }
+    // The first administrator is created once, its one-time password printed once.
+    assert.equal(stdout.match(/one-time password/g)?.length, 1, stdout)
     const code = new Promise<number | null>((resolve) => child.on('close', resolve))
     child.kill('SIGTERM')
     assert.equal(await code, 0)

@@ -5,20 +5,24 @@
  * Decisions:
  * - Native pixel data (8 or 16 bit, 1 or 3 samples, Planar Configuration 0 or 1, any number of frames) is loaded
  *   whole (at most MAX_PIXEL_BYTES) and every mask rectangle is set to 0 in every frame, clipped to the image.
- * - Encapsulated (compressed) pixel data, JPEG Baseline included, is refused with DEID_PIXELS_UNSUPPORTED_SYNTAX:
- *   the rewriter writes replaceBytes with a defined length, and encapsulated Pixel Data must keep undefined length
- *   (PS3.5 A.4), so re-encoded fragments cannot be written yet.
+ * - Encapsulated pixel data in JPEG Baseline, 8-bit JPEG Extended and RLE Lossless is decoded, masked and
+ *   re-encoded in the same transfer syntax frame by frame as the output is written (compressed.ts); any other
+ *   compressed or deflated syntax is refused with DEID_PIXELS_UNSUPPORTED_SYNTAX naming it and what to do.
  * - Under cleanPixelData a matching mask is applied even when the object is not flagged (maskReason undefined).
  */
 import type { ByteSource } from '@kura/core'
 import {
-  Tags, getNumber, getString, isNativeTransferSyntax,
+  Tags, getNumber, getString, isNativeTransferSyntax, transferSyntaxInfo,
   type ParsedDicom, type RewritePlan, type WriteElement, type WriteValue,
 } from '@kura/dicom'
 import { OPTION_CODES } from '../profile/options.ts'
 import type { PixelMask, Policy } from '../policy/schema.ts'
 import { PixelErrors } from './errors.ts'
 import { PX, findMask, maskReason } from './masks.ts'
+import { maskNative } from './paint.ts'
+import { planEncapsulated, type EncapsulatedPixelPlan } from './compressed.ts'
+
+export { maskNative, type NativeLayout } from './paint.ts'
 
 /** Largest Pixel Data value (bytes) masking loads into memory. */
 export const MAX_PIXEL_BYTES = 256 * 1024 * 1024
@@ -28,18 +32,23 @@ const CODING_SCHEME = 0x00080102
 const CODE_MEANING = 0x00080104
 const METHOD_CODE_SEQUENCE = 0x00120064
 
-export interface PixelPlan {
+export interface NativePixelPlan {
+  kind: 'native'
   mask: PixelMask
   /** The masked Pixel Data value, even length. */
   bytes: Uint8Array
 }
+
+export type PixelPlan = NativePixelPlan | EncapsulatedPixelPlan
+export type { EncapsulatedPixelPlan }
 
 const trim = (s: string | undefined): string => (s ?? '').replace(/^[ \0]+|[ \0]+$/g, '')
 
 /**
  * Decides pixel masking for one object: undefined when nothing is to be masked, the masked Pixel Data otherwise.
  * Throws DEID_PIXELS_NO_MASK when masking is needed and no policy mask matches, DEID_PIXELS_UNSUPPORTED_SYNTAX for
- * compressed pixel data, DEID_PIXELS_UNSUPPORTED_LAYOUT / DEID_PIXELS_TOO_LARGE when the native data cannot be handled.
+ * compressed pixel data without a decoder here (see compressed.ts), DEID_PIXELS_UNSUPPORTED_LAYOUT /
+ * DEID_PIXELS_TOO_LARGE when the data cannot be handled.
  */
 export async function planPixels(parsed: ParsedDicom, src: ByteSource, policy: Policy): Promise<PixelPlan | undefined> {
   const ds = parsed.dataset
@@ -61,9 +70,10 @@ export async function planPixels(parsed: ParsedDicom, src: ByteSource, policy: P
   }
   if (reason === undefined && !policy.options.has('cleanPixelData')) return undefined
   const ts = parsed.transferSyntaxUID
-  if (px.fragments || px.undefinedLength || !isNativeTransferSyntax(ts)) {
-    throw PixelErrors.unsupportedSyntax(ts, 'compressed pixel data would have to be re-encoded and written with undefined length, which the rewriter does not support yet')
+  if (parsed.deflated || transferSyntaxInfo(ts).deflated) {
+    throw PixelErrors.unsupportedSyntax(ts, 'deflated objects cannot be rewritten here', 'Inflate it to Explicit VR Little Endian first (e.g. `dcmconv +te`)')
   }
+  if (px.fragments || px.undefinedLength || !isNativeTransferSyntax(ts)) return planEncapsulated(parsed, src, mask)
   if (px.length > MAX_PIXEL_BYTES) throw PixelErrors.tooLarge(px.length, MAX_PIXEL_BYTES)
   const raw = px.bytes && px.bytes.length === px.length ? px.bytes : await src.read(px.offset, px.length)
   if (raw.length < px.length) throw PixelErrors.unsupportedLayout(`Pixel Data is truncated: ${raw.length} of ${px.length} bytes`)
@@ -77,57 +87,7 @@ export async function planPixels(parsed: ParsedDicom, src: ByteSource, policy: P
     frames: Math.max(1, Math.floor(getNumber(ds, Tags.NumberOfFrames) ?? 1)),
     photometric: trim(getString(ds, Tags.PhotometricInterpretation)),
   }, mask)
-  return { mask, bytes }
-}
-
-export interface NativeLayout {
-  rows: number
-  columns: number
-  samples: number
-  bitsAllocated: number
-  planar: number
-  frames: number
-  photometric: string
-}
-
-/** Zeroes every mask rectangle (clipped to the image) in every frame of native pixel data, in place. */
-export function maskNative(bytes: Uint8Array, l: NativeLayout, mask: PixelMask): void {
-  const { rows, columns, samples, bitsAllocated, frames } = l
-  if (!(rows > 0 && columns > 0)) throw PixelErrors.unsupportedLayout('Rows and Columns are missing')
-  if (bitsAllocated !== 8 && bitsAllocated !== 16) throw PixelErrors.unsupportedLayout(`Bits Allocated ${bitsAllocated}; only 8 and 16 are handled`)
-  if (samples !== 1 && samples !== 3) throw PixelErrors.unsupportedLayout(`Samples per Pixel ${samples}; only 1 and 3 are handled`)
-  if (l.photometric.endsWith('_422') || l.photometric.endsWith('_420')) throw PixelErrors.unsupportedLayout(`Photometric Interpretation ${l.photometric} (subsampled)`)
-  const bps = bitsAllocated / 8
-  const planar = samples === 3 && l.planar === 1
-  const pixelBytes = rows * columns * samples * bps
-  if (frames * pixelBytes > bytes.length) {
-    throw PixelErrors.unsupportedLayout(`Pixel Data holds ${bytes.length} bytes, fewer than ${frames} frames of ${rows}×${columns}×${samples}×${bitsAllocated} bits`)
-  }
-  for (const [x, y, w, h] of mask.rects) {
-    const x0 = Math.max(0, Math.floor(x))
-    const y0 = Math.max(0, Math.floor(y))
-    const x1 = Math.min(columns, Math.floor(x + w))
-    const y1 = Math.min(rows, Math.floor(y + h))
-    if (x1 <= x0 || y1 <= y0) continue
-    for (let f = 0; f < frames; f++) {
-      const base = f * pixelBytes
-      if (planar) {
-        const plane = rows * columns * bps
-        for (let s = 0; s < 3; s++) {
-          for (let r = y0; r < y1; r++) {
-            const o = base + s * plane + (r * columns + x0) * bps
-            bytes.fill(0, o, o + (x1 - x0) * bps)
-          }
-        }
-      } else {
-        const stride = samples * bps
-        for (let r = y0; r < y1; r++) {
-          const o = base + (r * columns + x0) * stride
-          bytes.fill(0, o, o + (x1 - x0) * stride)
-        }
-      }
-    }
-  }
+  return { kind: 'native', mask, bytes }
 }
 
 function codeValueOf(item: WriteElement[]): string | undefined {
@@ -151,20 +111,24 @@ function withCleanPixelCode(value: WriteValue): WriteValue {
 
 /**
  * The plan with the masked Pixel Data at the root (the inner edit still decides, so a removal stays a removal and
- * is counted), Burned In Annotation NO inserted, and DCM 113101 added to the method code sequence if missing.
+ * is counted), Burned In Annotation NO inserted, DCM 113101 added to the method code sequence if missing, and for
+ * re-encoded pixel data the frames written as a new encapsulated value with the attributes the encoding changed.
  */
 export function withPixelPlan(plan: RewritePlan, px: PixelPlan | undefined): RewritePlan {
   if (!px) return plan
+  const extra = px.kind === 'encapsulated' ? px.insert : []
+  const replaced = new Set([PX.BurnedInAnnotation, ...extra.map((i) => i.tag >>> 0)])
   const insert = (plan.insert ?? [])
-    .filter((i) => i.tag >>> 0 !== PX.BurnedInAnnotation)
+    .filter((i) => !replaced.has(i.tag >>> 0))
     .map((i) => (i.tag >>> 0 === METHOD_CODE_SEQUENCE ? { ...i, value: withCleanPixelCode(i.value) } : i))
-  insert.push({ tag: PX.BurnedInAnnotation, vr: 'CS', value: 'NO' })
+  insert.push({ tag: PX.BurnedInAnnotation, vr: 'CS', value: 'NO' }, ...extra)
   return {
+    ...plan,
     insert,
     edit(el, path, ds) {
       const e = plan.edit(el, path, ds)
       if (path.length !== 1 || el.tag >>> 0 !== PX.PixelData || e.op === 'remove') return e
-      return { op: 'replaceBytes', bytes: px.bytes }
+      return px.kind === 'native' ? { op: 'replaceBytes', bytes: px.bytes } : { op: 'encapsulate', frames: px.frames }
     },
   }
 }

@@ -18,11 +18,19 @@ export const PixelErrors = {
         `"Rows": ${k.rows ?? 0}, "Columns": ${k.columns ?? 0}}, "rects": [[x, y, width, height]]}, after checking where this device burns in text.`,
       { status: 422, details: { ...k } },
     ),
-  unsupportedSyntax: (uid: string, why: string) =>
+  unsupportedSyntax: (uid: string, why: string, todo = 'Convert it to Explicit VR Little Endian (uncompressed) first') =>
     new KuraError(
       'DEID_PIXELS_UNSUPPORTED_SYNTAX',
-      `Pixel data in transfer syntax ${uid} cannot be masked here (${why}), so the object is not sent. Convert it to Explicit VR Little Endian (uncompressed) first.`,
+      `Pixel data in transfer syntax ${uid} cannot be masked here (${why}), so the object is not sent. ${todo}.`,
       { status: 422, details: { transferSyntaxUID: uid } },
+    ),
+  /** A frame that passed the up-front checks failed to decode or re-encode while the output was written. */
+  codecFailed: (uid: string, frame: number, cause: unknown) =>
+    new KuraError(
+      'DEID_PIXELS_CODEC_FAILED',
+      `Frame ${frame} of the pixel data (transfer syntax ${uid}) could not be decoded, masked and re-encoded (${cause instanceof Error ? cause.message : String(cause)}), ` +
+        'so the object is not sent; discard the partial output. Check the file with dcmdjpeg/dcmdrle, or export it uncompressed from the modality.',
+      { status: 422, cause, details: { transferSyntaxUID: uid, frame } },
     ),
   unsupportedLayout: (why: string) =>
     new KuraError('DEID_PIXELS_UNSUPPORTED_LAYOUT', `This pixel data cannot be masked (${why}), so the object is not sent. Convert it to 8 or 16 bit MONOCHROME or RGB first.`, {

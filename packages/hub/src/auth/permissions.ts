@@ -3,18 +3,22 @@
  *
  * A route without `config.permission` stops the hub from starting (checked in `onRoute`), so
  * no data route can be added unguarded by accident. Public routes say `'public'` on purpose.
- * Enforcement against users, roles and grants arrives with the access-control work; the
- * declarations here are what it will enforce.
+ * `auth/plugin.ts` enforces the declarations on every request; the route-matrix test walks
+ * `app.declaredRoutes` against every role.
  */
 import type { FastifyInstance, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
+import { PERMISSIONS, type Permission } from './roles.ts'
 
-export const PERMISSIONS = ['public', 'study:read', 'study:write', 'study:delete'] as const
-export type Permission = (typeof PERMISSIONS)[number]
+export { PERMISSIONS, type Permission }
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     permission?: Permission
+  }
+  interface FastifyInstance {
+    /** This app's routes with their permissions, in registration order. */
+    declaredRoutes: DeclaredRoute[]
   }
 }
 
@@ -24,10 +28,12 @@ export interface DeclaredRoute {
   permission: Permission
 }
 
-/** Every route the hub serves with its permission, in registration order (the route table). */
+/** Every route of every app built in this process (see `app.declaredRoutes` for one app's). */
 export const routeTable: DeclaredRoute[] = []
 
 export const permissionsPlugin = fp(async function permissions(app: FastifyInstance) {
+  const own: DeclaredRoute[] = []
+  app.decorate('declaredRoutes', own)
   app.addHook('onRoute', (route: RouteOptions) => {
     const permission = (route.config as { permission?: Permission } | undefined)?.permission
     if (!permission || !PERMISSIONS.includes(permission)) {
@@ -36,6 +42,7 @@ export const permissionsPlugin = fp(async function permissions(app: FastifyInsta
     for (const method of [route.method].flat()) {
       if (method === 'HEAD') continue
       routeTable.push({ method, url: route.url, permission })
+      own.push({ method, url: route.url, permission })
     }
   })
 }, { name: 'kura-permissions' })

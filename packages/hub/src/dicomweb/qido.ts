@@ -130,6 +130,9 @@ export async function qidoRoutes(app: FastifyInstance, opts: { archive: Archive;
     const chosen = negotiate(req.headers.accept, [{ mediaType: 'application/dicom+json' }, { mediaType: 'application/json' }], req.query.accept)
     if (!chosen) throw DicomwebErrors.notAcceptable('search results', [req.query.accept, req.headers.accept].filter(Boolean).join(', '))
     const { request, include, warnings } = parseQidoQuery(level, req.query, { study: req.params.study, series: req.params.series })
+    // Only the collections this principal may read: the rest do not exist for it.
+    const visible = req.access.collectionsWith('study:read')
+    if (visible !== 'all') request.collections = request.collections ? request.collections.filter((c) => visible.includes(c)) : visible
     const { rows, more } = await search(db, request)
     const base = serviceBase(req, opts.publicUrl)
     const wanted = include === 'all' ? null : new Set([...RETURN[level], ...include])

@@ -10,6 +10,7 @@ import type { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { KuraError } from '@kura/core'
 import type { Archive, IngestResult } from '../archive/archive.ts'
+import { AuthErrors } from '../auth/errors.ts'
 import { parseContentType, readParts } from './http/multipart-reader.ts'
 import { instanceUrl, serviceBase, studyUrl } from './base-url.ts'
 import { DicomwebErrors } from './errors.ts'
@@ -49,6 +50,8 @@ export async function stowRoutes(app: FastifyInstance, opts: { archive: Archive;
     if (ct.type !== 'multipart/related') throw DicomwebErrors.unsupportedMediaType(req.headers['content-type'] ?? '(none)')
     if (ct.relatedType && ct.relatedType !== 'application/dicom') throw DicomwebErrors.unsupportedMediaType(`multipart/related; type="${ct.relatedType}"`)
     const collection = req.query.collection ?? 'default'
+    req.audit.collection = collection
+    if (!req.access.can('study:write', collection)) throw AuthErrors.forbidden(`study:write permission on collection "${collection.slice(0, 64)}"`)
     const targetStudy = req.params.study
     const body = req.body as Readable
     const outcomes: Promise<Outcome>[] = []

@@ -32,7 +32,8 @@ it('SQLite: creates the parent directory, runs in WAL with foreign keys and case
     // Reopening finds the schema current and changes nothing.
     const again = await openCatalog(`sqlite://${join(dir, 'deep', 'er', 'catalog.sqlite')}`)
     const migrations = await sql<{ n: number }>`select count(*) as n from kysely_migration`.execute(again.db)
-    assert.equal(migrations.rows[0].n, 1)
+    const { migrations: all } = await import('./migrations/index.ts')
+    assert.equal(migrations.rows[0].n, Object.keys(all).length)
     await again.close()
   } finally {
     await rm(dir, { recursive: true, force: true })

@@ -85,7 +85,93 @@ export interface InstanceTable {
   created_at: string
 }
 
+/** 0/1 flags: SQLite has no boolean type. */
+type Flag = Generated<number>
+
+export interface UserTable {
+  id: string
+  username: string
+  display_name: string
+  email: string
+  /** scrypt hash (see hub auth/passwords.ts); null for users who only sign in through OIDC. */
+  password_hash: string | null
+  must_change_password: Flag
+  oidc_issuer: string | null
+  oidc_subject: string | null
+  is_admin: Flag
+  disabled: Flag
+  failed_logins: Generated<number>
+  locked_until: string | null
+  created_at: string
+}
+
+export interface SiteTable {
+  id: string
+  name: string
+  created_at: string
+}
+
+export interface GrantTable {
+  id: string
+  user_id: string
+  role: string
+  /** null: every collection. */
+  collection_id: string | null
+  site_id: string | null
+  created_at: string
+}
+
+export interface ApiTokenTable {
+  id: string
+  user_id: string
+  name: string
+  /** SHA-256 hex of the whole token; the token itself is shown once and never stored. */
+  token_hash: string
+  /** The first characters of the token, to tell tokens apart in lists. */
+  prefix: string
+  role: string
+  collection_id: string | null
+  site_id: string | null
+  created_at: string
+  expires_at: string
+  revoked_at: string | null
+  last_used_at: string | null
+}
+
+export interface SessionTable {
+  /** SHA-256 hex of the cookie value. */
+  id_hash: string
+  user_id: string
+  csrf_token: string
+  created_at: string
+  expires_at: string
+  ip: string
+}
+
+export interface AuditEventTable {
+  seq: number
+  at: string
+  actor: string
+  actor_kind: string
+  action: string
+  resource: string
+  collection: string
+  ip: string
+  outcome: string
+  status: number
+  /** Canonical JSON of extra facts (method, route, counts); never patient data. */
+  detail: string
+  prev_hash: string
+  hash: string
+}
+
 export interface Database {
+  user: UserTable
+  site: SiteTable
+  grant: GrantTable
+  api_token: ApiTokenTable
+  session: SessionTable
+  audit_event: AuditEventTable
   collection: CollectionTable
   subject: SubjectTable
   study: StudyTable

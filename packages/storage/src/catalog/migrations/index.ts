@@ -3,6 +3,7 @@
  */
 import type { Kysely } from 'kysely'
 import * as m000001 from './2026_11_27_000001_archive.ts'
+import * as m000002 from './2026_11_27_000002_access.ts'
 
 export interface MigrationEnv {
   byteOrderText: string
@@ -15,4 +16,5 @@ export interface CatalogMigration {
 
 export const migrations: Record<string, CatalogMigration> = {
   '2026_11_27_000001_archive': m000001,
+  '2026_11_27_000002_access': m000002,
 }
