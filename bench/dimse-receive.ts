@@ -1,0 +1,166 @@
+/**
+ * @module DICOM C-STORE receive: Kura's DIMSE source vs DCMTK's own storescp, same files, same run.
+ *
+ * Sends with DCMTK storescu (TCP_NODELAY=1) over one association: (1) N small CT instances
+ * (instances/s), (2) one large multi-frame object (MB/s, and the receiver's peak RSS). Servers run
+ * one after the other. Kura fsyncs every object and its sidecar before acknowledging it; storescp
+ * does not fsync (say so when reading the ratio).
+ *
+ *   npx tsx bench/dimse-receive.ts --help
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { writeCorpus } from '@kura/dicom/synth'
+import { ensureLargeObject } from './large-object.ts'
+import { fmt, freePort, loud, machineLine, mb, nowMs, num, parseFlags, printTable, ratio, runIfMain, sampleRss, sleep } from './lib/util.ts'
+
+const USAGE = `
+kura bench dimse-receive — C-STORE receive rate: Kura's DICOM source vs DCMTK storescp
+
+  npx tsx bench/dimse-receive.ts [options]
+
+Needs DCMTK (apt-get install dcmtk). Disk: the corpus and large object in /tmp, plus one copy per server.`
+
+interface Side {
+  name: string
+  start(dir: string): Promise<{ port: number; proc: ChildProcess }>
+}
+
+const GATEWAY = pathToFileURL(join(import.meta.dirname, '../packages/gateway/src/index.ts')).href
+
+function startKura(dir: string): Promise<{ port: number; proc: ChildProcess }> {
+  const code = `
+    import { startDimseServer } from ${JSON.stringify(GATEWAY)}
+    const s = await startDimseServer({ aeTitle: 'KURA', port: 0, host: '127.0.0.1', spoolDir: ${JSON.stringify(dir)}, minFreeBytes: 0 })
+    process.stdout.write('PORT ' + s.port + '\\n')`
+  const proc = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'], cwd: join(import.meta.dirname, '..') })
+  return new Promise((resolve, reject) => {
+    let out = ''
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString()
+      const m = /PORT (\d+)/.exec(out)
+      if (m) resolve({ port: Number(m[1]), proc })
+    })
+    proc.on('exit', (c) => reject(new Error(`Kura DICOM server exited (${c}) before listening`)))
+  })
+}
+
+async function startStorescp(dir: string, extra: string[]): Promise<{ port: number; proc: ChildProcess }> {
+  const port = await freePort()
+  const proc = spawn('storescp', [...extra, '+xa', '-od', dir, String(port)], { stdio: 'ignore', env: { ...process.env, TCP_NODELAY: '1' } })
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const r = spawn('echoscu', ['127.0.0.1', String(port)], { stdio: 'ignore' })
+      r.on('close', (c) => resolve(c === 0))
+    })
+    if (ok) return { port, proc }
+    await sleep(50)
+  }
+  proc.kill()
+  throw new Error('storescp did not start')
+}
+
+function storescu(port: number, args: string[]): Promise<{ code: number | null; seconds: number; output: string }> {
+  const t0 = nowMs()
+  return new Promise((resolve) => {
+    const p = spawn('storescu', ['-aec', 'KURA', ...args.slice(0, -1), '127.0.0.1', String(port), args.at(-1)!], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TCP_NODELAY: '1' } })
+    let output = ''
+    p.stdout.on('data', (d: Buffer) => { output += d.toString() })
+    p.stderr.on('data', (d: Buffer) => { output += d.toString() })
+    p.on('close', (code) => resolve({ code, seconds: (nowMs() - t0) / 1000, output }))
+  })
+}
+
+function countFiles(dir: string): number {
+  let n = 0
+  for (const e of readdirSync(dir, { withFileTypes: true })) n += e.isDirectory() ? countFiles(join(dir, e.name)) : e.name.endsWith('.json') || e.name.endsWith('.part') ? 0 : 1
+  return n
+}
+
+/** Removes the files under `dir` and keeps its folders (Kura's spool folder must stay where it opened it). */
+function emptyFiles(dir: string): void {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.isDirectory()) emptyFiles(join(dir, e.name))
+    else rmSync(join(dir, e.name), { force: true })
+  }
+}
+
+interface Result { name: string; instancesPerSec?: number; smallSeconds?: number; largeMbPerSec?: number; largeSeconds?: number; peakRssMb?: number; ok: boolean; note?: string }
+
+export async function run(argv: string[]): Promise<void> {
+  const f = await parseFlags(argv, USAGE, {
+    instances: { type: 'string', default: '1000', help: 'small CT instances over one association' },
+    size: { type: 'string', default: '128', help: 'CT rows and columns of the small instances' },
+    frames: { type: 'string', default: '1000', help: 'frames of 512×512×16-bit in the large object (1000 ≈ 500 MB)' },
+    reps: { type: 'string', default: '1', help: 'repetitions of each measurement (best is reported)' },
+    only: { type: 'string', default: 'all', help: 'kura | storescp | all' },
+    root: { type: 'string', default: '/tmp', help: 'where the receivers write (/dev/shm takes the disk out of the figures)' },
+  })
+  if (!f) return
+  const instances = num(f.instances, 'instances'), size = num(f.size, 'size'), frames = num(f.frames, 'frames'), reps = num(f.reps, 'reps')
+  console.log(await machineLine())
+  if (!existsSync('/usr/bin/storescu')) {
+    loud('DCMTK is not installed (apt-get install dcmtk): storescu is the sender of this benchmark; nothing measured.')
+    process.exitCode = 1
+    return
+  }
+  const corpus = `/tmp/kura-bench-corpus-dimse-ct${size}-${instances}`
+  if (!existsSync(join(corpus, '.done'))) {
+    rmSync(corpus, { recursive: true, force: true })
+    const per = Math.min(instances, 500)
+    await writeCorpus(corpus, { studies: Math.ceil(instances / per), seriesPerStudy: 1, instancesPerSeries: per, modality: 'CT', sizes: { CT: { rows: size, columns: size } }, seed: 7 })
+    mkdirSync(join(corpus, '.done'))
+  }
+  const smallCount = countFiles(corpus)
+  const large = ensureLargeObject({ rows: 512, cols: 512, frames })
+  console.log(`corpus: ${smallCount} CT ${size}×${size} instances in ${corpus}; large object: ${fmt(mb(large.size), 0)} MB (${large.file})`)
+
+  const sides: Side[] = [
+    { name: 'kura', start: startKura },
+    { name: 'storescp', start: (d: string) => startStorescp(d, []) },
+    { name: 'storescp +B', start: (d: string) => startStorescp(d, ['+B']) },
+  ].filter((s) => f.only === 'all' || s.name.startsWith(String(f.only)))
+  const results: Result[] = []
+  for (const side of sides) {
+    const r: Result = { name: side.name, ok: true }
+    for (let rep = 0; rep < reps; rep++) {
+      const dir = `${f.root}/kura-bench-dimse-${side.name.replace(/\W+/g, '')}`
+      rmSync(dir, { recursive: true, force: true })
+      mkdirSync(dir, { recursive: true })
+      const { port, proc } = await side.start(dir)
+      try {
+        const small = await storescu(port, ['+sd', '+r', corpus])
+        const got = countFiles(dir)
+        if (small.code !== 0 || got !== smallCount) { r.ok = false; r.note = `small: exit ${small.code}, ${got}/${smallCount} stored ${small.output.slice(-300)}` }
+        const ips = smallCount / small.seconds
+        if (!r.instancesPerSec || ips > r.instancesPerSec) { r.instancesPerSec = ips; r.smallSeconds = small.seconds }
+        emptyFiles(dir)
+        const rss = sampleRss(proc.pid!, 50)
+        const big = await storescu(port, [large.file])
+        const mem = rss.stop()
+        if (big.code !== 0) { r.ok = false; r.note = `large: exit ${big.code}`; console.error(big.output.slice(-600)) }
+        const mbs = mb(large.size) / big.seconds
+        if (!r.largeMbPerSec || mbs > r.largeMbPerSec) { r.largeMbPerSec = mbs; r.largeSeconds = big.seconds }
+        r.peakRssMb = Math.max(r.peakRssMb ?? 0, mb(mem.hwm))
+      } finally {
+        proc.kill('SIGTERM')
+        await new Promise((res) => proc.once('exit', res))
+        rmSync(dir, { recursive: true, force: true })
+      }
+    }
+    results.push(r)
+  }
+  const kura = results.find((r) => r.name === 'kura')
+  const rows = [['receiver', `${smallCount} × CT ${size}² inst/s`, 's', `${fmt(mb(large.size), 0)} MB object MB/s`, 's', 'peak RSS MB', 'ok']]
+  for (const r of results) rows.push([r.name, fmt(r.instancesPerSec), fmt(r.smallSeconds, 2), fmt(r.largeMbPerSec), fmt(r.largeSeconds, 2), fmt(r.peakRssMb, 0), r.ok ? 'yes' : `NO ${r.note ?? ''}`])
+  printTable(rows, 'DICOM C-STORE receive (storescu, TCP_NODELAY=1, one association)')
+  for (const r of results) {
+    if (r === kura || !kura) continue
+    console.log(`kura / ${r.name}: instances/s ${ratio(kura.instancesPerSec, r.instancesPerSec)}, large-object MB/s ${ratio(kura.largeMbPerSec, r.largeMbPerSec)}`)
+  }
+  console.log('note: Kura fsyncs each object, its sidecar and the spool folder before the C-STORE-RSP; storescp does not fsync.')
+}
+
+runIfMain(import.meta.url, run)

@@ -1,0 +1,3 @@
+/** @module The spool: durable landing place for received objects before the pipeline. */
+export { Spool, SpoolWrite, type SpoolEntry, type SpoolEntryInput, type SpoolOptions } from './spool.ts'
+export { SpoolErrors } from './errors.ts'

@@ -1,0 +1,66 @@
+/** The spool's commit protocol: what a crash or a failed write leaves, and what a commit guarantees. */
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, test } from 'node:test'
+import { isKuraError } from '@kura/core'
+import { Spool, type SpoolEntryInput } from './index.ts'
+
+let root: string
+before(async () => { root = await mkdtemp(join(tmpdir(), 'kura-spool-')) })
+after(async () => { await rm(root, { recursive: true, force: true }) })
+
+const info: SpoolEntryInput = {
+  source: 'dimse', callingAE: 'PACS', calledAE: 'KURA', peer: { address: '127.0.0.1', port: 4242 },
+  sopClassUid: '1.2.840.10008.5.1.4.1.1.2', sopInstanceUid: '2.25.1', transferSyntaxUid: '1.2.840.10008.1.2.1',
+}
+
+test('commit writes <id>.dcm and its sidecar with size and SHA-256 of the whole file; nothing else remains', async () => {
+  const spool = await Spool.open(join(root, 'a'))
+  const w = spool.begin(info, Buffer.from('HEAD'))
+  const chunks = [Buffer.alloc(3 << 20, 1), Buffer.from('tail')]
+  for (const c of chunks) if (!w.write(c)) await new Promise<void>((r) => w.onDrain(r))
+  const entry = await w.commit()
+  const file = await readFile(entry.path)
+  assert.deepEqual(file, Buffer.concat([Buffer.from('HEAD'), ...chunks]))
+  assert.equal(entry.bytes, file.length)
+  assert.equal(entry.sha256, createHash('sha256').update(file).digest('hex'))
+  assert.deepEqual(JSON.parse(await readFile(join(spool.incoming, `${entry.id}.json`), 'utf8')), entry)
+  assert.deepEqual((await readdir(spool.incoming)).sort(), [`${entry.id}.dcm`, `${entry.id}.json`])
+})
+
+test('discard removes the partial file', async () => {
+  const spool = await Spool.open(join(root, 'b'))
+  const w = spool.begin(info, Buffer.from('HEAD'))
+  w.write(Buffer.alloc(100_000))
+  await w.discard()
+  assert.deepEqual(await readdir(spool.incoming), [])
+})
+
+test('opening the spool removes .part files and sidecars without their .dcm, and keeps committed objects', async () => {
+  const dir = join(root, 'c')
+  const first = await Spool.open(dir)
+  const kept = await first.begin(info, Buffer.from('x')).commit()
+  await writeFile(join(first.incoming, 'crashed.part'), 'half an object')
+  await writeFile(join(first.incoming, 'orphan.json'), '{}')
+  const again = await Spool.open(dir)
+  assert.deepEqual((await readdir(again.incoming)).sort(), [`${kept.id}.dcm`, `${kept.id}.json`])
+})
+
+test('a write that fails (folder gone) makes commit throw SPOOL_WRITE_FAILED and leaves nothing', async () => {
+  const spool = await Spool.open(join(root, 'd'))
+  await rm(spool.incoming, { recursive: true })
+  const w = spool.begin(info, Buffer.from('HEAD'))
+  w.write(Buffer.alloc(1000))
+  await assert.rejects(w.commit(), (e) => isKuraError(e) && e.code === 'SPOOL_WRITE_FAILED')
+})
+
+test('checkSpace refuses below the free-space floor with SPOOL_LOW_DISK_SPACE', async () => {
+  const low = await Spool.open(join(root, 'e'), { minFreeBytes: Number.MAX_SAFE_INTEGER })
+  await assert.rejects(async () => low.checkSpace(), (e) => isKuraError(e) && e.code === 'SPOOL_LOW_DISK_SPACE')
+  const ok = await Spool.open(join(root, 'f'), { minFreeBytes: 1 })
+  await ok.checkSpace()
+  assert.equal(ok.checkSpace(), undefined, 'a fresh reading is answered synchronously')
+})
