@@ -13,12 +13,17 @@ import { createWriteStream } from 'node:fs'
 import { once } from 'node:events'
 import { basename, dirname, join, relative, resolve, sep } from 'node:path'
 import { FileSource, isKuraError } from '@kura/core'
+import type { DicomDataset } from '@kura/dicom'
+import type { DeidReport, ReidTable } from '@kura/deid'
 import { UsageError, intFlag, parseFlags } from '../args.ts'
 import { Progress, formatBytes, formatDuration } from '../progress.ts'
 import { walk } from '../walk.ts'
+import { lookupHelp, runLookup } from './deid-lookup.ts'
 
 export const help = `Usage: kura deid <file|folder> <out-folder> --secret-file FILE [options]
        kura deid --init-secret FILE
+       kura deid lookup --reid FILE --key-file F [--collection NAME] [--reason TEXT] <pseudonym|new UID>
+       kura deid lookup --reid FILE --verify-log
 
 De-identifies DICOM Part 10 files (PS3.15 Annex E) into <out-folder>, keeping the relative paths.
 Folders are walked recursively (hidden files and DICOMDIR are skipped). Every output is re-read and
@@ -31,14 +36,23 @@ Options:
   --secret-file FILE  Site secret behind the keyed pseudonyms and date shifts. Required.
                       Create one with "kura deid --init-secret FILE" (mode 0600; keep it safe).
   --init-secret FILE  Create a new secret file (refuses to overwrite one), then exit.
-  --policy FILE|basic De-identification policy: "basic" (default, the Basic Profile) or a JSON file.
+  --policy FILE|basic De-identification policy: "basic" (default, the Basic Profile) or a JSON or
+                      YAML file (packages/deid/policies/example.yaml explains every field).
+  --reid FILE         Record, at this site only, which patient each pseudonym and each new Study/
+                      Series/SOP Instance UID stands for, in this encrypted table (created mode 0600).
+                      Needs --key-file. Never upload or share it.
+  --key-file F        The operator key sealing the --reid table (make one with --init-secret; keep it
+                      apart from the site secret).
   --collection NAME   Pseudonym domain: the same patient gets other pseudonyms in another collection
                       (default "default").
   --concurrency N     Files processed at once (default 4).
   --help              Show this help.
-`
+
+kura deid lookup:
+${lookupHelp.slice(lookupHelp.indexOf('Looks up')).replace('Options:', 'Lookup options:')}`
 
 const MAX_LISTED = 20
+const PATIENT_BIRTH_DATE = 0x00100030
 /** Large enough that every text value is loaded for verification; pixel data is never loaded. */
 const VERIFY_BULK_THRESHOLD = 64 * 1024
 
@@ -60,7 +74,10 @@ function safeRelative(rel: string): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
+  if (argv[0] === 'lookup') return runLookup(argv.slice(1))
   const { values, positionals } = parseFlags('deid', argv, {
+    reid: { type: 'string' },
+    'key-file': { type: 'string' },
     policy: { type: 'string' },
     'secret-file': { type: 'string' },
     'init-secret': { type: 'string' },
@@ -86,6 +103,12 @@ export async function run(argv: string[]): Promise<number> {
   if (collection.trim() === '') throw new UsageError('--collection must not be empty.')
   const policy = values.policy === undefined || values.policy === 'basic' ? deid.BASIC_POLICY : deid.loadPolicy(values.policy)
   const secret = deid.loadSecret(values['secret-file'])
+  // What the policy keeps on purpose (Retain Institution / Device Identity) is not a finding.
+  const retainedSources = deid.sourcesRetainedBy(policy.options)
+  if ((values.reid === undefined) !== (values['key-file'] === undefined)) {
+    throw new UsageError('--reid and --key-file go together: the re-identification table and the operator key that seals it.')
+  }
+  const reid = values.reid !== undefined ? deid.ReidTable.openWithKeyFile(values.reid, values['key-file']!) : undefined
 
   const [inArg, outArg] = positionals as [string, string]
   const inRoot = resolve(inArg)
@@ -115,7 +138,8 @@ export async function run(argv: string[]): Promise<number> {
     return 0
   }
 
-  const { readDicom } = await import('@kura/dicom')
+  const dicom = await import('@kura/dicom')
+  const { readDicom } = dicom
   const tmpDir = join(outRoot, '.tmp')
   await mkdir(tmpDir, { recursive: true })
 
@@ -142,7 +166,7 @@ export async function run(argv: string[]): Promise<number> {
         return
       }
       try {
-        const { output } = await deid.deidentify(source, src, { policy, secret, collection })
+        const { output, report } = await deid.deidentify(source, src, { policy, secret, collection })
         const ws = createWriteStream(tmpPath, { flags: 'wx', mode: 0o600 })
         const closed = once(ws, 'close')
         try {
@@ -153,6 +177,8 @@ export async function run(argv: string[]): Promise<number> {
           ws.end()
           await closed
         }
+        // Recorded before the output can reach the clean tree, so every pseudonym that leaves can be traced back here.
+        if (reid) recordReid(reid, dicom, source.dataset, report, collection)
       } catch (e) {
         counts.failed++
         problems.push({ path: file.path, status: 'failed', reason: errorText(e) })
@@ -164,7 +190,7 @@ export async function run(argv: string[]): Promise<number> {
         const out = await FileSource.open(tmpPath)
         try {
           const written = await readDicom(out, { bulkDataThreshold: VERIFY_BULK_THRESHOLD })
-          findings = deid.verifyDeidentified(written, deid.collectIdentifiers(source)).findings
+          findings = deid.verifyDeidentified(written, deid.collectIdentifiers(source), { source, retainedSources }).findings
         } finally {
           await out.close()
         }
@@ -214,6 +240,7 @@ export async function run(argv: string[]): Promise<number> {
     await Promise.all(Array.from({ length: Math.min(concurrency, files.length) }, worker))
   } finally {
     progress.done()
+    reid?.close()
     await rmdir(tmpDir).catch(() => {})
   }
 
@@ -234,4 +261,20 @@ export async function run(argv: string[]): Promise<number> {
   }
   process.stdout.write(lines.join('\n') + '\n')
   return counts.quarantined + counts.rejected + counts.failed > 0 ? 1 : 0
+}
+
+/** Links the object's pseudonym and new UIDs to its originals in the site's re-identification table. */
+function recordReid(reid: ReidTable, dicom: typeof import('@kura/dicom'), ds: DicomDataset, report: DeidReport, collection: string): void {
+  const { Tags, getString } = dicom
+  const text = (tag: number) => (getString(ds, tag) ?? '').replace(/^[ \0]+|[ \0]+$/g, '')
+  const patientId = text(Tags.PatientID)
+  // Without a Patient ID there is no patient to name; the UIDs still lead to the object.
+  if (patientId) {
+    const name = text(Tags.PatientName)
+    const birthDate = text(PATIENT_BIRTH_DATE)
+    reid.record({ collection, pseudonymousPatientId: report.pseudonymousPatientId, patientId, ...(name ? { patientName: name } : {}), ...(birthDate ? { birthDate } : {}) })
+  }
+  for (const u of report.mappedUids) {
+    reid.recordUid({ collection, newUid: u.replacement, originalUid: u.original, pseudonymousPatientId: report.pseudonymousPatientId, keyword: u.keyword })
+  }
 }

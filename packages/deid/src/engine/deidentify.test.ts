@@ -323,3 +323,22 @@ test('private blocks: creators follow their elements; invalid dates become dummi
   assert.equal(getString(rs.dataset, Tags.StudyDate), '19000101')
   assert.ok(safe.report.notes.some((n) => n.includes('invalid DA')))
 })
+
+test('objects without a Patient ID get a pseudonym per study, never one shared "no ID" pseudonym', async () => {
+  const obj = (study: string, sop: string) => writeDicom({
+    meta: META(sop),
+    dataset: [
+      { tag: Tags.SOPClassUID, vr: 'UI', value: '1.2.840.10008.5.1.4.1.1.7' },
+      { tag: Tags.SOPInstanceUID, vr: 'UI', value: sop },
+      { tag: Tags.PatientID, vr: 'LO', value: '' },
+      { tag: Tags.StudyInstanceUID, vr: 'UI', value: study },
+    ],
+  })
+  const a = await run(obj('1.2.3.10', '1.2.3.10.1'))
+  const a2 = await run(obj('1.2.3.10', '1.2.3.10.2'))
+  const b = await run(obj('1.2.3.20', '1.2.3.20.1'))
+  assert.equal(a.report.pseudonymousPatientId, a2.report.pseudonymousPatientId, 'one study, one subject')
+  assert.notEqual(a.report.pseudonymousPatientId, b.report.pseudonymousPatientId, 'two studies without IDs are not merged')
+  assert.notEqual(a.report.pseudonymousPatientId, pseudonymizer(SECRET, COLLECTION).patientId(''))
+  assert.equal(getString(readDicomBuffer(a.out).dataset, Tags.PatientID), a.report.pseudonymousPatientId)
+})

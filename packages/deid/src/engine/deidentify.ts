@@ -3,11 +3,13 @@
  *
  * Decisions (documented deviations and open points):
  * - Action per element, at every depth: the policy override for the tag if any, else actionFor() (PS3.15 E.2, E.3).
- *   No attributeType is passed yet (the IOD is not consulted), so compound codes resolve to their first, strictest
- *   component (X for X/Z, X/D, X/Z/D, X/Z/U*; Z for Z/D) as resolveCode documents.
+ *   Compound codes resolve by the attribute's type in the object's IOD (profile/iod-types.ts: top-level attributes
+ *   of CT, MR, US, SC and VL Endoscopic objects) and otherwise to their first, strictest component (X for X/Z, X/D,
+ *   X/Z/D, X/Z/U*; Z for Z/D) as resolveCode documents, e.g. nested attributes and IODs not in that table.
  * - Patient ID (0010,0020) and Patient's Name (0010,0010), unless overridden, get the keyed pseudonyms
  *   (pseudonymizer.patientId / personName) instead of plain Z, so one subject links across objects (PS3.15 E.1.1
- *   allows consistent replacement); other PN attributes follow the table.
+ *   allows consistent replacement); other PN attributes follow the table. An object without a Patient ID is its
+ *   study's subject: its pseudonymous ID is keyed on the Study Instance UID, never one shared "no ID" pseudonym.
  * - D: a valid dummy per VR (PN/LO/SH/CS `ANON`, DA 19000101, TM 000000, DT 19000101000000, AS 000Y, numbers 0,
  *   UI mapped like U, binary VRs zero bytes of the same length). D on a sequence keeps its items and de-identifies
  *   them recursively (each nested element gets its own action).
@@ -16,8 +18,11 @@
  * - C: DA/DT are shifted by the subject's dateShiftDays under Retain Longitudinal Temporal Information With Modified
  *   Dates (PS3.15 E.3.6); an invalid date becomes the DA/DT dummy with a note; without that option a C date is D.
  *   TM is kept (whole-day shifts do not move the time of day). C on a sequence keeps it and recurses.
- *   C on text (Clean Descriptors, E.3.5, and other clean options): removed, "clean = remove until the descriptor
- *   scrubber exists".
+ *   C on text (Clean Descriptors E.3.5, Clean Structured Content E.3.4, and the other options whose column says C):
+ *   the value is kept, with the subject's own names, IDs and birth date cut out (scrub.ts); a value that was not
+ *   loaded, or a C on a binary or PN value, is removed. Text that the table keeps (K) inside a sequence kept by C
+ *   or D (e.g. Text Value in a Content Sequence) is scrubbed the same way. The verification scan runs afterwards
+ *   as always and quarantines whatever the scrubber missed.
  * - Private Creator elements (gggg,0010-00FF) are kept only when some element of their block is kept (PS3.5 7.8.1).
  * - Inserted at the root (PS3.15 E.1.1, PS3.3 C.12.1): Patient Identity Removed YES, De-identification Method,
  *   De-identification Method Code Sequence (CID 7050), Longitudinal Temporal Information Modified.
@@ -25,16 +30,18 @@
  */
 import type { ByteSource } from '@kura/core'
 import {
-  elementStrings, getString, isPrivateCreator, isPrivateTag, rewriteDicom,
+  decodeText, elementStrings, getString, isPrivateCreator, isPrivateTag, rewriteDicom,
   type DicomDataset, type DicomElement, type Edit, type ParsedDicom, type Tag, type Vr, type WriteElement, type WriteValue,
 } from '@kura/dicom'
 import { actionFor, actionTable, type Action } from '../profile/action.ts'
 import { methodCodes } from '../profile/options.ts'
+import { IOD_TYPES } from '../profile/iod-types.ts'
 import { pseudonymizer, type Pseudonymizer } from '../keys/pseudonym.ts'
 import { shiftTemporal } from '../keys/dates.ts'
 import { methodDescription, safePrivateOf } from '../policy/policy.ts'
 import type { Policy } from '../policy/schema.ts'
 import { EngineErrors } from './errors.ts'
+import { scrubberFor } from './scrub.ts'
 import { planPixels, withPixelPlan } from '../pixels/apply.ts'
 
 export interface DeidContext {
@@ -53,6 +60,10 @@ export interface DeidReport {
   actions: Record<Action, number>
   /** Private elements removed, Private Creator elements included. */
   removedPrivate: number
+  /** Text values kept with the subject's identifiers cut out (Clean Descriptors / Structured Content). */
+  scrubbed: number
+  /** The top-level Study, Series and SOP Instance UIDs that were replaced, for the site's re-identification table. Secret-grade. */
+  mappedUids: Array<{ keyword: 'StudyInstanceUID' | 'SeriesInstanceUID' | 'SOPInstanceUID'; original: string; replacement: string }>
   notes: string[]
 }
 
@@ -73,11 +84,20 @@ const T = {
   PatientID: 0x00100020,
   PatientName: 0x00100010,
   StudyInstanceUID: 0x0020000d,
+  SOPClassUID: 0x00080016,
 } as const
+
+const INSTANCE_UIDS = new Map<Tag, DeidReport['mappedUids'][number]['keyword']>([
+  [0x0020000d, 'StudyInstanceUID'],
+  [0x0020000e, 'SeriesInstanceUID'],
+  [0x00080018, 'SOPInstanceUID'],
+])
 
 const NUMBER_VRS = new Set<Vr>(['US', 'SS', 'UL', 'SL', 'FL', 'FD', 'SV', 'UV', 'AT'])
 const BINARY_VRS = new Set<Vr>(['OB', 'OW', 'OF', 'OD', 'OL', 'OV', 'UN'])
 const TEXT_DUMMY = new Set<Vr>(['PN', 'LO', 'SH', 'CS', 'LT', 'ST', 'UT', 'UC', 'AE'])
+/** Text VRs the scrubber cleans in place. PN (a cleaned name is no name) and CS (codes, where "*" is not allowed) are removed instead. */
+const SCRUBBED_VRS = new Set<Vr>(['LO', 'SH', 'LT', 'ST', 'UT', 'UC', 'AE'])
 
 /** A valid dummy value per VR (PS3.15 Table E.1-1 legend D; PS3.5 Table 6.2-1 for validity). UI is handled by the caller. */
 export function dummyValue(vr: Vr, length = 0): WriteValue {
@@ -114,7 +134,9 @@ export async function deidentify(parsed: ParsedDicom, src: ByteSource, ctx: Deid
   const pseudo: Pseudonymizer = pseudonymizer(ctx.secret, ctx.collection)
   const root = parsed.dataset
   const notes: string[] = []
-  notes.push('attribute types are not consulted yet: compound Table E.1-1 codes resolve to their first component (X or Z)')
+  const sopClass = trimText(getString(root, T.SOPClassUID))
+  const iodTypes = IOD_TYPES.get(sopClass)
+  if (!iodTypes) notes.push(`no attribute types known for SOP class ${sopClass || '(none)'}: compound Table E.1-1 codes resolve to their strictest component`)
 
   const patientId = trimText(getString(root, T.PatientID))
   let subjectKey = patientId
@@ -124,11 +146,13 @@ export async function deidentify(parsed: ParsedDicom, src: ByteSource, ctx: Deid
     notes.push('Patient ID is empty: the date shift is keyed on the Study Instance UID')
   }
   const days = pseudo.dateShiftDays(subjectKey)
-  const pseudonymousPatientId = pseudo.patientId(patientId)
+  // Without a Patient ID the subject is the study: a constant pseudonym for "no ID" would merge every such patient
+  // into one subject. The NUL prefix keeps this domain apart from real IDs.
+  const pseudonymousPatientId = pseudo.patientId(patientId || `\0study/${subjectKey}`)
   const modifiedDates = options.has('retainLongitudinalModifiedDates')
   const fullDates = options.has('retainLongitudinalFullDates')
 
-  const report: DeidReport = { subjectKey, pseudonymousPatientId, actions: emptyActions(), removedPrivate: 0, notes }
+  const report: DeidReport = { subjectKey, pseudonymousPatientId, actions: emptyActions(), removedPrivate: 0, scrubbed: 0, mappedUids: [], notes }
 
   const creatorOf = (tag: Tag, ds: DicomDataset): string | undefined => {
     const g = tag >>> 16
@@ -139,9 +163,17 @@ export async function deidentify(parsed: ParsedDicom, src: ByteSource, ctx: Deid
 
   // Public tags resolve the same for every object under these options (memoized), unless safePrivate takes part.
   const publicAction = options.has('retainSafePrivate') ? undefined : actionTable(options)
+  // Top-level attributes whose IOD type is known resolve compound codes by that type (few per object: memoized).
+  const typedAction = new Map<Tag, Action>()
   const actionOf = (tag: Tag, ds: DicomDataset): Action => {
     const o = overrides.get(tag)
     if (o !== undefined) return o
+    const attributeType = ds === root ? iodTypes?.get(tag) : undefined
+    if (attributeType !== undefined) {
+      let a = typedAction.get(tag)
+      if (a === undefined) typedAction.set(tag, (a = actionFor(tag, options, { attributeType })))
+      return a
+    }
     if (publicAction && !isPrivateTag(tag)) return publicAction(tag)
     const privateCreator = isPrivateTag(tag) ? creatorOf(tag, ds) : undefined
     return actionFor(tag, options, { safePrivate, privateCreator })
@@ -159,10 +191,13 @@ export async function deidentify(parsed: ParsedDicom, src: ByteSource, ctx: Deid
     return false
   }
 
-  const mapUids = (el: DicomElement, ds: DicomDataset): Edit => ({
-    op: 'replace',
-    value: elementStrings(el, ds).map((u) => (trimText(u) ? pseudo.uid(trimText(u)) : '')).join('\\'),
-  })
+  const mapUids = (el: DicomElement, ds: DicomDataset): Edit => {
+    const originals = elementStrings(el, ds).map(trimText)
+    const value = originals.map((u) => (u ? pseudo.uid(u) : '')).join('\\')
+    const keyword = ds === root ? INSTANCE_UIDS.get(el.tag) : undefined
+    if (keyword && originals[0]) report.mappedUids.push({ keyword, original: originals[0], replacement: pseudo.uid(originals[0]) })
+    return { op: 'replace', value }
+  }
 
   const dummy = (el: DicomElement, ds: DicomDataset): Edit => {
     if (el.vr === 'SQ') return { op: 'keep' }
@@ -185,8 +220,31 @@ export async function deidentify(parsed: ParsedDicom, src: ByteSource, ctx: Deid
     }
     if (el.vr === 'TM') return { op: 'keep' }
     if (el.vr === 'SQ') return { op: 'keep' }
-    // clean = remove until the descriptor scrubber exists (PS3.15 E.3.5).
-    return { op: 'remove' }
+    return scrubbed(el, ds) ?? { op: 'remove' }
+  }
+
+  // Clean Descriptors / Structured Content (PS3.15 E.3.4, E.3.5): keep the text, cut out the subject's identifiers.
+  const scrubber = scrubberFor(parsed)
+  const scrubbed = (el: DicomElement, ds: DicomDataset): Edit | undefined => {
+    if (!SCRUBBED_VRS.has(el.vr)) return undefined
+    // The reader always loads text VRs (only binary VRs are left in the source); should one be missing, remove it.
+    if (el.length > 0 && !el.bytes) return undefined
+    const text = el.bytes ? decodeText(el.bytes, ds.charset, el.vr) : ''
+    const out = scrubber.scrub(text)
+    if (out === undefined) return { op: 'keep' }
+    report.scrubbed++
+    return { op: 'replace', value: out.replace(/[ \0]+$/, '') }
+  }
+
+  // A sequence kept by C or D keeps its items; free text the table keeps inside them is scrubbed (see above).
+  const insideCleanedSequence = (path: readonly number[]): boolean => {
+    for (let k = 0; k < path.length - 1; k += 2) {
+      const tag = path[k]! >>> 0
+      if (isPrivateTag(tag)) continue
+      const a = overrides.get(tag) ?? (publicAction ? publicAction(tag) : actionFor(tag, options))
+      if (a === 'C' || a === 'D') return true
+    }
+    return false
   }
 
   const count = (a: Action, tag: Tag, e: Edit): Edit => {
@@ -203,12 +261,13 @@ export async function deidentify(parsed: ParsedDicom, src: ByteSource, ctx: Deid
     const action = actionOf(tag, ds)
     if (!overrides.has(tag) && (tag === T.PatientID || tag === T.PatientName)) {
       const value = trimText(elementStrings(el, ds).join('\\'))
-      return count('D', tag, { op: 'replace', value: tag === T.PatientID ? pseudo.patientId(value) : pseudo.personName(value) })
+      if (tag === T.PatientName) return count('D', tag, { op: 'replace', value: pseudo.personName(value) })
+      return count('D', tag, { op: 'replace', value: ds === root ? pseudonymousPatientId : value ? pseudo.patientId(value) : '' })
     }
     switch (action) {
       case 'X': return count(action, tag, { op: 'remove' })
       case 'Z': return count(action, tag, zero(el))
-      case 'K': return count(action, tag, { op: 'keep' })
+      case 'K': return count(action, tag, (path.length > 1 && insideCleanedSequence(path) ? scrubbed(el, ds) : undefined) ?? { op: 'keep' })
       case 'D': return count(action, tag, dummy(el, ds))
       case 'U': return count(action, tag, el.vr === 'UI' ? mapUids(el, ds) : dummy(el, ds))
       case 'C': return count(action, tag, clean(el, ds, path))

@@ -5,13 +5,17 @@ import { KuraError } from '@kura/core'
 export interface PolicyProblem {
   readonly path: string
   readonly expected: string
+  /** 1-based line in the policy file, when the file format tells it (YAML). */
+  readonly line?: number
 }
+
+const where = (p: PolicyProblem): string => (p.line === undefined ? p.path : `${p.path} (line ${p.line})`)
 
 export const PolicyErrors = {
   invalid: (problems: readonly PolicyProblem[], source?: string) =>
     new KuraError(
       'DEID_POLICY_INVALID',
-      `De-identification policy${source ? ` ${source}` : ''} is invalid; fix these fields: ${problems.map((p) => `${p.path}: ${p.expected}`).join('; ')}.`,
+      `De-identification policy${source ? ` ${source}` : ''} is invalid; fix these fields: ${problems.map((p) => `${where(p)}: ${p.expected}`).join('; ')}.`,
       { status: 400, details: { problems: problems.map((p) => ({ ...p })), ...(source ? { source } : {}) } },
     ),
   unreadable: (path: string, cause: unknown) =>
@@ -23,13 +27,13 @@ export const PolicyErrors = {
   notJson: (path: string, cause: unknown) =>
     new KuraError(
       'DEID_POLICY_NOT_JSON',
-      `The de-identification policy ${path} is not valid JSON (${cause instanceof Error ? cause.message : String(cause)}). Fix the syntax; policies are JSON documents.`,
+      `The de-identification policy ${path} is not valid JSON (${cause instanceof Error ? cause.message : String(cause)}). Fix the syntax, or write the policy as YAML (.yaml) instead.`,
       { status: 400, cause, details: { path } },
     ),
-  yamlPending: (path: string) =>
+  notYaml: (path: string, why: string, cause: unknown) =>
     new KuraError(
-      'DEID_POLICY_YAML_UNSUPPORTED',
-      `${path} looks like YAML; YAML policies are not supported yet. Convert it to JSON (same fields) and load the .json file.`,
-      { status: 400, details: { path } },
+      'DEID_POLICY_NOT_YAML',
+      `The de-identification policy ${path} is not valid YAML (${why}). Fix the syntax; the fields are the same as in a JSON policy (see packages/deid/policies/example.yaml).`,
+      { status: 400, cause, details: { path } },
     ),
 } as const

@@ -89,10 +89,71 @@ test('loadPolicy: the shipped Olympus CV-1500 policy parses; bad files fail clea
   try {
     writeFileSync(join(dir, 'bad.json'), '{ "id": ')
     assert.throws(() => loadPolicy(join(dir, 'bad.json')), (e: unknown) => isKuraError(e) && e.code === 'DEID_POLICY_NOT_JSON')
-    assert.throws(() => loadPolicy(join(dir, 'p.yaml')), (e: unknown) => isKuraError(e) && e.code === 'DEID_POLICY_YAML_UNSUPPORTED')
+    assert.throws(() => loadPolicy(join(dir, 'p.yaml')), (e: unknown) => isKuraError(e) && e.code === 'DEID_POLICY_UNREADABLE')
     assert.throws(() => loadPolicy(join(dir, 'missing.json')), (e: unknown) => isKuraError(e) && e.code === 'DEID_POLICY_UNREADABLE')
     writeFileSync(join(dir, 'inv.json'), '{"id":"a","version":"1","profile":"basic","options":["nope"]}')
     assert.throws(() => loadPolicy(join(dir, 'inv.json')), (e: unknown) => isKuraError(e) && e.code === 'DEID_POLICY_INVALID' && e.message.includes('inv.json') && e.message.includes('$.options[0]'))
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('YAML policies: the shipped YAML equals the shipped JSON; the example parses', () => {
+  const here = dirname(fileURLToPath(import.meta.url))
+  const json = loadPolicy(join(here, '../../policies/olympus-cv1500.json'))
+  for (const name of ['olympus-cv1500.yaml']) {
+    const yaml = loadPolicy(join(here, '../../policies', name))
+    assert.deepEqual({ ...yaml, options: [...yaml.options] }, { ...json, options: [...json.options] }, name)
+  }
+  const ex = loadPolicy(join(here, '../../policies/example.yaml'))
+  assert.equal(methodDescription(ex), 'KURA example-endoscopy 1.0.0')
+  assert.deepEqual(ex.overrides, [{ tag: 0x00100040, action: 'K' }, { tag: 0x00181030, action: 'X' }])
+  assert.deepEqual(ex.safePrivate, [{ creator: 'SIEMENS CT VA0  COAD', elements: [{ group: 0x0019, element: 0x10 }] }])
+  assert.ok(ex.options.has('cleanPixelData') && ex.options.has('retainSafePrivate'))
+})
+
+test('YAML policies: same validation as JSON, with line numbers; syntax errors name the line; tags need no quotes', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kura-policy-'))
+  try {
+    const bad = join(dir, 'bad.yml')
+    writeFileSync(bad, [
+      'id: a', //                                   line 1
+      'version: 1.0', //                            line 2: a number, not a string
+      'profile: basic', //                          line 3
+      'options:', //                                line 4
+      '  - retainUids', //                          line 5
+      '  - retainUIDs', //                          line 6
+      'overrides:', //                              line 7
+      '  - tag: 00100040', //                       line 8: unquoted, taken as written
+      '    action: Q', //                           line 9
+      '  - tag: 0010E040', //                       line 10: YAML reads a float; still a tag
+      '    action: K', //                           line 11
+      'overide: []', //                             line 12
+    ].join('\n'))
+    let err: KuraError | undefined
+    try {
+      loadPolicy(bad)
+    } catch (e) {
+      err = e as KuraError
+    }
+    assert.ok(err && isKuraError(err) && err.code === 'DEID_POLICY_INVALID', String(err))
+    const problems = err.details!.problems as Array<{ path: string; line?: number }>
+    assert.deepEqual(problems.map((p) => [p.path, p.line]).sort(), [['$.options[1]', 6], ['$.overide', 12], ['$.overrides[0].action', 9], ['$.version', 2]].sort())
+    assert.match(err.message, /\$\.options\[1\] \(line 6\): one of/)
+    assert.match(err.message, /bad\.yml/)
+    // The same mistakes in JSON give the same paths, without lines.
+    assert.deepEqual(
+      problemsOf({ id: 'a', version: 1, profile: 'basic', options: ['retainUids', 'retainUIDs'], overrides: [{ tag: '00100040', action: 'Q' }, { tag: '0010E040', action: 'K' }], overide: [] }).sort(),
+      problems.map((p) => p.path).sort(),
+    )
+    const syntax = join(dir, 'syntax.yaml')
+    writeFileSync(syntax, 'id: a\nversion: "1"\nprofile: basic\noptions: [cleanDescriptors\n')
+    assert.throws(() => loadPolicy(syntax), (e: unknown) => isKuraError(e) && e.code === 'DEID_POLICY_NOT_YAML' && /line \d+, column \d+/.test(e.message))
+    const dup = join(dir, 'dup.yaml')
+    writeFileSync(dup, 'id: a\nid: b\nversion: "1"\nprofile: basic\n')
+    assert.throws(() => loadPolicy(dup), (e: unknown) => isKuraError(e) && e.code === 'DEID_POLICY_NOT_YAML' && /line 2/.test(e.message))
+    writeFileSync(join(dir, 'list.yaml'), '- a\n- b\n')
+    assert.throws(() => loadPolicy(join(dir, 'list.yaml')), (e: unknown) => isKuraError(e) && e.code === 'DEID_POLICY_INVALID' && /\$ \(line 1\)/.test(e.message))
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

@@ -3,22 +3,23 @@ import { readFileSync } from 'node:fs'
 import type { SafePrivate } from '../profile/action.ts'
 import { PolicyErrors } from './errors.ts'
 import { parsePolicy, type Policy } from './schema.ts'
+import { parsePolicyYaml } from './yaml.ts'
 
 /** The Basic Application Level Confidentiality Profile with no options and no deviations (PS3.15 E.1). */
 export const BASIC_POLICY: Policy = parsePolicy({ id: 'kura-basic', version: '1', profile: 'basic' }, 'kura-basic')
 
 /**
- * Reads a JSON policy file and validates it. YAML is not supported yet (no YAML parser is installed);
- * .yaml/.yml files are refused with a message asking for the JSON form.
+ * Reads a policy file and validates it: `.yaml`/`.yml` as YAML (problems carry line numbers), anything else as JSON.
+ * Both forms take the same fields and give the same Policy.
  */
 export function loadPolicy(path: string): Policy {
-  if (/\.ya?ml$/i.test(path)) throw PolicyErrors.yamlPending(path)
   let text: string
   try {
     text = readFileSync(path, 'utf8')
   } catch (e) {
     throw PolicyErrors.unreadable(path, e)
   }
+  if (/\.ya?ml$/i.test(path)) return parsePolicyYaml(text, path)
   let json: unknown
   try {
     json = JSON.parse(text)

@@ -42,5 +42,15 @@ export const ReidErrors = {
       `Cannot open the re-identification table ${path} as a Kura re-identification database. Check the path; it must be a file created by ReidTable.open.`,
       { status: 500, cause, details: { path } },
     ),
+  missing: (path: string) =>
+    new KuraError('DEID_REID_MISSING', `There is no re-identification table at ${path}. Give the --reid file that "kura deid --reid" wrote.`, { status: 404, details: { path } }),
+  auditUnwritable: (path: string, cause: unknown) =>
+    new KuraError('DEID_REID_AUDIT_UNWRITABLE', `Cannot append to the lookup audit log ${path}, so the lookup was not done. Check that the folder is writable by this user.`, {
+      status: 500,
+      cause,
+      details: { path },
+    }),
+  auditUnreadable: (path: string, cause: unknown) =>
+    new KuraError('DEID_REID_AUDIT_UNREADABLE', `Cannot read the lookup audit log ${path}. Check the path and permissions.`, { status: 500, cause, details: { path } }),
   closed: () => new KuraError('DEID_REID_CLOSED', 'The re-identification table has been closed; open it again.', { status: 500 }),
 } as const

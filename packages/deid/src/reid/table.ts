@@ -8,10 +8,12 @@
  *    ciphertext ‖ tag(16) of the JSON entry, with AAD = the lookup hash, so a sealed value moved to another row fails.
  *  - `meta(name, value)`: format version, a key-check value (a fixed marker sealed with K_enc), a key fingerprint
  *    and, when known, the key file path, so a wrong key is reported at open with the key file that is expected.
- * K_lookup, K_enc and the fingerprint come from the operator key by HKDF-SHA256 with distinct `info` strings.
+ *  - `uid(collection, uid_lookup, sealed)`: the same for new UIDs (`uid_lookup` = HMAC over 'uid\0' + collection + '\0' +
+ *    new UID), sealing the original UID and the subject's pseudonym, so a lookup request may name an object by UID.
+ * K_lookup, K_enc, K_audit and the fingerprint come from the operator key by HKDF-SHA256 with distinct `info` strings.
  */
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto'
-import { statSync, writeFileSync } from 'node:fs'
+import { existsSync, statSync, writeFileSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import { isKuraError } from '@kura/core'
 import { loadSecret, MIN_SECRET_BYTES } from '../keys/secret.ts'
@@ -27,9 +29,23 @@ export interface ReidEntry {
   firstSeen: string
 }
 
+/** A new UID written by de-identification and the original it replaced (Study, Series or SOP Instance UID). */
+export interface ReidUidEntry {
+  collection: string
+  newUid: string
+  originalUid: string
+  /** The subject the object belongs to, for the patient entry. */
+  pseudonymousPatientId: string
+  /** The attribute, e.g. StudyInstanceUID. */
+  keyword: string
+  firstSeen: string
+}
+
 export interface ReidOpenOptions {
   /** Path of the operator key file; stored on creation so a wrong-key error can name the file expected. */
   keyFile?: string
+  /** Refuse to create the table when it does not exist (lookups: a typo must not make an empty table). */
+  mustExist?: boolean
   /** Clock for firstSeen (tests). */
   now?: () => Date
 }
@@ -38,6 +54,7 @@ export const REID_FORMAT = 'kura-reid-v1'
 const INFO_LOOKUP = 'kura reid v1 lookup-hmac'
 const INFO_ENC = 'kura reid v1 aes-256-gcm'
 const INFO_ID = 'kura reid v1 key-fingerprint'
+const INFO_AUDIT = 'kura reid v1 audit-hmac'
 const KEY_CHECK_MARKER = 'kura re-identification table key check v1'
 const KEY_CHECK_AAD = 'kura reid key-check'
 const NONCE = 12
@@ -74,13 +91,15 @@ export class ReidTable {
   readonly #path: string
   readonly #kLookup: Buffer
   readonly #kEnc: Buffer
+  readonly #kAudit: Buffer
   readonly #now: () => Date
 
-  private constructor(db: Database.Database, path: string, kLookup: Buffer, kEnc: Buffer, now: () => Date) {
+  private constructor(db: Database.Database, path: string, key: Uint8Array, now: () => Date) {
     this.#db = db
     this.#path = path
-    this.#kLookup = kLookup
-    this.#kEnc = kEnc
+    this.#kLookup = derive(key, INFO_LOOKUP)
+    this.#kEnc = derive(key, INFO_ENC)
+    this.#kAudit = derive(key, INFO_AUDIT)
     this.#now = now
   }
 
@@ -88,6 +107,7 @@ export class ReidTable {
   static open(path: string, key: Uint8Array, opts: ReidOpenOptions = {}): ReidTable {
     if (key.length < MIN_SECRET_BYTES) throw ReidErrors.badKey(key.length)
     let created = false
+    if (opts.mustExist && !existsSync(path)) throw ReidErrors.missing(path)
     try {
       writeFileSync(path, '', { mode: 0o600, flag: 'wx' })
       created = true
@@ -98,7 +118,6 @@ export class ReidTable {
       const mode = statSync(path).mode
       if ((mode & 0o077) !== 0) throw ReidErrors.insecureFile(path, mode)
     }
-    const kLookup = derive(key, INFO_LOOKUP)
     const kEnc = derive(key, INFO_ENC)
     const fingerprint = derive(key, INFO_ID, 8).toString('hex')
     let db: Database.Database | undefined
@@ -111,6 +130,12 @@ export class ReidTable {
           pseudonym_lookup TEXT NOT NULL,
           sealed BLOB NOT NULL,
           PRIMARY KEY (collection, pseudonym_lookup)
+        ) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS uid (
+          collection TEXT NOT NULL,
+          uid_lookup TEXT NOT NULL,
+          sealed BLOB NOT NULL,
+          PRIMARY KEY (collection, uid_lookup)
         ) WITHOUT ROWID;`)
       const meta = (name: string): unknown => (db!.prepare('SELECT value FROM meta WHERE name = ?').get(name) as { value: unknown } | undefined)?.value
       const init = db.transaction(() => {
@@ -134,7 +159,7 @@ export class ReidTable {
       if (isKuraError(e)) throw e
       throw ReidErrors.unreadable(path, e)
     }
-    return new ReidTable(db, path, kLookup, kEnc, opts.now ?? (() => new Date()))
+    return new ReidTable(db, path, key, opts.now ?? (() => new Date()))
   }
 
   /** Opens the table with the operator key read from `keyFile` by loadSecret (0600 check, hex/base64/raw forms). */
@@ -207,6 +232,59 @@ export class ReidTable {
   lookup(collection: string, pseudonymousPatientId: string): ReidEntry | null {
     const db = this.#handle()
     return this.#read(db, collection, pseudonymousPatientId, this.#lookupHash(collection, pseudonymousPatientId))
+  }
+
+  #uidHash(collection: string, newUid: string): string {
+    return createHmac('sha256', this.#kLookup).update(`uid\0${collection}\0${newUid}`, 'utf8').digest('hex')
+  }
+
+  #readUid(db: Database.Database, collection: string, newUid: string, hash: string): ReidUidEntry | null {
+    const row = db.prepare('SELECT sealed FROM uid WHERE collection = ? AND uid_lookup = ?').get(collection, hash) as { sealed: unknown } | undefined
+    if (row === undefined) return null
+    const plain = open(this.#kEnc, row.sealed, hash)
+    if (plain === null) throw ReidErrors.tampered(this.#path, collection)
+    let e: Record<string, unknown>
+    try {
+      e = JSON.parse(plain.toString('utf8')) as Record<string, unknown>
+    } catch {
+      throw ReidErrors.tampered(this.#path, collection)
+    }
+    if (e === null || typeof e !== 'object' || e.collection !== collection || e.newUid !== newUid || !str(e.originalUid) || !str(e.pseudonymousPatientId) || !str(e.keyword) || !str(e.firstSeen)) {
+      throw ReidErrors.tampered(this.#path, collection)
+    }
+    return { collection, newUid, originalUid: e.originalUid, pseudonymousPatientId: e.pseudonymousPatientId, keyword: e.keyword, firstSeen: e.firstSeen }
+  }
+
+  /** Records which original UID a new UID replaced, once per (collection, new UID); a different original → DEID_REID_CONFLICT. */
+  recordUid(e: Omit<ReidUidEntry, 'firstSeen'>): void {
+    const db = this.#handle()
+    for (const f of ['collection', 'newUid', 'originalUid', 'pseudonymousPatientId', 'keyword'] as const) if (!str(e[f])) throw ReidErrors.badEntry(f)
+    const hash = this.#uidHash(e.collection, e.newUid)
+    const tx = db.transaction(() => {
+      const existing = this.#readUid(db, e.collection, e.newUid, hash)
+      if (existing !== null) {
+        if (existing.originalUid !== e.originalUid) throw ReidErrors.conflict(this.#path, e.collection)
+        return
+      }
+      const entry: ReidUidEntry = { ...e, firstSeen: this.#now().toISOString() }
+      db.prepare('INSERT INTO uid (collection, uid_lookup, sealed) VALUES (?, ?, ?)').run(e.collection, hash, seal(this.#kEnc, Buffer.from(JSON.stringify(entry), 'utf8'), hash))
+    })
+    tx.immediate()
+  }
+
+  /** The original UID behind a new UID in this collection, or null. */
+  lookupUid(collection: string, newUid: string): ReidUidEntry | null {
+    const db = this.#handle()
+    return this.#readUid(db, collection, newUid, this.#uidHash(collection, newUid))
+  }
+
+  /**
+   * A keyed digest (hex HMAC-SHA256 under a key derived from the operator key) of a value asked for, for the lookup
+   * audit log: equal requests give equal digests, so an auditor holding the key can tell what was asked, while the
+   * log itself names no pseudonym or UID.
+   */
+  auditDigest(value: string): string {
+    return createHmac('sha256', this.#kAudit).update(value, 'utf8').digest('hex')
   }
 
   close(): void {

@@ -108,3 +108,20 @@ export function collectIdentifiers(source: ParsedDicom): Identifier[] {
   walk(source.dataset, undefined)
   return out
 }
+
+/**
+ * Identifier sources that a policy option keeps in the output on purpose (PS3.15 E.3.8 Retain Device Identity,
+ * E.3.11 Retain Institution Identity): finding them there is what the operator asked for, not a leak. Only these
+ * attributes' own values are exempted; a patient's name or ID found in them is still reported.
+ */
+const RETAINED_BY_OPTION: Readonly<Record<string, readonly string[]>> = {
+  retainInstitutionIdentity: ['InstitutionName', 'InstitutionAddress', 'InstitutionalDepartmentName'],
+  retainDeviceIdentity: ['StationName'],
+}
+
+/** The attribute keywords whose identifiers the verification should not search for under these options. */
+export function sourcesRetainedBy(options: Iterable<string>): ReadonlySet<string> {
+  const out = new Set<string>()
+  for (const o of options) for (const k of RETAINED_BY_OPTION[o] ?? []) out.add(k)
+  return out
+}

@@ -27,6 +27,20 @@ export function normalizeLoose(s: string): string {
   return katakanaToHiragana(s.normalize('NFKC')).toLowerCase().replace(/[\s\u3000]+/g, '')
 }
 
+// A run of separators between two digits (after NFKC). Removing it would glue unrelated numbers together.
+const DIGIT_BREAK = /(?<=\d)[\^=\s\u3000\-\u2010-\u2015\u2212.\/,_\\・·]+(?=\d)/g
+const DIGIT_SPACE = /(?<=\d)[\s\u3000]+(?=\d)/g
+
+/**
+ * The text with separators between digits turned into "|", which no normalisation removes and no needle holds.
+ * Removing separators (normalizeText) or spaces (normalizeLoose) glues neighbouring numbers, so "No. 5 12345678"
+ * becomes "no512345678" and the ID 12345678 no longer stands alone; searching this form as well keeps its edges.
+ * `spacesOnly` marks only whitespace, for the loose form whose needles keep their own separators (1980/3/1).
+ */
+export function markDigitBreaks(s: string, spacesOnly = false): string {
+  return s.normalize('NFKC').replace(spacesOnly ? DIGIT_SPACE : DIGIT_BREAK, '|')
+}
+
 /** Matching form for names and IDs: the loose form with every separator removed. */
 export function normalizeText(s: string): string {
   return katakanaToHiragana(s.normalize('NFKC')).toLowerCase().replace(SEPARATORS, '')

@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { readDicomBuffer, Tags, writeDicom, type ParsedDicom, type WriteElement } from '@kura/dicom'
-import { collectIdentifiers, type Identifier } from './identifiers.ts'
+import { collectIdentifiers, sourcesRetainedBy, type Identifier } from './identifiers.ts'
 import { verifyDeidentified, type VerifyResult } from './scan.ts'
 
 const CHARSET_FILES = '/usr/lib/python3/dist-packages/pydicom/data/charset_files'
@@ -147,6 +147,14 @@ test('ID-like values do not match inside longer numbers', () => {
   }
 })
 
+test('an ID or DOB right after another number, across a space or separator, is still found', () => {
+  // Found by the property test: removing the space glued "14" to the date, and the digit-edge rule then hid it.
+  for (const [v, kind] of [['胸部 14 1980年3月1日', 'date'], ['No. 5 8812345', 'id'], ['5-8812345', 'id'], ['ref 12 19800301', 'date'], ['１４　1980/3/1', 'date']] as const) {
+    const r = verifyDeidentified(output([{ tag: Tags.StudyDescription, vr: 'LO', value: v }]), ids)
+    only(r, '00081030', kind)
+  }
+})
+
 test('DOB as a Japanese era date in ImageComments, and in other formats', () => {
   const r = verifyDeidentified(output([{ tag: 0x00204000, vr: 'LT', value: '生年月日：昭和55年3月1日' }]), ids)
   assert.match(only(r, '00204000', 'date'), /PatientBirthDate of the source found in ImageComments \(0020,4000\)/)
@@ -240,3 +248,36 @@ const FULL = 'アイウエオカキクケコサシスセソタチツテトナニ
 const HALFS = 'ｱｲｳｴｵｶｷｸｹｺｻｼｽｾｿﾀﾁﾂﾃﾄﾅﾆﾇﾈﾉﾊﾋﾌﾍﾎﾏﾐﾑﾒﾓﾔﾕﾖﾗﾘﾙﾚﾛﾜｦﾝｰ'
 for (let i = 0; i < FULL.length; i++) HALF[FULL[i]] = HALFS[i]
 for (const [f, h] of Object.entries({ ガ: 'ｶﾞ', ギ: 'ｷﾞ', グ: 'ｸﾞ', ゲ: 'ｹﾞ', ゴ: 'ｺﾞ', ザ: 'ｻﾞ', ジ: 'ｼﾞ', ズ: 'ｽﾞ', ゼ: 'ｾﾞ', ゾ: 'ｿﾞ', ダ: 'ﾀﾞ', デ: 'ﾃﾞ', ド: 'ﾄﾞ', バ: 'ﾊﾞ', ビ: 'ﾋﾞ', ブ: 'ﾌﾞ', ベ: 'ﾍﾞ', ボ: 'ﾎﾞ', ョ: 'ｮ', ャ: 'ｬ', ュ: 'ｭ', ッ: 'ｯ' })) HALF[f] = h
+
+test('an institution name inside an unchanged Manufacturer is allowed only with the source, and only for institutions', () => {
+  const src = parse([
+    { tag: Tags.SOPClassUID, vr: 'UI', value: SOP_CLASS },
+    { tag: Tags.SOPInstanceUID, vr: 'UI', value: '1.2.3.4.2' },
+    { tag: Tags.PatientName, vr: 'PN', value: [{ Alphabetic: 'Toshiba^Kenji' }] },
+    { tag: 0x00080070, vr: 'LO', value: 'TOSHIBA_MEC' },
+    { tag: 0x00080080, vr: 'LO', value: 'TOSHIBA' },
+  ])
+  const srcIds = collectIdentifiers(src)
+  const institutionOnly = srcIds.filter((i) => i.kind === 'institution')
+  const kept = output([{ tag: 0x00080070, vr: 'LO', value: 'TOSHIBA_MEC' }])
+  // Without the source the scan cannot tell the value was kept: reported.
+  only(verifyDeidentified(kept, institutionOnly), '00080070', 'institution')
+  assert.deepEqual(verifyDeidentified(kept, institutionOnly, { source: src }).findings, [])
+  // A patient's name in the same unchanged value is still reported.
+  only(verifyDeidentified(kept, srcIds, { source: src }), '00080070', 'name')
+  // A Manufacturer that differs from the source's (here: rewritten to hold the institution) is reported.
+  only(verifyDeidentified(output([{ tag: 0x00080070, vr: 'LO', value: 'TOSHIBA' }]), institutionOnly, { source: src }), '00080070', 'institution')
+  // The institution elsewhere is reported as before.
+  only(verifyDeidentified(output([{ tag: 0x00081030, vr: 'LO', value: 'TOSHIBA study' }]), institutionOnly, { source: src }), '00081030', 'institution')
+})
+
+test('what a Retain Institution / Device Identity policy keeps is not a finding; the patient still is', () => {
+  const retainedSources = sourcesRetainedBy(['retainInstitutionIdentity', 'retainDeviceIdentity'])
+  assert.deepEqual([...retainedSources].sort(), ['InstitutionAddress', 'InstitutionName', 'InstitutionalDepartmentName', 'StationName'])
+  const kept = output([{ tag: 0x00080080, vr: 'LO', value: '東都総合病院' }])
+  only(verifyDeidentified(kept, ids), '00080080', 'institution')
+  assert.deepEqual(verifyDeidentified(kept, ids, { retainedSources }).findings, [])
+  // The patient's name in the kept institution attribute is still found.
+  only(verifyDeidentified(output([{ tag: 0x00080080, vr: 'LO', value: '東都総合病院 山田太郎' }]), ids, { retainedSources }), '00080080', 'name')
+  assert.equal(sourcesRetainedBy(['cleanDescriptors']).size, 0)
+})

@@ -6,7 +6,7 @@
  */
 import { decodeText, getString, keywordOf, tagHex, tagString, type DicomDataset, type DicomElement, type ParsedDicom, type Vr } from '@kura/dicom'
 import type { Identifier } from './identifiers.ts'
-import { dateVariants, foldRomaji, normalizeLoose, normalizeText } from './normalize.ts'
+import { dateVariants, foldRomaji, markDigitBreaks, normalizeLoose, normalizeText } from './normalize.ts'
 
 export interface Finding {
   /** Tag path: '00081030', or through sequences '0040A730/0/0040A160' (tag / item index / tag). */
@@ -29,6 +29,24 @@ export interface VerifyOptions {
   patterns?: boolean
   /** Require PatientIdentityRemoved (0012,0062) = YES in the output (default true). */
   requireIdentityRemoved?: boolean
+  /**
+   * The source object. When given, an institution identifier found inside the top-level Manufacturer (0008,0070)
+   * is not reported if that value is byte-identical to the source's: a vendor string such as TOSHIBA_MEC is not
+   * a patient identifier, and an InstitutionName of TOSHIBA (a company hospital) is in it by coincidence. Names,
+   * IDs and dates found there are still reported, and so is any Manufacturer the de-identification changed.
+   */
+  source?: ParsedDicom
+  /**
+   * Attribute keywords whose own values the policy keeps on purpose (see sourcesRetainedBy): identifiers collected
+   * from them, at any depth, are not searched for.
+   */
+  retainedSources?: ReadonlySet<string>
+}
+
+const MANUFACTURER = 0x00080070
+
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  return a !== undefined && b !== undefined && Buffer.from(a).equals(Buffer.from(b))
 }
 
 /** VRs holding text. UI is left out: UIDs are digits and dots that would collide with numeric IDs and dates. */
@@ -73,8 +91,32 @@ function contains(hay: string, needle: string): boolean {
   return false
 }
 
-function matches(n: Needle, strip: string, fold: string, loose: string): boolean {
-  return n.strip.some((s) => contains(strip, s)) || n.fold.some((s) => contains(fold, s)) || n.loose.some((s) => contains(loose, s))
+/** The forms of one text value that needles are searched in; the *Marked ones keep the edges of numbers (see markDigitBreaks). */
+interface Haystack {
+  strip: string
+  stripMarked: string
+  fold: string
+  loose: string
+  looseMarked: string
+}
+
+function haystackOf(text: string): Haystack {
+  const strip = normalizeText(text)
+  return {
+    strip,
+    stripMarked: normalizeText(markDigitBreaks(text)),
+    fold: foldRomaji(strip),
+    loose: normalizeLoose(text),
+    looseMarked: normalizeLoose(markDigitBreaks(text, true)),
+  }
+}
+
+function matches(n: Needle, h: Haystack): boolean {
+  return (
+    n.strip.some((s) => contains(h.strip, s) || contains(h.stripMarked, s)) ||
+    n.fold.some((s) => contains(h.fold, s)) ||
+    n.loose.some((s) => contains(h.loose, s) || contains(h.looseMarked, s))
+  )
 }
 
 // Japanese phone numbers: 0X-XXXX-XXXX, 03-1234-5678, 090-1234-5678, (03)1234-5678, +81-3-1234-5678, with ASCII,
@@ -130,7 +172,9 @@ function describe(el: DicomElement): string {
 
 /** Scans the OUTPUT for the SOURCE's identifiers and for PHI patterns; clean when nothing was found. */
 export function verifyDeidentified(output: ParsedDicom, identifiers: Identifier[], opts: VerifyOptions = {}): VerifyResult {
-  const needles = identifiers.map(needlesOf)
+  const retained = opts.retainedSources
+  const sourceKeyword = (id: Identifier) => id.source.replace(/ \([a-z]+ group\)$/, '').split(' > ').pop()!
+  const needles = identifiers.filter((id) => !retained?.has(sourceKeyword(id))).map(needlesOf)
   const findings: Finding[] = []
   const patterns = opts.patterns ?? true
 
@@ -151,14 +195,13 @@ export function verifyDeidentified(output: ParsedDicom, identifiers: Identifier[
       }
       const text = textOf(el, ds)
       if (!text) continue
-      const strip = normalizeText(text)
-      const fold = foldRomaji(strip)
-      const loose = normalizeLoose(text)
+      const hay = haystackOf(text)
+      const vendorString = ds === output.dataset && el.tag === MANUFACTURER && sameBytes(el.bytes, opts.source?.dataset.elements.get(MANUFACTURER)?.bytes)
       // One finding per element and identifier source: the whole name and its components usually hit together.
       const reported = new Set<string>()
       for (const n of needles) {
         const key = `${n.id.kind}\u0000${n.id.source}`
-        if (reported.has(key) || !matches(n, strip, fold, loose)) continue
+        if (reported.has(key) || (vendorString && n.id.kind === 'institution') || !matches(n, hay)) continue
         reported.add(key)
         findings.push({ path, keyword, kind: n.id.kind, reason: `${n.id.source} of the source found in ${at}` })
       }
