@@ -88,14 +88,14 @@ export async function run(argv: string[]): Promise<void> {
       try {
         process.stdout.write(`${label(s)}: `)
         if (warm) {
-          const w = await stow(s.dicomwebUrl, warm.files, { batch, concurrency })
+          const w = await stow(s.dicomwebUrl, warm.files, { batch, concurrency, headers: s.headers })
           if (w.failed) loud(`${label(s)} warm-up: ${w.failed} failed: ${w.errors.join('; ')}`)
         }
         let lastPct = -1
         const cpu0 = readCpuSeconds(s.pid)
         const client0 = process.cpuUsage()
         const r = await stow(s.dicomwebUrl, corpus.files, {
-          batch, concurrency,
+          batch, concurrency, headers: s.headers,
           onProgress: (d, t) => {
             const pct = Math.floor((d / t) * 10)
             if (pct !== lastPct) { lastPct = pct; process.stdout.write('.') }

@@ -77,11 +77,11 @@ export function ensureLargeObject(o: { rows: number; cols: number; frames: numbe
 }
 
 /** Streams a WADO-RS retrieve to nowhere; returns bytes and seconds. */
-function retrieve(url: string): Promise<{ status: number; bytes: number; seconds: number }> {
+function retrieve(url: string, headers: Record<string, string>): Promise<{ status: number; bytes: number; seconds: number }> {
   return new Promise((resolve, reject) => {
     const t0 = nowMs()
     let bytes = 0
-    const req = http.get(url, { headers: { Accept: 'multipart/related; type="application/dicom"' }, agent: new http.Agent({ keepAlive: false }) }, (res) => {
+    const req = http.get(url, { headers: { ...headers, Accept: 'multipart/related; type="application/dicom"' }, agent: new http.Agent({ keepAlive: false }) }, (res) => {
       res.on('data', (c: Buffer) => { bytes += c.length })
       res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, seconds: (nowMs() - t0) / 1000 }))
       res.on('error', reject)
@@ -129,19 +129,20 @@ export async function run(argv: string[]): Promise<void> {
         let lastPct = -1
         process.stdout.write(`${label(s)}: STOW ${fmt(mb(obj.size), 0)} MB, RSS at rest ${fmt(mb(row.baseline))} MB `)
         const r = await stowFileStreaming(s.dicomwebUrl, obj.file, {
+          headers: s.headers,
           onProgress: (sent, total) => { const p = Math.floor((sent / total) * 10); if (p !== lastPct) { lastPct = p; process.stdout.write(` ${p * 10}%:${fmt(mb(sampler.current()), 0)}MB`) } },
         })
         const st = sampler.stop()
         row.stow = { ...st, seconds: r.seconds, mbPerSec: r.mbPerSec, status: r.status, secondsAfterUpload: r.secondsAfterUpload }
         console.log(` → status ${r.status} in ${fmt(r.seconds)} s (${fmt(r.mbPerSec)} MB/s), peak RSS ${fmt(mb(st.max))} MB (+${fmt(mb(st.max - row.baseline))} MB)`)
         if (r.outcome.failed || r.status >= 300) loud(`${label(s)}: STOW of the large object failed: ${r.outcome.httpError ?? r.body.slice(0, 300)}`)
-        const q = await getJson<unknown[]>(`${s.dicomwebUrl}/instances?SOPInstanceUID=${obj.sop}`).catch(() => ({ status: 0, json: [] as unknown[] }))
+        const q = await getJson<unknown[]>(`${s.dicomwebUrl}/instances?SOPInstanceUID=${obj.sop}`, s.headers).catch(() => ({ status: 0, json: [] as unknown[] }))
         row.stored = Array.isArray(q.json) && q.json.length === 1
         if (f.retrieve && row.stored) {
           await sleep(500)
           const base2 = readRss(s.pid)
           const sm = sampleRss(s.pid, 100)
-          const rr = await retrieve(`${s.dicomwebUrl}/studies/${obj.study}/series/${obj.series}/instances/${obj.sop}`)
+          const rr = await retrieve(`${s.dicomwebUrl}/studies/${obj.study}/series/${obj.series}/instances/${obj.sop}`, s.headers)
           const st2 = sm.stop()
           row.retrieve = { ...st2, first: base2, status: rr.status, bytes: rr.bytes, seconds: rr.seconds, mbPerSec: mb(rr.bytes) / rr.seconds }
           console.log(`${label(s)}: WADO-RS retrieve status ${rr.status}, ${fmt(mb(rr.bytes))} MB in ${fmt(rr.seconds)} s, peak RSS ${fmt(mb(st2.max))} MB (+${fmt(mb(st2.max - base2))} MB)`)

@@ -68,7 +68,7 @@ async function measure(s: Server, paths: string[], n: number, warmup: number): P
   for (let i = 0; i < warmup + n; i++) {
     const p = paths[i % paths.length]
     try {
-      const r = await getJson<unknown[] | null>(`${s.dicomwebUrl}${p}`)
+      const r = await getJson<unknown[] | null>(`${s.dicomwebUrl}${p}`, s.headers)
       if (r.status !== 200 && r.status !== 204) {
         errors++
         firstError ??= `${p}: status ${r.status}`
@@ -97,7 +97,7 @@ type DicomJson = Record<string, { vr?: string; Value?: unknown[] }>
 
 /** Picks query values from a server's data: name prefixes, IDs, date ranges, 100-instance series. */
 async function pickQueries(s: Server, o: { count: number; limit: number; metadataSeries: number; requests: number; metadataRequests: number; instancesPerSeries: number }): Promise<QueryDef[]> {
-  const r = await getJson<DicomJson[]>(`${s.dicomwebUrl}/studies?limit=500`)
+  const r = await getJson<DicomJson[]>(`${s.dicomwebUrl}/studies?limit=500`, s.headers)
   if (r.status !== 200 || !Array.isArray(r.json) || !r.json.length) throw new Error(`could not list studies on ${label(s)} (status ${r.status})`)
   const studies = r.json
   const lim = o.limit > 0 ? `&limit=${o.limit}` : ''
@@ -117,7 +117,7 @@ async function pickQueries(s: Server, o: { count: number; limit: number; metadat
     if (series.length >= o.metadataSeries) break
     const sUid = String(first(st, '0020000D') ?? '')
     if (!sUid) continue
-    const se = await getJson<DicomJson[]>(`${s.dicomwebUrl}/studies/${sUid}/series`)
+    const se = await getJson<DicomJson[]>(`${s.dicomwebUrl}/studies/${sUid}/series`, s.headers)
     if (se.status !== 200 || !Array.isArray(se.json)) continue
     for (const x of se.json) {
       const seUid = String(first(x, '0020000E') ?? '')
@@ -195,7 +195,7 @@ export async function run(argv: string[]): Promise<void> {
         const have = keep ? (await countInstances(s).catch(() => ({ count: 0 }))).count : 0
         if (have >= target) console.log(`${label(s)}: reusing ${have} instances (--keep)`)
         else {
-          const r = await stow(s.dicomwebUrl, corpus.files, { batch: 10, concurrency: 4 })
+          const r = await stow(s.dicomwebUrl, corpus.files, { batch: 10, concurrency: 4, headers: s.headers })
           console.log(`${label(s)}: loaded ${r.ok}/${r.instances} in ${fmt(r.seconds)} s (${fmt(r.instancesPerSec)}/s)`)
           if (r.failed) loud(`${label(s)}: ${r.failed} failed: ${r.errors.join('; ')}`)
           // Query values come from the base corpus (present on both servers), before any scaling.
@@ -204,7 +204,7 @@ export async function run(argv: string[]): Promise<void> {
             let lastPct = -1
             process.stdout.write(`${label(s)}: scaling with ${scaleItems.length} tiny instances `)
             const sr = await stow(s.dicomwebUrl, scaleItems, {
-              batch: 50, concurrency: 4,
+              batch: 50, concurrency: 4, headers: s.headers,
               onProgress: (d, t) => { const p = Math.floor((d / t) * 20); if (p !== lastPct) { lastPct = p; process.stdout.write('.') } },
             })
             console.log(` ${sr.ok} in ${fmt(sr.seconds)} s (${fmt(sr.instancesPerSec)}/s)`)

@@ -5,8 +5,14 @@
  *
  * The child is the server process itself (tsx registers in-process), so its pid is the one to
  * sample for memory.
+ *
+ * The hub enforces access control, so once it answers, an admin token is made with
+ * `kura token create --admin` on the same catalog (as an operator would) and every benchmark
+ * request carries it (`headers`). Each such request also writes an audit event: figures include
+ * that cost, as in production.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { promisify } from 'node:util'
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -41,12 +47,25 @@ export interface KuraServer {
   backend: Backend
   url: string
   dicomwebUrl: string
+  /** `authorization: Bearer kura_…` (an admin token): send with every request. */
+  headers: Record<string, string>
   pid: number
   dir: string
   log: string
   database?: string
   databaseUrl?: string
   stop(): Promise<void>
+}
+
+/** A new admin token for the hub's catalog, from the CLI; the token is the last line of its stdout. */
+async function createAdminToken(dataDir: string, env: Record<string, string | undefined>): Promise<string> {
+  const args = [KURA_BIN, 'token', 'create', '--admin', '--name', 'bench', '--days', '1', '--data', dataDir]
+  const { stdout } = await promisify(execFile)(process.execPath, args, { cwd: REPO_ROOT, env, timeout: 60_000 }).catch((e: Error & { stderr?: string }) => {
+    throw new Error(`kura token create --admin failed: ${e.message}\n${e.stderr ?? ''}`)
+  })
+  const token = stdout.trim().split('\n').pop()?.trim() ?? ''
+  if (!token.startsWith('kura_')) throw new Error(`kura token create --admin printed no kura_… token on its last line: ${JSON.stringify(stdout.slice(-200))}`)
+  return token
 }
 
 /** Starts the hub and waits for `GET /healthz` 200; throws (with the log tail) when it does not. */
@@ -86,8 +105,10 @@ export async function startKura(opts: KuraOptions = {}): Promise<KuraServer> {
     if (ownDir) rmSync(dir, { recursive: true, force: true })
     if (ownDb && database) await dropDatabase(database).catch((e) => console.error(`could not drop ${database}: ${e.message}`))
   }
+  let token: string
   try {
     await waitForHttp(`${url}/healthz`, opts.startTimeoutMs ?? 60_000, () => !exited)
+    token = await createAdminToken(dataDir, env)
   } catch (e) {
     const tail = tailFile(log)
     if (!exited) child.kill('SIGKILL')
@@ -99,6 +120,7 @@ export async function startKura(opts: KuraOptions = {}): Promise<KuraServer> {
     backend,
     url,
     dicomwebUrl: `${url}/dicomweb`,
+    headers: { authorization: `Bearer ${token}` },
     pid: child.pid!,
     dir,
     log,

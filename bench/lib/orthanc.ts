@@ -40,6 +40,8 @@ export interface OrthancServer {
   backend: Backend
   url: string
   dicomwebUrl: string
+  /** Orthanc runs without authentication here: no headers. */
+  headers: Record<string, string>
   pid: number
   dir: string
   log: string
@@ -147,6 +149,7 @@ export async function startOrthanc(opts: OrthancOptions = {}): Promise<OrthancSe
     backend,
     url,
     dicomwebUrl: `${url}/dicom-web`,
+    headers: {},
     pid: child.pid!,
     dir,
     log,

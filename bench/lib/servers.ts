@@ -14,6 +14,8 @@ export interface Server {
   backend: Backend
   url: string
   dicomwebUrl: string
+  /** Sent with every request: Kura's `authorization: Bearer kura_…` (admin token), none for Orthanc. */
+  headers: Record<string, string>
   pid: number
   log: string
   database?: string
@@ -84,7 +86,7 @@ export async function listAll(s: Server, level: string, query = '', page = 1000)
   // Continue until an empty page: a server may cap `limit` below what we ask.
   for (let offset = 0; offset < 10_000_000; ) {
     const q = [query, `limit=${page}`, `offset=${offset}`].filter(Boolean).join('&')
-    const r = await getJson<DicomJson[] | null>(`${s.dicomwebUrl}/${level}?${q}`)
+    const r = await getJson<DicomJson[] | null>(`${s.dicomwebUrl}/${level}?${q}`, s.headers)
     if (r.status === 204 || !r.json || (Array.isArray(r.json) && r.json.length === 0)) break
     if (r.status !== 200 && r.status !== 206) throw new Error(`QIDO ${level} on ${label(s)}: status ${r.status}`)
     out.push(...r.json)

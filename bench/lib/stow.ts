@@ -22,6 +22,8 @@ export interface StowOptions {
   timeoutMs?: number
   /** Called after each response with the number of instances sent so far. */
   onProgress?: (done: number, total: number) => void
+  /** Extra request headers (`Server.headers`: Kura's bearer token). */
+  headers?: Record<string, string>
 }
 
 export interface StowResult {
@@ -99,13 +101,13 @@ export function parseStowResponse(status: number, body: string, sent: number): O
   return { ok: 0, failed: sent, warnings: 0, httpError: `status ${status}: ${body.slice(0, 200).replace(/\s+/g, ' ')}` }
 }
 
-function post(url: string, chunks: Buffer[], agent: http.Agent, timeoutMs: number): Promise<{ status: number; body: string }> {
+function post(url: string, chunks: Buffer[], agent: http.Agent, timeoutMs: number, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
   const length = chunks.reduce((n, c) => n + c.length, 0)
   return new Promise((resolve, reject) => {
     const req = http.request(url, {
       method: 'POST',
       agent,
-      headers: { 'Content-Type': STOW_CONTENT_TYPE, 'Content-Length': length, Accept: 'application/dicom+json' },
+      headers: { ...headers, 'Content-Type': STOW_CONTENT_TYPE, 'Content-Length': length, Accept: 'application/dicom+json' },
     }, (res) => {
       const parts: Buffer[] = []
       res.on('data', (c: Buffer) => parts.push(c))
@@ -140,7 +142,7 @@ export async function stow(dicomwebUrl: string, items: StowItem[], opts: StowOpt
       res.bytes += parts.reduce((n, p) => n + p.length, 0)
       let outcome: Outcome
       try {
-        const r = await post(url, multipartBody(parts), agent, timeoutMs)
+        const r = await post(url, multipartBody(parts), agent, timeoutMs, opts.headers)
         outcome = parseStowResponse(r.status, r.body, parts.length)
       } catch (e) {
         outcome = { ok: 0, failed: parts.length, warnings: 0, httpError: (e as Error).message }
@@ -177,7 +179,7 @@ export interface StreamStowResult {
 }
 
 /** STOWs one (large) file, streamed from disk: the client never holds it in memory. */
-export async function stowFileStreaming(dicomwebUrl: string, file: string, opts: { timeoutMs?: number; onProgress?: (sent: number, total: number) => void } = {}): Promise<StreamStowResult> {
+export async function stowFileStreaming(dicomwebUrl: string, file: string, opts: { timeoutMs?: number; onProgress?: (sent: number, total: number) => void; headers?: Record<string, string> } = {}): Promise<StreamStowResult> {
   const size = (await stat(file)).size
   const length = PART_HEAD.length + size + PART_SEP.length + CLOSE.length
   const url = `${dicomwebUrl.replace(/\/$/, '')}/studies`
@@ -188,7 +190,7 @@ export async function stowFileStreaming(dicomwebUrl: string, file: string, opts:
     const req = http.request(url, {
       method: 'POST',
       agent,
-      headers: { 'Content-Type': STOW_CONTENT_TYPE, 'Content-Length': length, Accept: 'application/dicom+json' },
+      headers: { ...opts.headers, 'Content-Type': STOW_CONTENT_TYPE, 'Content-Length': length, Accept: 'application/dicom+json' },
     }, (res) => {
       const parts: Buffer[] = []
       res.on('data', (c: Buffer) => parts.push(c))

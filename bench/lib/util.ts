@@ -83,8 +83,9 @@ export function httpRequest(
   })
 }
 
-export async function getJson<T = unknown>(url: string, accept = 'application/dicom+json'): Promise<{ status: number; json: T; ms: number }> {
-  const r = await httpRequest(url, { headers: { Accept: accept } })
+/** GET with the server's request headers (`Server.headers`: Kura's bearer token, none for Orthanc). */
+export async function getJson<T = unknown>(url: string, headers: Record<string, string> = {}, accept = 'application/dicom+json'): Promise<{ status: number; json: T; ms: number }> {
+  const r = await httpRequest(url, { headers: { ...headers, Accept: accept } })
   const text = r.body.toString('utf8')
   let json: T
   try {

@@ -78,6 +78,9 @@ export async function run(argv: string[]): Promise<number> {
   out.push('', 'Look at it:')
   if (!url) out.push(`  kura hub --data ${config!.dataDir}${config!.port !== 8080 ? ` --port ${config!.port}` : ''}`)
   out.push(
+    `  ${base}/  (the web application: sign in, then Studies)`,
+    '  With an API token (export KURA_TOKEN=$(npx kura token create --admin | tail -1)), e.g.',
+    '  curl -H "Authorization: Bearer $KURA_TOKEN" <one of these>:',
     `  ${base}/dicomweb/studies`,
     `  ${base}/dicomweb/studies?collection=${DEMO_COLLECTIONS.radiology}`,
     `  ${base}/dicomweb/studies?collection=${DEMO_COLLECTIONS.endoscopy}&includefield=00081030`,

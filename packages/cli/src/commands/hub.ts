@@ -79,7 +79,7 @@ function announce(config: HubConfig, url: string, workers = 1): void {
   process.stdout.write(`Kura hub listening on ${url}\n`)
   process.stderr.write(
     `  catalog: ${redactUrl(config.databaseUrl)}\n  objects: ${config.s3 ? `s3://${config.s3.bucket}${config.s3.endpoint ? ` at ${config.s3.endpoint}` : ''}` : config.dataDir}\n` +
-      `  workers: ${workers}\n  try: ${url}/dicomweb/studies\n  stop: Ctrl-C\n`,
+      `  workers: ${workers}\n  open: ${url} (sign in; API tokens: npx kura token create --admin)\n  stop: Ctrl-C\n`,
   )
 }
 

@@ -5,7 +5,7 @@
  * Appends are group-committed: callers await `record`, events that arrive while a batch is
  * being written form the next batch, and each batch is one transaction that takes the chain's
  * lock (PostgreSQL: a table lock, so several hub processes append in turn; SQLite: the write
- * lock, taken first by a no-op update), reads the head and inserts its rows. The hub awaits the
+ * lock, by BEGIN IMMEDIATE), reads the head and inserts its rows. The hub awaits the
  * event before sending a response, so nothing is served that is not on record.
  */
 import { sql, type Kysely, type Selectable } from 'kysely'
@@ -86,34 +86,45 @@ export class AuditLog {
     }
   }
 
+  /**
+   * One transaction per batch, in plain SQL on one connection: this runs once per audited
+   * request, and the query builder's per-call work measured as much as the SQL itself.
+   */
   private async write(batch: Array<{ event: AuditEvent; at: string }>): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
-      if (this.engine === 'postgres') await sql`lock table audit_event in share row exclusive mode`.execute(trx)
-      else await sql`update audit_event set seq = seq where 1 = 0`.execute(trx)
-      const head = await trx.selectFrom('audit_event').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst()
-      let seq = head ? Number(head.seq) : 0
-      let prev = head?.hash ?? CHAIN_GENESIS
-      const rows: AuditRow[] = []
-      for (const { event: e, at } of batch) {
-        seq += 1
-        const body = {
-          seq,
-          at,
-          actor: e.actor,
-          actor_kind: e.actorKind,
-          action: e.action,
-          resource: e.resource,
-          collection: e.collection ?? '',
-          ip: e.ip ?? '',
-          outcome: e.outcome,
-          status: e.status,
-          detail: canonicalJson(e.detail ?? {}),
-        }
-        const hash = chainHash(prev, hashedBody(body))
-        rows.push({ ...body, prev_hash: prev, hash })
-        prev = hash
+    await this.db.connection().execute(async (conn) => {
+      // SQLite: take the write lock up front, so a concurrent writer makes us wait, not fail.
+      await sql.raw(this.engine === 'postgres' ? 'begin' : 'begin immediate').execute(conn)
+      try {
+        if (this.engine === 'postgres') await sql`lock table audit_event in share row exclusive mode`.execute(conn)
+        const head = (await sql<{ seq: number; hash: string }>`select seq, hash from audit_event order by seq desc limit 1`.execute(conn)).rows[0]
+        let seq = head ? Number(head.seq) : 0
+        let prev = head?.hash ?? CHAIN_GENESIS
+        const values = batch.map(({ event: e, at }) => {
+          seq += 1
+          const body = {
+            seq,
+            at,
+            actor: e.actor,
+            actor_kind: e.actorKind,
+            action: e.action,
+            resource: e.resource,
+            collection: e.collection ?? '',
+            ip: e.ip ?? '',
+            outcome: e.outcome,
+            status: e.status,
+            detail: canonicalJson(e.detail ?? {}),
+          }
+          const hash = chainHash(prev, hashedBody(body))
+          const row = sql`(${seq}, ${at}, ${body.actor}, ${body.actor_kind}, ${body.action}, ${body.resource}, ${body.collection}, ${body.ip}, ${body.outcome}, ${body.status}, ${body.detail}, ${prev}, ${hash})`
+          prev = hash
+          return row
+        })
+        await sql`insert into audit_event (seq, at, actor, actor_kind, action, resource, collection, ip, outcome, status, detail, prev_hash, hash) values ${sql.join(values)}`.execute(conn)
+        await sql.raw('commit').execute(conn)
+      } catch (e) {
+        await sql.raw('rollback').execute(conn).catch(() => {})
+        throw e
       }
-      await trx.insertInto('audit_event').values(rows).execute()
     })
   }
 
