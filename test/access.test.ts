@@ -12,8 +12,8 @@ import { startTestHub, stowBody, PYDICOM_FILES, type TestHub } from './support/h
 
 /** What each role may do, restated here on purpose: the test must not read the code's table. */
 const ALLOWED: Record<Role, string[]> = {
-  admin: ['study:read', 'study:write', 'study:delete', 'annotation:write', 'audit:read', 'admin'],
-  curator: ['study:read', 'study:write', 'study:delete'],
+  admin: ['study:read', 'study:write', 'study:delete', 'quarantine:review', 'annotation:write', 'audit:read', 'admin'],
+  curator: ['study:read', 'study:write', 'study:delete', 'quarantine:review'],
   site_uploader: ['study:write'],
   annotator: ['study:read', 'annotation:write'],
   researcher: ['study:read'],
@@ -81,6 +81,7 @@ describe('access control', () => {
       .replace(':sop', ids.sop)
       .replace(':frames', '1')
       .replace(':id', '00000000-0000-7000-8000-000000000000')
+      .replace(':name', 'no-such-collection')
       .replace('/bulk/*', '/bulk/7FE00010')
       .replace('/assets/*', '/assets/none.js')
       .replace(/\/\*$/, '/some/page')

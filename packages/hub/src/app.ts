@@ -16,6 +16,7 @@ import { accessPlugin } from './auth/plugin.ts'
 import { cookieSecret } from './auth/secrets.ts'
 import { dicomwebRoutes } from './dicomweb/routes.ts'
 import { healthRoutes } from './health/routes.ts'
+import { uploadRoutes } from './uploads/routes.ts'
 import { webDistDir, webRoutes } from './web/routes.ts'
 
 export interface AppOptions {
@@ -58,9 +59,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   const oidc = opts.config.oidc ? await discoverOidc(app, opts.config.oidc, opts.config.publicUrl) : null
   await app.register(healthRoutes, { archive: opts.archive })
-  await app.register(apiRoutes, { prefix: '/api', db, secure: tls !== null, oidc: oidc ? opts.config.oidc! : null })
+  await app.register(apiRoutes, { prefix: '/api', db, objects: opts.archive.objects, secure: tls !== null, oidc: oidc ? opts.config.oidc! : null })
   if (oidc) await app.register(oidcRoutes, { prefix: '/api/auth/oidc', client: oidc, secure: tls !== null, signIn: oidcSignIn(app, db, tls !== null) })
   await app.register(dicomwebRoutes, { prefix: '/dicomweb', archive: opts.archive, publicUrl: opts.config.publicUrl })
+  await app.register(uploadRoutes, { prefix: '/uploads', archive: opts.archive, dataDir: opts.config.dataDir })
   await app.register(webRoutes, { distDir: webDistDir() })
   return app
 }

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Kysely } from 'kysely'
 import type { Database } from '@kura/storage'
 import { AuthErrors } from '../auth/errors.ts'
-import { addGrant, createCollection, createSite, listCollections, listGrants, listSites, removeGrant } from '../auth/grants.ts'
+import { addGrant, createCollection, createSite, listCollections, listGrants, listSites, removeGrant, setCollectionDeidentified } from '../auth/grants.ts'
 import { deleteSessionsOf } from '../auth/sessions.ts'
 import { createUser, listUsers, updateUser, userView } from '../auth/users.ts'
 
@@ -25,10 +25,18 @@ export async function adminRoutes(app: FastifyInstance, opts: { db: Kysely<Datab
     return listCollections(db, all ? 'all' : [...names])
   })
 
-  app.post<{ Body: { name?: unknown } }>('/collections', admin, async (req, reply) => {
+  app.post<{ Body: { name?: unknown; deidentified?: unknown } }>('/collections', admin, async (req, reply) => {
     const name = str(req.body?.name, 'name')
     req.audit.collection = name
-    return reply.status(201).send(await createCollection(db, name))
+    return reply.status(201).send(await createCollection(db, name, req.body?.deidentified === true))
+  })
+
+  app.patch<{ Params: { name: string }; Body: { deidentified?: unknown } }>('/collections/:name', admin, async (req) => {
+    if (typeof req.body?.deidentified !== 'boolean') throw AuthErrors.badRequest('Give "deidentified": true or false.')
+    req.audit.collection = req.params.name
+    req.audit.detail = { deidentified: req.body.deidentified }
+    await setCollectionDeidentified(db, req.params.name, req.body.deidentified)
+    return (await listCollections(db, [req.params.name]))[0]
   })
 
   app.get('/users', admin, async () => (await listUsers(db)).map(userView))

@@ -8,22 +8,25 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
-import { isKuraError, loadHubConfig, type HubConfig, type Logger, silentLogger, KuraError } from '@kura/core'
+import { isKuraError, loadHubConfig, newId, type HubConfig, type Logger, silentLogger, KuraError } from '@kura/core'
+import type { Finding } from '@kura/deid'
 import { readDicom } from '@kura/dicom'
 import {
   deleteInstance, deleteSeries, deleteStudy, getInstance, openCatalog, openObjectStore, storeInstance,
-  type ArchiveObjectStore, type Catalog,
+  type ArchiveObjectStore, type Catalog, type InstanceRecord,
 } from '@kura/storage'
 import { describeInstance } from './describe.ts'
 import { ArchiveErrors } from './errors.ts'
-import { receive } from './receive.ts'
+import { receive, type LocalFile, type ReceivedObject } from './receive.ts'
+import { readForCheck, receiptFindings } from './receipt-check.ts'
 
 export type IngestResult =
   | { status: 'stored' | 'duplicate'; sopInstanceUid: string; sopClassUid: string; studyInstanceUid: string; seriesInstanceUid: string }
   | { status: 'conflict' | 'rejected'; sopInstanceUid?: string; sopClassUid?: string; code: string; reason: string }
 
 export interface IngestInput {
-  source: Readable | Uint8Array
+  /** The bytes: a stream, a buffer, or a local file with its checked SHA-256 (moved into the store, or removed). */
+  source: Readable | Uint8Array | LocalFile
   collection: string
   /** When set, an instance of any other study is refused (STOW-RS to /studies/{uid}, PS3.18 10.5.1). */
   studyInstanceUid?: string
@@ -76,13 +79,24 @@ export class Archive {
       }
       const ok = { sopInstanceUid, sopClassUid, studyInstanceUid: rec.studyInstanceUid, seriesInstanceUid: rec.seriesInstanceUid }
 
+      if (await this.isDeidentified(input.collection)) {
+        const checkSrc = await received.open()
+        let findings
+        try {
+          findings = receiptFindings(await readForCheck(checkSrc))
+        } finally {
+          await checkSrc.close()
+        }
+        if (findings.length) return await this.quarantine(received, rec, findings)
+      }
+
       // Duplicates and conflicts are decided before writing anything, so a retried upload costs one lookup.
       const existing = await getInstance(this.catalog.db, sopInstanceUid)
       if (existing) {
         if (existing.sha256 === received.sha256) return { status: 'duplicate', ...ok }
         return refused(ArchiveErrors.conflict(sopInstanceUid, `stored SHA-256 ${existing.sha256.slice(0, 12)}…, received ${received.sha256.slice(0, 12)}…`), 'conflict', sopInstanceUid, sopClassUid)
       }
-      if (received.path) await this.objects.putFile(objectKey, received.path, { sha256: received.sha256, move: true })
+      if (received.path) await this.objects.putFile(objectKey, received.path, { sha256: received.sha256, move: true, verified: true })
       else await this.objects.put(objectKey, received.buffer!, { sha256: received.sha256 })
       const outcome = await storeInstance(this.catalog.db, rec)
       if (outcome.status === 'conflict') {
@@ -98,6 +112,32 @@ export class Archive {
     } finally {
       await received.discard()
     }
+  }
+
+  /** Whether the collection accepts only de-identified objects (a new collection does not). */
+  private async isDeidentified(collection: string): Promise<boolean> {
+    const row = await this.catalog.db.selectFrom('collection').select('deidentified').where('name', '=', collection).executeTakeFirst()
+    return row?.deidentified === 1
+  }
+
+  /**
+   * Keeps an object that failed the receipt check where no reader can reach it, with the reasons;
+   * receiving the same bytes again adds no second entry.
+   */
+  private async quarantine(received: ReceivedObject, rec: InstanceRecord, findings: Finding[]): Promise<IngestResult> {
+    const key = `quarantine/${received.sha256}`
+    const collectionId = await this.catalog.db.selectFrom('collection').select('id').where('name', '=', rec.collection).executeTakeFirstOrThrow()
+    const known = await this.catalog.db.selectFrom('quarantine').select('id').where('sha256', '=', received.sha256).where('collection_id', '=', collectionId.id).executeTakeFirst()
+    if (!known) {
+      if (received.path) await this.objects.putFile(key, received.path, { sha256: received.sha256, move: true, verified: true })
+      else await this.objects.put(key, received.buffer!, { sha256: received.sha256 })
+      await this.catalog.db
+        .insertInto('quarantine')
+        .values({ id: newId(), collection_id: collectionId.id, object_key: key, sha256: received.sha256, size: received.size, sop_instance_uid: rec.sopInstanceUid, study_instance_uid: rec.studyInstanceUid, findings: JSON.stringify(findings), received_at: new Date().toISOString() })
+        .execute()
+      this.log.warn({ collection: rec.collection, sopInstanceUid: rec.sopInstanceUid, findings: findings.map((f) => f.kind) }, 'object quarantined on receipt')
+    }
+    return refused(ArchiveErrors.quarantined(rec.collection, findings), 'rejected', rec.sopInstanceUid, rec.sopClassUid)
   }
 
   /** Removes instances from the catalog, then their originals. Returns how many instances went. */

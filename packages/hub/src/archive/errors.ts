@@ -10,6 +10,12 @@ export const ArchiveErrors = {
     new KuraError('ARCHIVE_CONFLICT', `SOP Instance ${sopInstanceUid} is already stored with different content (${reason}); it was not overwritten. Delete the stored instance first if the new one should replace it.`, { status: 409 }),
   studyMismatch: (actual: string, expected: string) =>
     new KuraError('ARCHIVE_STUDY_MISMATCH', `The instance belongs to study ${actual}, not to ${expected} named in the request URL; it was not stored. Send it to /dicomweb/studies instead.`, { status: 409 }),
+  quarantined: (collection: string, findings: Array<{ kind: string; reason: string }>) =>
+    new KuraError(
+      'HUB_QUARANTINED',
+      `Collection "${collection}" holds only de-identified data, and this object failed the hub's receipt check (${findings.slice(0, 3).map((f) => f.reason).join('; ')}${findings.length > 3 ? `; and ${findings.length - 3} more` : ''}). It was quarantined, not stored: fix the gateway's policy and send it again.`,
+      { status: 422, details: { findings } },
+    ),
   badCollection: (name: string) =>
     new KuraError('ARCHIVE_BAD_COLLECTION', `Collection name "${name.slice(0, 80)}" is not valid: use 1–64 letters, digits, '-', '_' or '.'.`, { status: 400 }),
 } as const

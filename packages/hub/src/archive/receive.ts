@@ -25,8 +25,19 @@ export interface ReceivedObject {
   discard(): Promise<void>
 }
 
-export async function receive(source: Readable | Uint8Array, tmpDir: string): Promise<ReceivedObject> {
+/** A whole object already in a local file whose SHA-256 the caller has checked; it is moved, not copied. */
+export interface LocalFile {
+  path: string
+  sha256: string
+  size: number
+}
+
+export async function receive(source: Readable | Uint8Array | LocalFile, tmpDir: string): Promise<ReceivedObject> {
   if (source instanceof Uint8Array) return inMemory(source, createHash('sha256').update(source).digest('hex'))
+  if ('path' in source && typeof source.path === 'string' && 'sha256' in source) {
+    const { path, sha256, size } = source
+    return { sha256, size, path, open: () => FileSource.open(path), discard: () => rm(path, { force: true }) }
+  }
   const hash = createHash('sha256')
   const chunks: Buffer[] = []
   let size = 0

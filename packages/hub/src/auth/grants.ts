@@ -114,6 +114,8 @@ export async function createSite(db: Db, name: string): Promise<SiteView> {
 export interface CollectionView {
   id: string
   name: string
+  /** Only de-identified objects are accepted (checked on receipt). */
+  deidentified: boolean
   studies: number
   instances: number
   createdAt: string
@@ -125,24 +127,29 @@ export async function listCollections(db: Db, names: 'all' | string[]): Promise<
   let q = db
     .selectFrom('collection as c')
     .leftJoin('study as st', 'st.collection_id', 'c.id')
-    .select((eb) => ['c.id', 'c.name', 'c.created_at', eb.fn.count<number>('st.id').as('studies'), eb.fn.coalesce(eb.fn.sum<number>('st.number_of_instances'), eb.lit(0)).as('instances')])
-    .groupBy(['c.id', 'c.name', 'c.created_at'])
+    .select((eb) => ['c.id', 'c.name', 'c.created_at', 'c.deidentified', eb.fn.count<number>('st.id').as('studies'), eb.fn.coalesce(eb.fn.sum<number>('st.number_of_instances'), eb.lit(0)).as('instances')])
+    .groupBy(['c.id', 'c.name', 'c.created_at', 'c.deidentified'])
     .orderBy('c.name')
   if (names !== 'all') q = q.where('c.name', 'in', names)
   const rows = await q.execute()
-  return rows.map((r) => ({ id: r.id, name: r.name, studies: Number(r.studies), instances: Number(r.instances), createdAt: r.created_at }))
+  return rows.map((r) => ({ id: r.id, name: r.name, deidentified: r.deidentified === 1, studies: Number(r.studies), instances: Number(r.instances), createdAt: r.created_at }))
 }
 
-export async function createCollection(db: Db, name: string): Promise<CollectionView> {
+export async function createCollection(db: Db, name: string, deidentified = false): Promise<CollectionView> {
   if (!NAME.test(name)) throw AuthErrors.badRequest(`Collection name "${name.slice(0, 80)}" is not valid: use 1–64 letters, digits, '-', '_' or '.'.`)
-  const row = { id: newId(), name, created_at: new Date().toISOString() }
+  const row = { id: newId(), name, created_at: new Date().toISOString(), deidentified: deidentified ? 1 : 0 }
   try {
     await db.insertInto('collection').values(row).execute()
   } catch (e) {
     if (isUniqueViolation(e)) throw AuthErrors.conflict(`A collection named "${name}" already exists.`)
     throw e
   }
-  return { id: row.id, name, studies: 0, instances: 0, createdAt: row.created_at }
+  return { id: row.id, name, deidentified, studies: 0, instances: 0, createdAt: row.created_at }
+}
+
+export async function setCollectionDeidentified(db: Db, name: string, deidentified: boolean): Promise<void> {
+  const r = await db.updateTable('collection').set({ deidentified: deidentified ? 1 : 0 }).where('name', '=', name).executeTakeFirst()
+  if (!Number(r.numUpdatedRows)) throw AuthErrors.notFound(`Collection "${name.slice(0, 64)}"`)
 }
 
 export function isUniqueViolation(e: unknown): boolean {

@@ -4,7 +4,7 @@
  */
 
 /** Permissions a route can require. `public` needs no sign-in; `authenticated` any principal. */
-export const PERMISSIONS = ['public', 'authenticated', 'study:read', 'study:write', 'study:delete', 'annotation:write', 'audit:read', 'admin'] as const
+export const PERMISSIONS = ['public', 'authenticated', 'study:read', 'study:write', 'study:delete', 'quarantine:review', 'annotation:write', 'audit:read', 'admin'] as const
 export type Permission = (typeof PERMISSIONS)[number]
 
 /** Permissions that are checked against a grant (everything but the two sign-in levels). */
@@ -14,8 +14,8 @@ export const ROLES = ['admin', 'curator', 'site_uploader', 'annotator', 'researc
 export type Role = (typeof ROLES)[number]
 
 const ROLE_PERMISSIONS: Record<Role, readonly GrantedPermission[]> = {
-  admin: ['study:read', 'study:write', 'study:delete', 'annotation:write', 'audit:read', 'admin'],
-  curator: ['study:read', 'study:write', 'study:delete'],
+  admin: ['study:read', 'study:write', 'study:delete', 'quarantine:review', 'annotation:write', 'audit:read', 'admin'],
+  curator: ['study:read', 'study:write', 'study:delete', 'quarantine:review'],
   // Uploads only: a gateway's token must not be able to read back what other sites sent.
   site_uploader: ['study:write'],
   annotator: ['study:read', 'annotation:write'],

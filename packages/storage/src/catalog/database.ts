@@ -13,6 +13,21 @@ export interface CollectionTable {
   id: string
   name: string
   created_at: string
+  /** 1: only de-identified objects are accepted (checked on receipt; failures are quarantined). */
+  deidentified: Generated<number>
+}
+
+export interface QuarantineTable {
+  id: string
+  collection_id: string
+  object_key: string
+  sha256: string
+  size: number
+  sop_instance_uid: string
+  study_instance_uid: string
+  /** JSON array of { path, keyword, kind, reason } (never values). */
+  findings: string
+  received_at: string
 }
 
 export interface SubjectTable {
@@ -165,7 +180,36 @@ export interface AuditEventTable {
   hash: string
 }
 
+/** A resumable upload from a gateway (tus); see hub uploads/ and docs/upload-protocol.md. */
+export interface UploadTable {
+  id: string
+  /** 'dicom' | 'dicom-bundle' */
+  kind: string
+  /** Collection name, as the creating request named it. */
+  collection: string
+  study_instance_uid: string
+  /** Hex SHA-256 the whole upload must have. */
+  sha256: string
+  object_count: number
+  upload_length: number
+  /** Bytes durably written (fsync'd) to the part file. */
+  upload_offset: number
+  /** 'receiving' | 'processing' | 'complete' | 'failed' */
+  state: string
+  owner_user_id: string
+  owner_token_id: string | null
+  /** The lease of the request appending to (or completing) this upload; null when free. */
+  lock_token: string | null
+  lock_expires_at: string | null
+  /** JSON of the result resource once complete or failed. */
+  result: string | null
+  created_at: string
+  updated_at: string
+  expires_at: string
+}
+
 export interface Database {
+  quarantine: QuarantineTable
   user: UserTable
   site: SiteTable
   grant: GrantTable
@@ -177,4 +221,5 @@ export interface Database {
   study: StudyTable
   series: SeriesTable
   instance: InstanceTable
+  upload: UploadTable
 }

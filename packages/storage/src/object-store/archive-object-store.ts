@@ -14,6 +14,11 @@ export interface PutFileOptions extends PutOptions {
    * Default false: the file is copied and stays where it is.
    */
   move?: boolean
+  /**
+   * The caller hashed exactly these bytes itself and `sha256` is that hash: a moved file is not
+   * read again (a 2 GB object costs one rename instead of another full read).
+   */
+  verified?: boolean
 }
 
 export interface ArchiveObjectStore extends ObjectStore {

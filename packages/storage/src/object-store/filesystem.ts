@@ -93,10 +93,18 @@ export class FilesystemObjectStore implements ArchiveObjectStore {
     const final = this.pathOf(key)
     if (!opts.move) return this.put(key, createReadStream(path), opts)
     // Hash first so a mismatch leaves the caller's file untouched, then rename it into place.
-    const hashing = new HashingStream()
-    await pipeline(createReadStream(path), hashing, new NullSink())
-    const sha256 = hashing.digest()
-    if (opts.sha256 && opts.sha256 !== sha256) throw StorageErrors.checksumMismatch(key, opts.sha256, sha256)
+    let sha256: string
+    let size: number
+    if (opts.verified && opts.sha256) {
+      sha256 = opts.sha256
+      size = (await stat(path)).size
+    } else {
+      const hashing = new HashingStream()
+      await pipeline(createReadStream(path), hashing, new NullSink())
+      sha256 = hashing.digest()
+      size = hashing.bytes
+      if (opts.sha256 && opts.sha256 !== sha256) throw StorageErrors.checksumMismatch(key, opts.sha256, sha256)
+    }
     if (this.durable) await syncFile(path)
     try {
       await this.moveIntoPlace(path, final)
@@ -114,7 +122,7 @@ export class FilesystemObjectStore implements ArchiveObjectStore {
       }
       await unlink(path)
     }
-    return { key, size: hashing.bytes, sha256 }
+    return { key, size, sha256 }
   }
 
   /** rename(2) replaces atomically; an existing object with the same key (same content, for content-addressed keys) is simply replaced. */

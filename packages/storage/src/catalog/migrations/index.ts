@@ -4,6 +4,8 @@
 import type { Kysely } from 'kysely'
 import * as m000001 from './2026_11_27_000001_archive.ts'
 import * as m000002 from './2026_11_27_000002_access.ts'
+import * as m000003 from './2026_11_27_000003_uploads.ts'
+import * as m000004 from './2026_11_27_000004_quarantine.ts'
 
 export interface MigrationEnv {
   byteOrderText: string
@@ -17,4 +19,6 @@ export interface CatalogMigration {
 export const migrations: Record<string, CatalogMigration> = {
   '2026_11_27_000001_archive': m000001,
   '2026_11_27_000002_access': m000002,
+  '2026_11_27_000003_uploads': m000003,
+  '2026_11_27_000004_quarantine': m000004,
 }

@@ -1,0 +1,309 @@
+/**
+ * @module The upload service at /uploads: tus 1.0 (creation, checksum, termination,
+ * expiration) for gateways, plus the result of each upload and a study's manifest
+ * (docs/upload-protocol.md).
+ *
+ * Our own small tus server rather than @tus/server: the contract needs the checksum extension
+ * (sha256, 460 on mismatch), a completing PATCH that answers only once everything is stored and
+ * indexed, and state any hub process can pick up; all of that is a few hundred lines here.
+ * State lives in the catalog (`upload` table); bytes in `<dataDir>/uploads/<id>.part`. Several
+ * processes on one machine share that directory; several machines need it shared (or sticky
+ * routing of /uploads/{id} to the machine that created it).
+ */
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Hash } from 'node:crypto'
+import { createHash } from 'node:crypto'
+import type { Readable } from 'node:stream'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { getStudy, listInstances } from '@kura/storage'
+import type { Archive } from '../archive/archive.ts'
+import { AuthErrors } from '../auth/errors.ts'
+import { completeUpload } from './complete.ts'
+import { UploadErrors } from './errors.ts'
+import { parseUploadMetadata } from './metadata.ts'
+import { appendBody, createPartFile, cutBack, removePartFile, syncPrefix } from './part-file.ts'
+import {
+  acquireLease, advance, createUpload, deleteUpload, finish, getUpload, isExpired, leaseLive, listExpired, releaseLease, renewLease,
+  LEASE_MS, type UploadRow,
+} from './upload-state.ts'
+
+export const TUS_VERSION = '1.0.0'
+export const DEFAULT_MAX_SIZE = 64 * 1024 ** 3
+const SWEEP_MS = 10 * 60_000
+
+export interface UploadRoutesOptions {
+  archive: Archive
+  dataDir: string
+  /** Largest Upload-Length accepted (Tus-Max-Size); default 64 GiB. */
+  maxSize?: number
+}
+
+/** A PATCH-by-PATCH whole-upload hash, valid while one process handles consecutive PATCHes. */
+interface Running {
+  offset: number
+  hash: Hash
+}
+
+export async function uploadRoutes(app: FastifyInstance, opts: UploadRoutesOptions) {
+  const db = opts.archive.catalog.db
+  const dir = join(opts.dataDir, 'uploads')
+  await mkdir(dir, { recursive: true })
+  const maxSize = opts.maxSize ?? DEFAULT_MAX_SIZE
+  const partPath = (id: string) => join(dir, `${id}.part`)
+  const running = new Map<string, Running>()
+  const write = { config: { permission: 'study:write' as const } }
+
+  // Bodies stay streams: PATCH bodies go straight to disk, and Fastify's bodyLimit never applies.
+  app.addContentTypeParser('application/offset+octet-stream', (_req, payload, done) => done(null, payload))
+  app.addContentTypeParser('*', (_req, payload, done) => done(null, payload))
+  app.addHook('onSend', async (_req, reply) => {
+    reply.header('Tus-Resumable', TUS_VERSION)
+  })
+
+  // Unfinished uploads whose 24 h ran out lose their bytes; finished ones lose their row a week on.
+  const sweep = async () => {
+    for (const row of await listExpired(db)) {
+      if (leaseLive(row)) continue
+      await removePartFile(partPath(row.id))
+      running.delete(row.id)
+      if (row.state === 'receiving' || row.state === 'processing') await markExpired(row)
+      else await deleteUpload(db, row.id)
+    }
+  }
+  const timer = setInterval(() => void sweep().catch((err) => app.log.error({ err }, 'upload sweep failed')), SWEEP_MS)
+  timer.unref()
+  app.addHook('onClose', async () => clearInterval(timer))
+
+  async function markExpired(row: UploadRow): Promise<void> {
+    const result = { state: 'failed', collection: row.collection, study: row.study_instance_uid, objects: [], reason: 'The upload expired (24 h without a PATCH) and its bytes were removed.' }
+    await db.updateTable('upload').set({ state: 'failed', result: JSON.stringify(result), updated_at: new Date().toISOString() }).where('id', '=', row.id).where('state', 'in', ['receiving', 'processing']).execute()
+  }
+
+  function requireTus(req: FastifyRequest): void {
+    const v = req.headers['tus-resumable']
+    if (v !== TUS_VERSION) throw UploadErrors.tusVersion(String(v ?? '(none)'))
+  }
+
+  /** The upload, if this principal may write to its collection; otherwise exactly like a missing one. */
+  async function load(req: FastifyRequest, id: string): Promise<UploadRow> {
+    req.audit.detail = { upload: id }
+    const row = await getUpload(db, id)
+    if (!row) throw UploadErrors.notFound()
+    req.audit.collection = row.collection
+    if (!req.access.can('study:write', row.collection)) {
+      req.audit.outcome = 'denied'
+      req.audit.detail = { upload: id, hidden: 'upload is in a collection this principal cannot write to' }
+      throw UploadErrors.notFound()
+    }
+    if (isExpired(row)) {
+      await removePartFile(partPath(id))
+      running.delete(id)
+      await markExpired(row)
+      throw UploadErrors.gone('expired (24 h without a PATCH) and its bytes were removed')
+    }
+    return row
+  }
+
+  app.options('/', write, async (_req, reply) => {
+    reply.header('Tus-Version', TUS_VERSION)
+    reply.header('Tus-Extension', 'creation,checksum,termination,expiration')
+    reply.header('Tus-Checksum-Algorithm', 'sha256')
+    reply.header('Tus-Max-Size', String(maxSize))
+    return reply.status(204).send()
+  })
+
+  app.post('/', write, async (req, reply) => {
+    requireTus(req)
+    if (req.headers['upload-defer-length'] !== undefined) throw UploadErrors.badHeader('Upload-Defer-Length', 'deferred lengths are not supported; send Upload-Length.')
+    const length = parseNonNegative(req.headers['upload-length'], 'Upload-Length')
+    if (length > maxSize) throw UploadErrors.tooLarge(length, maxSize)
+    if (length === 0) throw UploadErrors.badHeader('Upload-Length', 'an upload holds at least one object, so it cannot be empty.')
+    const meta = parseUploadMetadata(req.headers['upload-metadata'] as string | undefined)
+    req.audit.collection = meta.collection
+    if (!req.access.can('study:write', meta.collection)) throw AuthErrors.forbidden(`study:write permission on collection "${meta.collection.slice(0, 64)}"`)
+    const p = req.access.principal!
+    const row = await createUpload(db, meta, length, { userId: p.userId, tokenId: p.tokenId })
+    await createPartFile(partPath(row.id))
+    req.audit.detail = { upload: row.id, bytes: length, objects: meta.count, kind: meta.kind }
+    reply.header('Location', `/uploads/${row.id}`)
+    reply.header('Upload-Expires', httpDate(row.expires_at))
+    return reply.status(201).send()
+  })
+
+  app.head('/:id', write, async (req: FastifyRequest<{ Params: { id: string } }>, reply) => {
+    requireTus(req)
+    const row = await load(req, req.params.id)
+    if (row.state === 'failed') throw UploadErrors.gone(`failed; GET /uploads/${row.id}/result says why`)
+    reply.header('Cache-Control', 'no-store')
+    reply.header('Upload-Offset', String(row.upload_offset))
+    reply.header('Upload-Length', String(row.upload_length))
+    if (row.state === 'receiving') reply.header('Upload-Expires', httpDate(row.expires_at))
+    return reply.status(200).send()
+  })
+
+  app.patch('/:id', write, async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
+    requireTus(req)
+    const ct = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
+    if (ct !== 'application/offset+octet-stream') throw UploadErrors.contentType(req.headers['content-type'] ?? '(none)')
+    const offset = parseNonNegative(req.headers['upload-offset'], 'Upload-Offset')
+    const checksum = parseChecksum(req.headers['upload-checksum'] as string | undefined)
+    const id = req.params.id
+    const row = await load(req, id)
+    if (row.state === 'complete') throw UploadErrors.alreadyComplete()
+    if (row.state === 'failed') throw UploadErrors.gone(`failed; GET /uploads/${row.id}/result says why`)
+    if (offset !== row.upload_offset) throw UploadErrors.offsetConflict(offset, row.upload_offset)
+    const remaining = row.upload_length - offset
+    const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length'])
+    if (declared !== undefined && declared > remaining) throw UploadErrors.pastEnd(row.upload_length)
+    const lease = await acquireLease(db, id, offset)
+    if (!lease) {
+      const now = await getUpload(db, id)
+      if (now && now.upload_offset !== offset) throw UploadErrors.offsetConflict(offset, now.upload_offset)
+      throw UploadErrors.busy()
+    }
+    const renew = setInterval(() => void renewLease(db, id, lease).catch(() => {}), LEASE_MS / 3)
+    let held = true
+    try {
+      const path = partPath(id)
+      const prior = running.get(id)
+      const base = offset === 0 ? createHash('sha256') : prior?.offset === offset ? prior.hash : null
+      const got = await appendBody(path, offset, req.body as Readable, remaining, base)
+      req.audit.detail = { upload: id, bytes: got.written, objects: row.object_count }
+      if (got.broken === 'aborted') {
+        // Without a checksum the received prefix is good tus bytes; with one it cannot be verified.
+        if (checksum || got.written === 0) await cutBack(path, offset)
+        else {
+          await syncPrefix(path, offset + got.written)
+          await advance(db, id, lease, offset + got.written, { release: true })
+          held = false
+          running.delete(id)
+        }
+        req.log.warn({ upload: id, written: got.written }, 'upload PATCH broke off')
+        if (req.raw.socket?.destroyed !== false) return reply.hijack()
+        throw UploadErrors.badHeader('body', 'the request body ended early; send HEAD and resume from its Upload-Offset.')
+      }
+      if (got.broken === 'past-end') {
+        await cutBack(path, offset)
+        throw UploadErrors.pastEnd(row.upload_length)
+      }
+      if (checksum && checksum !== got.chunkSha256) {
+        await cutBack(path, offset)
+        throw UploadErrors.checksumMismatch()
+      }
+      const newOffset = offset + got.written
+      if (newOffset < row.upload_length) {
+        const expires = await advance(db, id, lease, newOffset, { release: true })
+        held = false
+        if (got.whole) running.set(id, { offset: newOffset, hash: got.whole })
+        else running.delete(id)
+        reply.header('Upload-Offset', String(newOffset))
+        reply.header('Upload-Expires', httpDate(expires))
+        return reply.status(204).send()
+      }
+      // The completing PATCH: answered only after the whole hash is checked and every object stored.
+      await advance(db, id, lease, newOffset, { state: 'processing' })
+      running.delete(id)
+      const t0 = performance.now()
+      const done = await completeUpload(opts.archive, row, path, got.whole ? got.whole.digest('hex') : null)
+      await finish(db, id, lease, done.result.state === 'failed' ? 'failed' : 'complete', done.result)
+      held = false
+      await removePartFile(path)
+      req.audit.detail = { upload: id, bytes: got.written, objects: done.result.objects.length }
+      req.log.info({ upload: id, ms: Math.round(performance.now() - t0), hashedBy: done.hashedBy, objects: done.result.objects.length }, 'upload completed')
+      if (done.error) throw done.error
+      reply.header('Upload-Offset', String(newOffset))
+      return reply.status(204).send()
+    } finally {
+      clearInterval(renew)
+      if (held) await releaseLease(db, id, lease)
+    }
+  })
+
+  app.delete('/:id', write, async (req: FastifyRequest<{ Params: { id: string } }>, reply) => {
+    requireTus(req)
+    const row = await load(req, req.params.id)
+    if (leaseLive(row)) throw UploadErrors.busy()
+    await removePartFile(partPath(row.id))
+    running.delete(row.id)
+    await deleteUpload(db, row.id)
+    return reply.status(204).send()
+  })
+
+  app.get('/:id/result', { ...write, schema: { response: { 200: RESULT_SCHEMA } } }, async (req: FastifyRequest<{ Params: { id: string } }>) => {
+    const row = await load(req, req.params.id)
+    if (row.result) {
+      const result = JSON.parse(row.result)
+      req.audit.detail = { upload: row.id, objects: result.objects.length }
+      return result
+    }
+    const base = { collection: row.collection, study: row.study_instance_uid, objects: [] }
+    if (row.state === 'processing') {
+      if (leaseLive(row)) return { state: 'processing', ...base }
+      return { state: 'failed', ...base, reason: `The hub stopped while storing this upload; send an empty PATCH with Upload-Offset ${row.upload_length} to finish it, or upload again.` }
+    }
+    throw UploadErrors.incomplete(row.upload_offset, row.upload_length)
+  })
+
+  app.get('/studies/:study', { ...write, schema: { response: { 200: MANIFEST_SCHEMA } } }, async (req: FastifyRequest<{ Params: { study: string } }>) => {
+    const study = await getStudy(db, req.params.study)
+    if (!study) throw UploadErrors.studyNotFound(req.params.study)
+    req.audit.collection = study.collection
+    if (!req.access.can('study:write', study.collection)) {
+      req.audit.outcome = 'denied'
+      req.audit.detail = { hidden: 'study is in a collection this principal cannot write to' }
+      throw UploadErrors.studyNotFound(req.params.study)
+    }
+    const instances = await listInstances(db, { studyInstanceUid: study.studyInstanceUid })
+    const series = new Map<string, number>()
+    for (const i of instances) series.set(i.seriesInstanceUid, (series.get(i.seriesInstanceUid) ?? 0) + 1)
+    req.audit.detail = { objects: instances.length }
+    return {
+      study: study.studyInstanceUid,
+      collection: study.collection,
+      series: [...series].map(([seriesInstanceUid, n]) => ({ seriesInstanceUid, instances: n })),
+      instances: instances.map((i) => ({ sopInstanceUid: i.sopInstanceUid, sha256: i.sha256 })),
+    }
+  })
+}
+
+function parseNonNegative(v: string | string[] | undefined, name: string): number {
+  if (typeof v !== 'string' || !/^[0-9]{1,16}$/.test(v)) throw UploadErrors.badHeader(name, 'must be a non-negative integer.')
+  const n = Number(v)
+  if (!Number.isSafeInteger(n)) throw UploadErrors.badHeader(name, 'is too large.')
+  return n
+}
+
+/** `Upload-Checksum: sha256 <base64>` → the base64 digest; undefined when the header is absent. */
+function parseChecksum(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined
+  const [alg, digest, ...rest] = v.trim().split(/\s+/)
+  if (alg?.toLowerCase() !== 'sha256') throw UploadErrors.checksumAlgorithm(alg ?? '')
+  if (!digest || rest.length || Buffer.from(digest, 'base64').length !== 32) throw UploadErrors.badHeader('Upload-Checksum', 'must be "sha256 <base64 of the 32-byte digest>".')
+  return Buffer.from(digest, 'base64').toString('base64')
+}
+
+function httpDate(iso: string): string {
+  return new Date(iso).toUTCString()
+}
+
+const OUTCOME = {
+  type: 'object',
+  required: ['sopInstanceUid', 'sha256', 'outcome'],
+  properties: { sopInstanceUid: { type: 'string' }, sha256: { type: 'string' }, outcome: { type: 'string' }, reason: { type: 'string' } },
+}
+const RESULT_SCHEMA = {
+  type: 'object',
+  required: ['state', 'collection', 'study', 'objects'],
+  properties: { state: { type: 'string' }, collection: { type: 'string' }, study: { type: 'string' }, objects: { type: 'array', items: OUTCOME }, reason: { type: 'string' } },
+}
+const MANIFEST_SCHEMA = {
+  type: 'object',
+  required: ['study', 'collection', 'series', 'instances'],
+  properties: {
+    study: { type: 'string' },
+    collection: { type: 'string' },
+    series: { type: 'array', items: { type: 'object', properties: { seriesInstanceUid: { type: 'string' }, instances: { type: 'integer' } } } },
+    instances: { type: 'array', items: { type: 'object', properties: { sopInstanceUid: { type: 'string' }, sha256: { type: 'string' } } } },
+  },
+}
