@@ -5,17 +5,8 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { createServer } from 'node:net'
-import { startProvider, TestBrowser, type TestProvider } from '../packages/hub/src/auth/oidc-test-provider.ts'
+import { freePort, startProvider, TestBrowser, type TestProvider } from '../packages/hub/src/auth/oidc-test-provider.ts'
 import { startTestHub, type TestHub } from './support/hub.ts'
-
-async function freePort(): Promise<number> {
-  const s = createServer()
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
-  const port = (s.address() as { port: number }).port
-  await new Promise<void>((resolve) => s.close(() => resolve()))
-  return port
-}
 
 describe('OIDC sign-in on the hub', () => {
   let op: TestProvider

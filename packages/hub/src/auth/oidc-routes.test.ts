@@ -5,7 +5,6 @@
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createServer } from 'node:net'
 import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
 import cookie from '@fastify/cookie'
@@ -13,16 +12,7 @@ import { KuraError } from '@kura/core'
 import { OidcClient, type OidcIdentity } from './oidc.ts'
 import { oidcRoutes, PENDING_COOKIE } from './oidc-routes.ts'
 import { permissionsPlugin, routeTable } from './permissions.ts'
-import { startProvider, TestBrowser, type TestProvider } from './oidc-test-provider.ts'
-
-/** A free loopback port: the provider must know the exact redirect_uri before the app listens. */
-async function freePort(): Promise<number> {
-  const s = createServer()
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
-  const port = (s.address() as { port: number }).port
-  await new Promise<void>((resolve) => s.close(() => resolve()))
-  return port
-}
+import { freePort, startProvider, TestBrowser, type TestProvider } from './oidc-test-provider.ts'
 
 describe('OIDC routes', () => {
   let op: TestProvider

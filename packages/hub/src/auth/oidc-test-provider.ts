@@ -4,7 +4,7 @@
  * pages with fetch and manual redirects. Not used by the hub itself.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { createServer as createNetServer, type AddressInfo } from 'node:net'
 import { exportJWK, generateKeyPair, type JWK } from 'jose'
 
 /** The parts of oidc-provider's API these tests touch (the package ships no type declarations). */
@@ -148,4 +148,13 @@ export class TestBrowser {
     }
     throw new Error('too many redirects during sign-in at the provider')
   }
+}
+
+/** A free loopback port: the provider must know the exact redirect_uri before the app listens. */
+export async function freePort(): Promise<number> {
+  const s = createNetServer()
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
+  const port = (s.address() as AddressInfo).port
+  await new Promise<void>((resolve) => s.close(() => resolve()))
+  return port
 }

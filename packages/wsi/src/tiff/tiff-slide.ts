@@ -1,0 +1,153 @@
+/**
+ * @module A slide whose levels are tiled TIFF images: the pixel half shared by SVS and generic
+ * TIFF (OpenSlide's openslide-decode-tiff + openslide-grid). Formats supply only the levels,
+ * properties and associated images they find.
+ */
+import sharp from 'sharp'
+import { WsiErrors } from '../errors.ts'
+import type { AssociatedImage, AssociatedName, Level, Slide, SlideFormatName } from '../reader.ts'
+import type { EncodedTile, RgbaPixels, TiffImage } from './image.ts'
+import { Compression } from './tags.ts'
+
+/** Largest region readRegion composes in one call (256 MB of RGBA). */
+const MAX_REGION_PIXELS = 64 * 1024 * 1024
+
+export interface TiffSlideParts {
+  format: SlideFormatName
+  images: readonly TiffImage[]
+  properties: Record<string, string>
+  associated: ReadonlyMap<AssociatedName, AssociatedImage>
+  mpp?: { x: number; y: number }
+  objectivePower?: number
+  close(): Promise<void>
+}
+
+export class TiffSlide implements Slide {
+  readonly format: SlideFormatName
+  readonly levels: readonly Level[]
+  readonly mpp?: { x: number; y: number }
+  readonly objectivePower?: number
+  readonly properties: Readonly<Record<string, string>>
+  readonly associated: ReadonlyMap<AssociatedName, AssociatedImage>
+  private readonly images: readonly TiffImage[]
+  private readonly closer: () => Promise<void>
+
+  constructor(p: TiffSlideParts) {
+    if (p.images.length === 0) throw WsiErrors.malformed('the slide has no tiled pyramid level')
+    this.format = p.format
+    this.images = p.images
+    const w0 = p.images[0].width
+    const h0 = p.images[0].height
+    this.levels = p.images.map((im) => ({
+      width: im.width,
+      height: im.height,
+      tileWidth: im.chunkWidth,
+      tileHeight: im.chunkHeight,
+      downsample: (w0 / im.width + h0 / im.height) / 2,
+    }))
+    for (let i = 1; i < this.levels.length; i++)
+      if (!(this.levels[i].downsample > this.levels[i - 1].downsample))
+        throw WsiErrors.malformed(`pyramid level ${i} is not smaller than level ${i - 1}`)
+    this.mpp = p.mpp
+    this.objectivePower = p.objectivePower
+    this.associated = p.associated
+    this.closer = p.close
+    const props: Record<string, string> = { ...p.properties, 'openslide.vendor': vendorOf(p.format), 'openslide.level-count': String(this.levels.length) }
+    this.levels.forEach((l, i) => {
+      props[`openslide.level[${i}].width`] = String(l.width)
+      props[`openslide.level[${i}].height`] = String(l.height)
+      props[`openslide.level[${i}].tile-width`] = String(l.tileWidth)
+      props[`openslide.level[${i}].tile-height`] = String(l.tileHeight)
+      props[`openslide.level[${i}].downsample`] = String(l.downsample)
+    })
+    if (p.mpp) {
+      props['openslide.mpp-x'] = String(p.mpp.x)
+      props['openslide.mpp-y'] = String(p.mpp.y)
+    }
+    if (p.objectivePower !== undefined) props['openslide.objective-power'] = String(p.objectivePower)
+    this.properties = props
+  }
+
+  private image(level: number): TiffImage {
+    const im = this.images[level]
+    if (!im) throw WsiErrors.outOfRange(`Level ${level} does not exist (the slide has ${this.images.length})`)
+    return im
+  }
+
+  async tile(level: number, col: number, row: number): Promise<EncodedTile> {
+    const t = await this.image(level).encodedChunk(col, row)
+    if (!t) throw WsiErrors.missingTile(level, col, row)
+    return t
+  }
+
+  tilePixels(level: number, col: number, row: number): Promise<RgbaPixels> {
+    return this.image(level).decodeChunk(col, row)
+  }
+
+  readRegion(level: number, x: number, y: number, width: number, height: number): Promise<RgbaPixels> {
+    const ds = this.levels[level]?.downsample
+    if (ds === undefined) throw WsiErrors.outOfRange(`Level ${level} does not exist (the slide has ${this.images.length})`)
+    return composeRegion(this.image(level), Math.floor(x / ds), Math.floor(y / ds), width, height)
+  }
+
+  close(): Promise<void> {
+    return this.closer()
+  }
+}
+
+/** RGBA of the rectangle (x, y, w, h) in the image's own pixels, decoding only the chunks it touches. */
+export async function composeRegion(im: TiffImage, x: number, y: number, w: number, h: number): Promise<RgbaPixels> {
+  if (!(Number.isInteger(w) && Number.isInteger(h) && w > 0 && h > 0) || w * h > MAX_REGION_PIXELS)
+    throw WsiErrors.outOfRange(`A region of ${w}×${h} pixels is empty or larger than ${MAX_REGION_PIXELS} pixels`)
+  const out = new Uint8Array(w * h * 4)
+  const x0 = Math.max(0, x)
+  const y0 = Math.max(0, y)
+  const x1 = Math.min(im.width, x + w)
+  const y1 = Math.min(im.height, y + h)
+  if (x0 >= x1 || y0 >= y1) return { data: out, width: w, height: h }
+  const cw = im.chunkWidth
+  const ch = im.chunkHeight
+  const jobs: Promise<void>[] = []
+  for (let row = Math.floor(y0 / ch); row * ch < y1; row++) {
+    for (let col = Math.floor(x0 / cw); col * cw < x1; col++) {
+      jobs.push(
+        im.decodeChunk(col, row).then((t) => {
+          // Copy the part of this chunk inside both the image and the region.
+          const sx0 = Math.max(x0, col * cw)
+          const sx1 = Math.min(x1, col * cw + t.width)
+          const sy0 = Math.max(y0, row * ch)
+          const sy1 = Math.min(y1, row * ch + t.height)
+          const n = (sx1 - sx0) * 4
+          if (n <= 0) return
+          for (let yy = sy0; yy < sy1; yy++) {
+            const src = ((yy - row * ch) * t.width + (sx0 - col * cw)) * 4
+            out.set(t.data.subarray(src, src + n), ((yy - y) * w + (sx0 - x)) * 4)
+          }
+        }),
+      )
+    }
+  }
+  await Promise.all(jobs)
+  return { data: out, width: w, height: h }
+}
+
+/** An associated image stored as one TIFF image: a single JPEG chunk passes through, anything else becomes PNG. */
+export function associatedFromImage(im: TiffImage): AssociatedImage {
+  return {
+    width: im.width,
+    height: im.height,
+    async read() {
+      if (im.compression === Compression.JPEG && im.across === 1 && im.down === 1 && im.chunkHeight === im.height) {
+        const t = await im.encodedChunk(0, 0)
+        if (t) return { bytes: t.bytes, mediaType: 'image/jpeg' as const }
+      }
+      const px = await composeRegion(im, 0, 0, im.width, im.height)
+      const png = await sharp(px.data, { raw: { width: px.width, height: px.height, channels: 4 } }).png().toBuffer()
+      return { bytes: new Uint8Array(png.buffer, png.byteOffset, png.byteLength), mediaType: 'image/png' as const }
+    },
+  }
+}
+
+function vendorOf(f: SlideFormatName): string {
+  return f === 'aperio-svs' ? 'aperio' : f === 'hamamatsu-ndpi' ? 'hamamatsu' : f === 'dicom-wsi' ? 'dicom' : 'generic-tiff'
+}
