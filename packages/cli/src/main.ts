@@ -21,6 +21,7 @@ export const VERBS: Record<string, Verb> = {
   deid: { summary: 'De-identify DICOM files and folders into a folder, verifying each output (PS3.15 Annex E).', load: () => import('./commands/deid.ts') },
   synth: { summary: 'Write a synthetic, deterministic DICOM corpus (Japanese patients; CT, MR, endoscopy).', load: () => import('./commands/synth.ts') },
   demo: { summary: 'Fill a hub with a small synthetic corpus in two collections, and say how to look at it.', load: () => import('./commands/demo.ts') },
+  gateway: { summary: 'Run the site gateway: receive, de-identify on site, upload to the hub (init, status).', load: () => import('./commands/gateway.ts') },
   token: { summary: 'Create, list and revoke API tokens (on the hub\'s machine).', load: () => import('./commands/token.ts') },
   user: { summary: 'Add users and grant them roles on collections (on the hub\'s machine).', load: () => import('./commands/user.ts') },
   audit: { summary: 'Verify the hash-chained audit log, or export a range of it.', load: () => import('./commands/audit.ts') },

@@ -22,3 +22,4 @@ export { appendAudit, verifyAuditLog, auditLogPath, type LookupAuditBody, type L
 export { findMask, needsMask, maskReason, MASKED_MODALITIES } from './pixels/masks.ts'
 export { planPixels, withPixelPlan, maskNative, MAX_PIXEL_BYTES, type PixelPlan, type NativeLayout } from './pixels/apply.ts'
 export { PixelErrors } from './pixels/errors.ts'
+export { recordDeidentified } from './reid/record.ts'

@@ -1,3 +1,10 @@
-/** @module @kura/gateway: the site gateway's sources, spool and (later) pipeline, outbox and uploader. */
+/** @module @kura/gateway: the site gateway: sources, spool, pipeline, outbox, uploader, status. */
 export * from './sources/dimse/index.ts'
+export * from './sources/folder/index.ts'
 export * from './spool/index.ts'
+export * from './config/index.ts'
+export * from './outbox/index.ts'
+export * from './pipeline/index.ts'
+export * from './upload/index.ts'
+export * from './status/index.ts'
+export * from './gateway.ts'

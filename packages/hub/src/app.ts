@@ -16,6 +16,7 @@ import { accessPlugin } from './auth/plugin.ts'
 import { cookieSecret } from './auth/secrets.ts'
 import { dicomwebRoutes } from './dicomweb/routes.ts'
 import { healthRoutes } from './health/routes.ts'
+import { slideRoutes } from './slides/routes.ts'
 import { uploadRoutes } from './uploads/routes.ts'
 import { webDistDir, webRoutes } from './web/routes.ts'
 
@@ -63,6 +64,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   if (oidc) await app.register(oidcRoutes, { prefix: '/api/auth/oidc', client: oidc, secure: tls !== null, signIn: oidcSignIn(app, db, tls !== null) })
   await app.register(dicomwebRoutes, { prefix: '/dicomweb', archive: opts.archive, publicUrl: opts.config.publicUrl })
   await app.register(uploadRoutes, { prefix: '/uploads', archive: opts.archive, dataDir: opts.config.dataDir })
+  await app.register(slideRoutes, { archive: opts.archive, dataDir: opts.config.dataDir, publicUrl: opts.config.publicUrl })
   await app.register(webRoutes, { distDir: webDistDir() })
   return app
 }

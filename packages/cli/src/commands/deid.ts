@@ -13,8 +13,6 @@ import { createWriteStream } from 'node:fs'
 import { once } from 'node:events'
 import { basename, dirname, join, relative, resolve, sep } from 'node:path'
 import { FileSource, isKuraError } from '@kura/core'
-import type { DicomDataset } from '@kura/dicom'
-import type { DeidReport, ReidTable } from '@kura/deid'
 import { UsageError, intFlag, parseFlags } from '../args.ts'
 import { Progress, formatBytes, formatDuration } from '../progress.ts'
 import { walk } from '../walk.ts'
@@ -52,7 +50,6 @@ kura deid lookup:
 ${lookupHelp.slice(lookupHelp.indexOf('Looks up')).replace('Options:', 'Lookup options:')}`
 
 const MAX_LISTED = 20
-const PATIENT_BIRTH_DATE = 0x00100030
 /** Large enough that every text value is loaded for verification; pixel data is never loaded. */
 const VERIFY_BULK_THRESHOLD = 64 * 1024
 
@@ -178,7 +175,7 @@ export async function run(argv: string[]): Promise<number> {
           await closed
         }
         // Recorded before the output can reach the clean tree, so every pseudonym that leaves can be traced back here.
-        if (reid) recordReid(reid, dicom, source.dataset, report, collection)
+        if (reid) deid.recordDeidentified(reid, source.dataset, report, collection)
       } catch (e) {
         counts.failed++
         problems.push({ path: file.path, status: 'failed', reason: errorText(e) })
@@ -263,18 +260,3 @@ export async function run(argv: string[]): Promise<number> {
   return counts.quarantined + counts.rejected + counts.failed > 0 ? 1 : 0
 }
 
-/** Links the object's pseudonym and new UIDs to its originals in the site's re-identification table. */
-function recordReid(reid: ReidTable, dicom: typeof import('@kura/dicom'), ds: DicomDataset, report: DeidReport, collection: string): void {
-  const { Tags, getString } = dicom
-  const text = (tag: number) => (getString(ds, tag) ?? '').replace(/^[ \0]+|[ \0]+$/g, '')
-  const patientId = text(Tags.PatientID)
-  // Without a Patient ID there is no patient to name; the UIDs still lead to the object.
-  if (patientId) {
-    const name = text(Tags.PatientName)
-    const birthDate = text(PATIENT_BIRTH_DATE)
-    reid.record({ collection, pseudonymousPatientId: report.pseudonymousPatientId, patientId, ...(name ? { patientName: name } : {}), ...(birthDate ? { birthDate } : {}) })
-  }
-  for (const u of report.mappedUids) {
-    reid.recordUid({ collection, newUid: u.replacement, originalUid: u.original, pseudonymousPatientId: report.pseudonymousPatientId, keyword: u.keyword })
-  }
-}

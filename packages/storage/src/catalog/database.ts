@@ -30,6 +30,29 @@ export interface QuarantineTable {
   received_at: string
 }
 
+/** A whole-slide image in a collection; the bytes are the object `object_key` (`slides/<sha256>`). */
+export interface SlideTable {
+  id: string
+  collection_id: string
+  sha256: string
+  object_key: string
+  size: number
+  /** The reader that opened it (`aperio-svs`, `generic-tiff`, ...). */
+  format: string
+  width: number
+  height: number
+  /** JSON array of { width, height, tileWidth, tileHeight, downsample }, [0] full resolution. */
+  levels: string
+  mpp_x: number | null
+  mpp_y: number | null
+  objective_power: number | null
+  /** JSON object of OpenSlide-named properties. */
+  properties: string
+  /** JSON array of { name, width, height }. */
+  associated: string
+  created_at: string
+}
+
 export interface SubjectTable {
   id: string
   collection_id: string
@@ -222,4 +245,5 @@ export interface Database {
   series: SeriesTable
   instance: InstanceTable
   upload: UploadTable
+  slide: SlideTable
 }

@@ -1,0 +1,148 @@
+/**
+ * @module The whole gateway, started from its configuration: outbox (recovered first), pipeline, uploader,
+ * sources (DICOM C-STORE SCP, watched folders) and the local status endpoint; stopped in the reverse order.
+ */
+import { existsSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import { KuraError, type Logger, silentLogger } from '@kura/core'
+import { BASIC_POLICY, ReidTable, loadPolicy, loadSecret } from '@kura/deid'
+import type { GatewayConfig } from './config/index.ts'
+import { Outbox, type RecoveryReport } from './outbox/index.ts'
+import { Pipeline } from './pipeline/index.ts'
+import { Bandwidth, Uploader } from './upload/index.ts'
+import { FolderSource } from './sources/folder/index.ts'
+import { startDimseServer, type DimseServer } from './sources/dimse/index.ts'
+import { collectStatus, startStatusServer, type GatewayStatus, type StatusServer } from './status/index.ts'
+
+export interface GatewayOptions {
+  log?: Logger
+  /** Serve /status and /metrics (default true). */
+  statusServer?: boolean
+  /** Poll intervals (tests shorten them). */
+  pollMs?: number
+  /** Upload back-off base (ms). */
+  backoffMs?: number
+}
+
+export interface Gateway {
+  config: GatewayConfig
+  outbox: Outbox
+  pipeline: Pipeline
+  uploader: Uploader
+  folders: FolderSource[]
+  dimse: DimseServer | null
+  statusServer: StatusServer | null
+  recovery: RecoveryReport
+  status(): GatewayStatus
+  stop(): Promise<void>
+}
+
+const RATE_WINDOW_MS = 60_000
+
+export async function startGateway(config: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
+  const log = opts.log ?? silentLogger
+  const policy = config.deid.policy === 'basic' ? BASIC_POLICY : loadPolicy(config.deid.policy)
+  const secret = loadSecret(config.deid.secretFile)
+  const reid = config.deid.reid ? ReidTable.openWithKeyFile(config.deid.reid.table, config.deid.reid.keyFile) : undefined
+  if (!existsSync(config.hub.tokenFile)) log.warn({ tokenFile: config.hub.tokenFile }, 'the hub token file does not exist yet; objects are received and queued, uploads start when it appears')
+
+  await mkdir(config.spool, { recursive: true })
+  const outbox = Outbox.open(config.spool)
+  const recovery = outbox.recover()
+  if (recovery.partsRemoved + recovery.requeued + recovery.adopted + recovery.lost > 0) {
+    outbox.recordEvent('gateway', `recovered after restart: ${recovery.requeued} back in the queue, ${recovery.adopted} adopted, ${recovery.partsRemoved} partial files removed, ${recovery.lost} lost`)
+    log.warn(recovery, 'recovered the spool after an interrupted run')
+  }
+  const started = Date.now()
+  const bandwidth = new Bandwidth(config.limits.bandwidthBytesPerSec, config.limits.windows)
+  const uploader = new Uploader(outbox, {
+    hub: config.hub.url,
+    tokenFile: config.hub.tokenFile,
+    collection: config.collection,
+    concurrency: config.limits.concurrency,
+    bandwidth,
+    bundleBytes: config.limits.bundleBytes,
+    largeObjectBytes: config.limits.largeObjectBytes,
+    chunkBytes: config.limits.chunkBytes,
+    log,
+    pollMs: opts.pollMs,
+    backoffMs: opts.backoffMs,
+  })
+  const pipeline = new Pipeline(outbox, { policy, secret, collection: config.collection, reid }, {
+    concurrency: 2,
+    minFreeDiskBytes: config.limits.minFreeDiskBytes,
+    pollMs: opts.pollMs,
+    log,
+    onQueued: () => uploader.kick(),
+  })
+  const folders = config.sources.folders.map((f) => new FolderSource(f, outbox, { log, pollMs: opts.pollMs, onTaken: () => pipeline.kick(), paused: () => pipeline.counters.paused }))
+
+  let dimse: DimseServer | null = null
+  let statusServer: StatusServer | null = null
+  const samples: Array<[number, number]> = []
+  const sampler = setInterval(() => {
+    samples.push([Date.now(), uploader.state.bytesSent])
+    while (samples.length > 2 && samples[0]![0] < Date.now() - RATE_WINDOW_MS) samples.shift()
+  }, 5000)
+  sampler.unref()
+
+  const status = (): GatewayStatus => {
+    const first = samples[0]
+    const rate = first ? (uploader.state.bytesSent - first[1]) / Math.max(1, (Date.now() - first[0]) / 1000) : 0
+    return collectStatus(outbox, { site: config.site, hub: config.hub.url, collection: config.collection }, {
+      uptimeSeconds: Math.round((Date.now() - started) / 1000),
+      uploader: {
+        authProblem: uploader.state.authProblem,
+        hubFullUntil: uploader.state.hubFullUntil && uploader.state.hubFullUntil > Date.now() ? new Date(uploader.state.hubFullUntil).toISOString() : null,
+        uploadsInFlight: uploader.state.uploadsInFlight,
+        uploadsDone: uploader.state.uploadsDone,
+        bytesSent: uploader.state.bytesSent,
+        bandwidthBytesPerSec: bandwidth.rate(),
+        bytesPerSecLastMinute: Math.round(rate),
+      },
+      pipeline: { paused: pipeline.counters.paused },
+      sources: [...folders.map((f) => ({ name: f.name, lastError: f.lastError })), ...(dimse ? [{ name: 'dimse', lastError: null }] : [])],
+    })
+  }
+
+  const stop = async () => {
+    clearInterval(sampler)
+    await statusServer?.close()
+    await Promise.all(folders.map((f) => f.stop()))
+    await dimse?.close()
+    await pipeline.stop()
+    await uploader.stop()
+    reid?.close()
+    outbox.close()
+  }
+
+  try {
+    pipeline.start()
+    uploader.start()
+    // The DICOM receiver first: opening its spool clears partial files in incoming/, which must not race a folder copy.
+    if (config.sources.dicom) {
+      const d = config.sources.dicom
+      dimse = await startDimseServer({
+        aeTitle: d.aeTitle,
+        port: d.port,
+        host: d.host,
+        allowedCallingAEs: d.allowedCallingAEs,
+        spoolDir: config.spool,
+        minFreeBytes: config.limits.minFreeDiskBytes,
+        log,
+        onStored: (entry) => {
+          outbox.add({ id: entry.id, source: 'dimse', sourceRef: entry.callingAE, bytes: entry.bytes, sha256: entry.sha256, receivedAt: Date.parse(entry.receivedAt) })
+          pipeline.kick()
+        },
+      })
+    }
+    for (const f of folders) f.start()
+    if (opts.statusServer !== false) statusServer = await startStatusServer(config.status.host, config.status.port, status)
+  } catch (e) {
+    await stop().catch(() => {})
+    if ((e as { code?: string }).code === 'EADDRINUSE') throw new KuraError('GATEWAY_PORT_IN_USE', `A port the gateway needs is in use (${(e as Error).message}). Stop the other program or change sources.dicom.port / status.port.`, { status: 500, cause: e })
+    throw e
+  }
+  log.info({ site: config.site, hub: config.hub.url, dicomPort: dimse?.port, statusPort: statusServer?.port, folders: folders.length }, 'gateway started')
+  return { config, outbox, pipeline, uploader, folders, dimse, statusServer, recovery, status, stop }
+}

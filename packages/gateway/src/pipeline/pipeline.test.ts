@@ -1,0 +1,132 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync, appendFileSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { BASIC_POLICY, generateSecret } from '@kura/deid'
+import { Tags, getString, readDicomBuffer, getPersonName } from '@kura/dicom'
+import { Outbox } from '../outbox/index.ts'
+import { FolderSource } from '../sources/folder/index.ts'
+import { Pipeline } from './pipeline.ts'
+import { leakyInstance, smallStudies } from './testkit.ts'
+
+async function until(what: string, cond: () => boolean, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
+
+test('folder → spool → de-identified into clean/, a flagged object and a truncated file quarantined, nothing re-taken after restart', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'kura-pipe-'))
+  const watch = join(root, 'drop')
+  const spool = join(root, 'spool')
+  mkdirSync(join(watch, 'sub'), { recursive: true })
+  const instances = smallStudies(2, 1, 2)
+  instances.forEach((inst, i) => writeFileSync(join(watch, i % 2 ? 'sub' : '', `${i}.dcm`), inst.bytes))
+  const leaky = leakyInstance()
+  writeFileSync(join(watch, 'leaky.dcm'), leaky.bytes)
+  writeFileSync(join(watch, 'truncated.dcm'), instances[0]!.bytes.subarray(0, 300))
+  writeFileSync(join(watch, '.hidden'), 'skip me')
+  const total = instances.length + 2
+
+  let outbox = Outbox.open(spool)
+  outbox.recover()
+  const pipeline = new Pipeline(outbox, { policy: BASIC_POLICY, secret: generateSecret(), collection: 'test' }, { pollMs: 100 })
+  let folder = new FolderSource({ path: watch, settleSeconds: 0, deleteAfterTake: false }, outbox, { pollMs: 100, onTaken: () => pipeline.kick() })
+  try {
+    pipeline.start()
+    folder.start()
+    const done = () => (outbox.db.prepare("SELECT COUNT(*) AS n FROM objects WHERE state IN ('queued', 'quarantined')").get() as { n: number }).n
+    await until('every file processed', () => done() === total)
+    await folder.stop()
+    await pipeline.stop()
+
+    const rows = outbox.db.prepare('SELECT * FROM objects ORDER BY source_ref').all() as Array<{ id: string; state: string; source_ref: string; output_sha256: string | null; last_error: string | null }>
+    assert.equal(rows.length, total)
+    const byName = (n: string) => rows.find((r) => r.source_ref.endsWith(n))!
+    // The clean outputs: named by their SHA-256, PatientName gone, identity removed marked.
+    const clean = readdirSync(join(spool, 'clean'))
+    assert.equal(clean.length, instances.length)
+    for (const name of clean) {
+      const bytes = readFileSync(join(spool, 'clean', name))
+      assert.equal(name, `${sha(bytes)}.dcm`)
+      const p = readDicomBuffer(bytes)
+      assert.equal(getString(p.dataset, 0x00120062), 'YES')
+      const names = getPersonName(p.dataset, Tags.PatientName).map((n) => JSON.stringify(n))
+      for (const inst of instances) {
+        assert.ok(!names.includes(JSON.stringify(inst.patientName)), 'the patient name is gone')
+        assert.notEqual(getString(p.dataset, Tags.PatientID), inst.patientId)
+        assert.notEqual(getString(p.dataset, Tags.StudyInstanceUID), inst.studyInstanceUid)
+      }
+    }
+    // The flagged object: quarantined with its reason, never queued or claimable.
+    const lr = byName('leaky.dcm')
+    assert.equal(lr.state, 'quarantined')
+    const reason = JSON.parse(readFileSync(join(spool, 'quarantine', lr.id, 'reason.json'), 'utf8'))
+    assert.ok(reason.findings.some((f: { keyword?: string }) => f.keyword === 'SoftwareVersions'), JSON.stringify(reason))
+    assert.ok(!JSON.stringify(reason).includes(leaky.patientId), 'the reason never repeats the value')
+    assert.ok(existsSync(join(spool, 'quarantine', lr.id, 'output.dcm')))
+    const tr = byName('truncated.dcm')
+    assert.equal(tr.state, 'quarantined')
+    assert.match(JSON.parse(readFileSync(join(spool, 'quarantine', tr.id, 'reason.json'), 'utf8')).reason, /not a readable DICOM file/)
+    const claimed = outbox.claim({ bundleBytes: 1e9, largeObjectBytes: 1e9 })
+    const claimedAll = [...claimed, ...outbox.claim({ bundleBytes: 1e9, largeObjectBytes: 1e9 }), ...outbox.claim({ bundleBytes: 1e9, largeObjectBytes: 1e9 })]
+    assert.equal(claimedAll.length, instances.length)
+    assert.ok(claimedAll.every((r) => r.id !== lr.id && r.id !== tr.id))
+    assert.equal(claimed.length, 2, 'a series travels together')
+    assert.deepEqual(readdirSync(join(spool, 'incoming')), [], 'inputs are removed once their work is recorded')
+    // The hospital's files are untouched.
+    assert.equal(readdirSync(watch).filter((n) => n.endsWith('.dcm')).length + readdirSync(join(watch, 'sub')).length, total)
+
+    // Restart: nothing is taken again.
+    outbox.close()
+    outbox = Outbox.open(spool)
+    outbox.recover()
+    folder = new FolderSource({ path: watch, settleSeconds: 0, deleteAfterTake: false }, outbox, { pollMs: 50 })
+    await folder.scan()
+    await folder.scan()
+    assert.equal(folder.taken, 0)
+    assert.equal((outbox.db.prepare('SELECT COUNT(*) AS n FROM objects').get() as { n: number }).n, total)
+  } finally {
+    await folder.stop()
+    await pipeline.stop()
+    outbox.close()
+    rmSync(root, { recursive: true, force: true })
+  }
+})
+
+test('a file that is still growing is not taken until it has settled', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'kura-settle-'))
+  const watch = join(root, 'drop')
+  mkdirSync(watch)
+  const outbox = Outbox.open(join(root, 'spool'))
+  const folder = new FolderSource({ path: watch, settleSeconds: 1, deleteAfterTake: false }, outbox, { pollMs: 100 })
+  try {
+    const bytes = smallStudies(1, 1, 1)[0]!.bytes
+    const file = join(watch, 'slow.dcm')
+    writeFileSync(file, bytes.subarray(0, 100))
+    folder.start()
+    // Grow it in pieces, each sooner than the settle time, for about 2.5 s.
+    const step = Math.ceil((bytes.length - 100) / 8)
+    for (let off = 100; off < bytes.length; off += step) {
+      await new Promise((r) => setTimeout(r, 300))
+      assert.equal(folder.taken, 0, `taken while still growing (at ${off} of ${bytes.length} bytes)`)
+      appendFileSync(file, bytes.subarray(off, Math.min(bytes.length, off + step)))
+    }
+    assert.equal(statSync(file).size, bytes.length)
+    await until('the settled file to be taken', () => folder.taken === 1, 10_000)
+    const row = outbox.db.prepare('SELECT * FROM objects').get() as { id: string; input_sha256: string; input_bytes: number }
+    assert.equal(row.input_sha256, sha(bytes), 'the whole file, not a prefix')
+    assert.equal(row.input_bytes, bytes.length)
+    assert.equal(sha(readFileSync(outbox.incomingPath(row.id))), sha(bytes))
+  } finally {
+    await folder.stop()
+    outbox.close()
+    rmSync(root, { recursive: true, force: true })
+  }
+})

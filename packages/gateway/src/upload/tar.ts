@@ -1,0 +1,76 @@
+/**
+ * @module A POSIX ustar writer (what `tar --format=ustar` writes): 512-byte headers, file data padded to 512, two
+ * zero blocks at the end. Bundles hold regular files named `<sha256>.dcm` (docs/upload-protocol.md).
+ */
+import { createHash } from 'node:crypto'
+import { createReadStream, createWriteStream } from 'node:fs'
+import { once } from 'node:events'
+
+const BLOCK = 512
+/** 11 octal digits: the ustar size field's limit. */
+export const USTAR_MAX_FILE = 8 * 1024 ** 3 - 1
+
+export interface TarEntry {
+  /** Name in the archive (at most 100 bytes, ASCII). */
+  name: string
+  /** File to read the content from. */
+  path: string
+  size: number
+}
+
+function octal(n: number, width: number): string {
+  return n.toString(8).padStart(width - 1, '0') + '\0'
+}
+
+/** One ustar header block for a regular file. */
+export function ustarHeader(name: string, size: number, mtime: number): Buffer {
+  const nameBytes = Buffer.from(name, 'ascii')
+  if (nameBytes.length > 100 || !/^[\x21-\x7e]+$/.test(name)) throw new Error(`tar entry name "${name}" must be at most 100 printable ASCII bytes`)
+  if (size > USTAR_MAX_FILE) throw new Error(`tar entry ${name} is larger than ustar allows (${size} bytes)`)
+  const h = Buffer.alloc(BLOCK)
+  nameBytes.copy(h, 0)
+  h.write(octal(0o644, 8), 100, 'ascii')
+  h.write(octal(0, 8), 108, 'ascii')
+  h.write(octal(0, 8), 116, 'ascii')
+  h.write(octal(size, 12), 124, 'ascii')
+  h.write(octal(Math.floor(mtime), 12), 136, 'ascii')
+  h.write('        ', 148, 'ascii') // the checksum is computed with its own field as spaces
+  h.write('0', 156, 'ascii')
+  h.write('ustar\0', 257, 'ascii')
+  h.write('00', 263, 'ascii')
+  let sum = 0
+  for (const b of h) sum += b
+  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'ascii')
+  return h
+}
+
+/** Writes the archive to `out` (fsynced); returns its size and SHA-256. Files that changed size make it throw. */
+export async function writeUstar(entries: readonly TarEntry[], out: string, mtime = Date.now() / 1000): Promise<{ bytes: number; sha256: string }> {
+  const hash = createHash('sha256')
+  let bytes = 0
+  const ws = createWriteStream(out, { flags: 'wx', mode: 0o600, flush: true })
+  const closed = once(ws, 'close')
+  const put = async (b: Buffer) => {
+    hash.update(b)
+    bytes += b.length
+    if (!ws.write(b)) await once(ws, 'drain')
+  }
+  try {
+    for (const e of entries) {
+      await put(ustarHeader(e.name, e.size, mtime))
+      let n = 0
+      for await (const chunk of createReadStream(e.path, { highWaterMark: 1 << 20 })) {
+        n += (chunk as Buffer).length
+        await put(chunk as Buffer)
+      }
+      if (n !== e.size) throw new Error(`${e.path} is ${n} bytes, expected ${e.size}`)
+      const pad = (BLOCK - (e.size % BLOCK)) % BLOCK
+      if (pad) await put(Buffer.alloc(pad))
+    }
+    await put(Buffer.alloc(BLOCK * 2))
+  } finally {
+    ws.end()
+    await closed
+  }
+  return { bytes, sha256: hash.digest('hex') }
+}

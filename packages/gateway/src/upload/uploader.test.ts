@@ -1,0 +1,119 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Outbox } from '../outbox/index.ts'
+import { Bandwidth } from './bandwidth.ts'
+import { Uploader } from './uploader.ts'
+
+async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+test('a hub that answers 500, garbage, then 507: clear errors, back-off, nothing lost, nothing confirmed', async () => {
+  // Each request gets the next scripted answer; the script is what a broken or full hub does.
+  const script: Array<(req: IncomingMessage, res: ServerResponse) => void> = [
+    (_q, r) => r.writeHead(500).end('boom'),
+    (_q, r) => r.writeHead(201).end(), // no Location
+    (_q, r) => r.writeHead(201, { location: '/uploads/u1' }).end(),
+    (_q, r) => r.writeHead(204, { 'upload-offset': 'garbage' }).end(),
+    (_q, r) => r.writeHead(507).end('full'),
+  ]
+  const seen: string[] = []
+  const server = createServer((req, res) => {
+    req.resume()
+    req.on('end', () => {
+      seen.push(`${req.method} ${req.url}`)
+      const next = script.shift()
+      if (next) next(req, res)
+      else res.writeHead(503).end()
+    })
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const hub = `http://127.0.0.1:${(server.address() as { port: number }).port}`
+  const dir = mkdtempSync(join(tmpdir(), 'kura-upl-'))
+  writeFileSync(join(dir, 'token'), 'kura_x')
+  const ob = Outbox.open(join(dir, 'spool'))
+  ob.add({ id: 'a', source: 'dimse', bytes: 3 })
+  writeFileSync(ob.cleanPath('aa'), 'abc')
+  ob.markDeidentified('a', { sha256: 'aa', bytes: 3, studyUid: '1.2', seriesUid: '1.2.1', sopUid: '1.2.1.1' })
+  ob.enqueue('a')
+  const up = new Uploader(ob, { hub, tokenFile: join(dir, 'token'), collection: 'c', concurrency: 1, bandwidth: new Bandwidth(0), bundleBytes: 1e6, largeObjectBytes: 1e6, chunkBytes: 65536, backoffMs: 20, maxBackoffMs: 50, hubFullPauseMs: 60_000, pollMs: 20 })
+  try {
+    up.start()
+    await until('the 507', () => up.state.hubFullUntil !== null)
+    await up.stop()
+    const row = ob.get('a')!
+    assert.equal(row.state, 'retry')
+    assert.equal(row.attempts, 4)
+    assert.match(row.last_error!, /no space left \(507\)/)
+    assert.ok(row.next_attempt_at > Date.now() + 50_000, 'a full hub is not retried at once')
+    assert.ok(existsSync(ob.cleanPath('aa')), 'the object stays in the spool')
+    const events = ob.lastEvents(10).map((e) => e.message).reverse()
+    assert.match(events[0]!, /Creating an upload answered 500: boom/)
+    assert.match(events[1]!, /without a Location header/)
+    assert.match(events[2]!, /PATCH answered without Upload-Offset|moved the offset/)
+    assert.deepEqual(seen, ['POST /uploads', 'POST /uploads', 'POST /uploads', 'PATCH /uploads/u1', 'HEAD /uploads/u1'], 'the next try resumes the upload it already created')
+  } finally {
+    await up.stop()
+    ob.close()
+    server.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('the bandwidth cap holds the average rate, and a window can lift it', async () => {
+  const capped = new Bandwidth(200_000)
+  const t0 = Date.now()
+  for (let i = 0; i < 10; i++) await capped.take(64 * 1024)
+  const secs = (Date.now() - t0) / 1000
+  // 655 KB at 200 KB/s with up to one second of burst: at least 2.2 s.
+  assert.ok(secs >= 2.2 && secs < 5, `took ${secs} s`)
+  const allDay = [{ from: 0, to: 24 * 60 - 1, bytesPerSec: 0, text: 'full' }, { from: 24 * 60 - 1, to: 0, bytesPerSec: 0, text: 'full' }]
+  const lifted = new Bandwidth(1000, allDay)
+  const t1 = Date.now()
+  for (let i = 0; i < 10; i++) await lifted.take(64 * 1024)
+  assert.ok(Date.now() - t1 < 200, 'inside a "full" window there is no cap')
+  assert.equal(lifted.rate(), 0)
+})
+
+test('stopping mid-upload aborts it, puts the object back in the queue uncounted, and remembers where to resume', async () => {
+  const server = createServer((req, res) => {
+    if (req.method === 'POST') { req.resume(); res.writeHead(201, { location: '/uploads/slow' }).end(); return }
+    // PATCH: read the body and never answer, like a hub behind a stalled link.
+    req.resume()
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const hub = `http://127.0.0.1:${(server.address() as { port: number }).port}`
+  const dir = mkdtempSync(join(tmpdir(), 'kura-upl-'))
+  writeFileSync(join(dir, 'token'), 'kura_x')
+  const ob = Outbox.open(join(dir, 'spool'))
+  ob.add({ id: 'a', source: 'dimse', bytes: 3 })
+  writeFileSync(ob.cleanPath('aa'), 'abc')
+  ob.markDeidentified('a', { sha256: 'aa', bytes: 3, studyUid: '1.2', seriesUid: '1.2.1', sopUid: '1.2.1.1' })
+  ob.enqueue('a')
+  const up = new Uploader(ob, { hub, tokenFile: join(dir, 'token'), collection: 'c', concurrency: 1, bandwidth: new Bandwidth(0), bundleBytes: 1e6, largeObjectBytes: 1e6, chunkBytes: 65536, pollMs: 20 })
+  try {
+    up.start()
+    await until('the upload to be in flight', () => up.state.uploadsInFlight === 1 && ob.uploadUrl('aa') !== null)
+    await new Promise((r) => setTimeout(r, 100))
+    const t0 = Date.now()
+    await up.stop()
+    assert.ok(Date.now() - t0 < 2000, 'stop does not wait for the stalled upload')
+    const row = ob.get('a')!
+    assert.equal(row.state, 'queued')
+    assert.equal(row.attempts, 0)
+    assert.equal(ob.uploadUrl('aa'), `${hub}/uploads/slow`)
+  } finally {
+    ob.close()
+    server.closeAllConnections()
+    server.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
