@@ -23,3 +23,4 @@ export { findMask, needsMask, maskReason, MASKED_MODALITIES } from './pixels/mas
 export { planPixels, withPixelPlan, maskNative, MAX_PIXEL_BYTES, type PixelPlan, type NativeLayout } from './pixels/apply.ts'
 export { PixelErrors } from './pixels/errors.ts'
 export { recordDeidentified } from './reid/record.ts'
+export { deidentifyBytes, SMALL_OBJECT_BYTES } from './engine/bytes.ts'
