@@ -3,17 +3,20 @@
  *
  * Sends with DCMTK storescu (TCP_NODELAY=1) over one association: (1) N small CT instances
  * (instances/s), (2) one large multi-frame object (MB/s, and the receiver's peak RSS). Servers run
- * one after the other. Kura fsyncs every object and its sidecar before acknowledging it; storescp
- * does not fsync (say so when reading the ratio).
+ * one after the other, rounds interleaved. Kura makes every object durable before acknowledging it;
+ * storescp does not fsync (say so when reading the ratio); Orthanc's C-STORE SCP runs as shipped.
  *
  *   npx tsx bench/dimse-receive.ts --help
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { EventEmitter } from 'node:events'
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs'
+import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { writeCorpus } from '@kura/dicom/synth'
 import { ensureLargeObject } from './large-object.ts'
+import { startOrthanc } from './lib/orthanc.ts'
 import { fmt, freePort, loud, machineLine, mb, nowMs, num, parseFlags, printTable, ratio, runIfMain, sampleRss, sleep } from './lib/util.ts'
 
 const USAGE = `
@@ -62,6 +65,19 @@ async function startStorescp(dir: string, extra: string[]): Promise<{ port: numb
   throw new Error('storescp did not start')
 }
 
+/** Orthanc's C-STORE SCP as shipped (its SQLite index, storage area in `dir`), any called AE accepted. */
+async function startOrthancScp(dir: string): Promise<{ port: number; proc: ChildProcess }> {
+  const port = await freePort()
+  // Orthanc's SCP is DCMTK underneath: without TCP_NODELAY in its environment, Nagle holds each response ~40 ms.
+  process.env.TCP_NODELAY = '1'
+  const o = await startOrthanc({ dataDir: dir, extraConfig: { DicomServerEnabled: true, DicomPort: port, DicomAet: 'KURA', DicomCheckCalledAet: false } })
+  if (!o) throw new Error('Orthanc is not installed (apt-get install orthanc orthanc-dicomweb)')
+  // The bench stops a side with SIGTERM on a process handle; give it one that stops Orthanc.
+  const proc = { pid: o.pid, kill: () => { void o.stop().then(() => proc.emit('exit')); return true } } as unknown as ChildProcess & EventEmitter
+  Object.setPrototypeOf(proc, EventEmitter.prototype)
+  return { port, proc }
+}
+
 function storescu(port: number, args: string[]): Promise<{ code: number | null; seconds: number; output: string }> {
   const t0 = nowMs()
   return new Promise((resolve) => {
@@ -87,15 +103,18 @@ function emptyFiles(dir: string): void {
   }
 }
 
-interface Result { name: string; instancesPerSec?: number; smallSeconds?: number; largeMbPerSec?: number; largeSeconds?: number; peakRssMb?: number; ok: boolean; note?: string }
+interface Result { name: string; instancesPerSec: number[]; largeMbPerSec: number[]; loads: number[]; peakRssMb?: number; ok: boolean; note?: string }
+
+const range = (xs: number[]): string => (xs.length === 0 ? '—' : xs.length === 1 ? fmt(xs[0]) : `${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}`)
+const median = (xs: number[]): number | undefined => { const v = [...xs].sort((a, b) => a - b); return v.length ? v[Math.floor(v.length / 2)] : undefined }
 
 export async function run(argv: string[]): Promise<void> {
   const f = await parseFlags(argv, USAGE, {
     instances: { type: 'string', default: '1000', help: 'small CT instances over one association' },
     size: { type: 'string', default: '128', help: 'CT rows and columns of the small instances' },
     frames: { type: 'string', default: '1000', help: 'frames of 512×512×16-bit in the large object (1000 ≈ 500 MB)' },
-    reps: { type: 'string', default: '1', help: 'repetitions of each measurement (best is reported)' },
-    only: { type: 'string', default: 'all', help: 'kura | storescp | all' },
+    reps: { type: 'string', default: '1', help: 'repetitions of each measurement (the range is reported)' },
+    only: { type: 'string', default: 'all', help: 'kura | storescp | orthanc | all' },
     root: { type: 'string', default: '/tmp', help: 'where the receivers write (/dev/shm takes the disk out of the figures)' },
   })
   if (!f) return
@@ -121,46 +140,50 @@ export async function run(argv: string[]): Promise<void> {
     { name: 'kura', start: startKura },
     { name: 'storescp', start: (d: string) => startStorescp(d, []) },
     { name: 'storescp +B', start: (d: string) => startStorescp(d, ['+B']) },
+    { name: 'orthanc', start: startOrthancScp },
   ].filter((s) => f.only === 'all' || s.name.startsWith(String(f.only)))
-  const results: Result[] = []
-  for (const side of sides) {
-    const r: Result = { name: side.name, ok: true }
-    for (let rep = 0; rep < reps; rep++) {
+  const results: Result[] = sides.map((s) => ({ name: s.name, instancesPerSec: [], largeMbPerSec: [], loads: [], ok: true }))
+  // Repetitions interleave the receivers, so each round compares them under about the same load.
+  for (let rep = 0; rep < reps; rep++) {
+    for (const [i, side] of sides.entries()) {
+      const r = results[i]!
       const dir = `${f.root}/kura-bench-dimse-${side.name.replace(/\W+/g, '')}`
+      // Orthanc keeps its index and log beside its storage area: count and empty only the storage.
+      const store = side.name === 'orthanc' ? join(dir, 'storage') : dir
       rmSync(dir, { recursive: true, force: true })
       mkdirSync(dir, { recursive: true })
       const { port, proc } = await side.start(dir)
       try {
+        r.loads.push(loadavg()[0]!)
         const small = await storescu(port, ['+sd', '+r', corpus])
-        const got = countFiles(dir)
+        const got = countFiles(store)
         if (small.code !== 0 || got !== smallCount) { r.ok = false; r.note = `small: exit ${small.code}, ${got}/${smallCount} stored ${small.output.slice(-300)}` }
-        const ips = smallCount / small.seconds
-        if (!r.instancesPerSec || ips > r.instancesPerSec) { r.instancesPerSec = ips; r.smallSeconds = small.seconds }
-        emptyFiles(dir)
+        r.instancesPerSec.push(smallCount / small.seconds)
+        if (side.name !== 'orthanc') emptyFiles(store)
         const rss = sampleRss(proc.pid!, 50)
         const big = await storescu(port, [large.file])
         const mem = rss.stop()
         if (big.code !== 0) { r.ok = false; r.note = `large: exit ${big.code}`; console.error(big.output.slice(-600)) }
-        const mbs = mb(large.size) / big.seconds
-        if (!r.largeMbPerSec || mbs > r.largeMbPerSec) { r.largeMbPerSec = mbs; r.largeSeconds = big.seconds }
+        r.largeMbPerSec.push(mb(large.size) / big.seconds)
         r.peakRssMb = Math.max(r.peakRssMb ?? 0, mb(mem.hwm))
+        console.log(`round ${rep + 1} ${side.name}: ${fmt(r.instancesPerSec.at(-1))} inst/s, ${fmt(r.largeMbPerSec.at(-1))} MB/s (load ${r.loads.at(-1)!.toFixed(2)})`)
       } finally {
         proc.kill('SIGTERM')
         await new Promise((res) => proc.once('exit', res))
         rmSync(dir, { recursive: true, force: true })
       }
     }
-    results.push(r)
   }
   const kura = results.find((r) => r.name === 'kura')
-  const rows = [['receiver', `${smallCount} × CT ${size}² inst/s`, 's', `${fmt(mb(large.size), 0)} MB object MB/s`, 's', 'peak RSS MB', 'ok']]
-  for (const r of results) rows.push([r.name, fmt(r.instancesPerSec), fmt(r.smallSeconds, 2), fmt(r.largeMbPerSec), fmt(r.largeSeconds, 2), fmt(r.peakRssMb, 0), r.ok ? 'yes' : `NO ${r.note ?? ''}`])
-  printTable(rows, 'DICOM C-STORE receive (storescu, TCP_NODELAY=1, one association)')
+  const rows = [['receiver', `${smallCount} × CT ${size}² inst/s`, `${fmt(mb(large.size), 0)} MB object MB/s`, 'peak RSS MB', 'load avg', 'ok']]
+  for (const r of results) rows.push([r.name, range(r.instancesPerSec), range(r.largeMbPerSec), fmt(r.peakRssMb, 0), range(r.loads), r.ok ? 'yes' : `NO ${r.note ?? ''}`])
+  printTable(rows, `DICOM C-STORE receive (storescu, TCP_NODELAY=1, one association; ${reps} round(s), min–max)`)
   for (const r of results) {
     if (r === kura || !kura) continue
-    console.log(`kura / ${r.name}: instances/s ${ratio(kura.instancesPerSec, r.instancesPerSec)}, large-object MB/s ${ratio(kura.largeMbPerSec, r.largeMbPerSec)}`)
+    const perRound = kura.instancesPerSec.map((k, i) => k / r.instancesPerSec[i]!)
+    console.log(`kura / ${r.name}: instances/s ${ratio(median(kura.instancesPerSec), median(r.instancesPerSec))} (medians; per round ${perRound.map((x) => x.toFixed(2)).join(', ')}), large-object MB/s ${ratio(median(kura.largeMbPerSec), median(r.largeMbPerSec))}`)
   }
-  console.log('note: Kura fsyncs each object, its sidecar and the spool folder before the C-STORE-RSP; storescp does not fsync.')
+  console.log('note: Kura makes each object durable before its C-STORE-RSP (fdatasync of the file, then an fsync of the spool folder shared by concurrent commits); storescp does not fsync; Orthanc writes through its SQLite index.')
 }
 
 runIfMain(import.meta.url, run)

@@ -5,7 +5,7 @@ export { openArchive, Archive, objectKeyFor, type IngestResult, type IngestInput
 export { routeTable, type Permission, type DeclaredRoute } from './auth/permissions.ts'
 export { ensureFirstAdmin, issueAdminToken } from './auth/bootstrap.ts'
 export { createUser, listUsers, findUserByName, userView } from './auth/users.ts'
-export { addGrant, listGrants, removeGrant, createSite, createCollection } from './auth/grants.ts'
+export { addGrant, listGrants, removeGrant, createSite, listSites, createCollection, listCollections, setCollectionDeidentified } from './auth/grants.ts'
 export { createToken, listTokens, revokeToken } from './auth/tokens.ts'
 export { ROLES, type Role } from './auth/roles.ts'
 export { verifyAudit, auditRows, auditView, type ChainReport } from './audit/log.ts'

@@ -30,6 +30,16 @@ export function setUnauthenticatedHandler(handler: () => void): void {
   onUnauthenticated = handler
 }
 
+/** The CSRF header for an unsafe request sent outside `request` (an XMLHttpRequest upload with progress). */
+export function csrfHeaders(): Record<string, string> {
+  return csrfToken ? { 'x-csrf-token': csrfToken } : {}
+}
+
+/** Tells the session an upload got 401 UNAUTHENTICATED, as `request` does for its own calls. */
+export function unauthenticated(): void {
+  onUnauthenticated()
+}
+
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 
 export interface RequestOptions {

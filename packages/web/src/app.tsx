@@ -3,7 +3,7 @@
  * change, or the pages), the header's navigation shows only what the user may open, and the route
  * table maps addresses to pages.
  */
-import { Fragment, useEffect, useRef, type ReactNode } from 'react'
+import { Fragment, lazy, Suspense, useEffect, useRef, type ReactNode } from 'react'
 import { NotFound } from './components.tsx'
 import { useI18n, type Lang } from './i18n.tsx'
 import { Link, matchPath, navigate, useLocation } from './router.tsx'
@@ -15,10 +15,14 @@ import { Collections } from './pages/collections.tsx'
 import { Grants } from './pages/grants.tsx'
 import { SignIn } from './pages/sign-in.tsx'
 import { Sites } from './pages/sites.tsx'
+import { Slides } from './pages/slides.tsx'
 import { Studies } from './pages/studies.tsx'
 import { Study } from './pages/study.tsx'
 import { Tokens } from './pages/tokens.tsx'
 import { Users } from './pages/users.tsx'
+
+// The viewer brings OpenSeadragon (~200 kB): load it only when a slide is opened.
+const Slide = lazy(() => import('./pages/slide.tsx').then((m) => ({ default: m.Slide })))
 
 /**
  * Admin pages are routed for everyone: a researcher who opens one sees the hub's 403 as the
@@ -28,6 +32,9 @@ const ROUTES: { path: string; render(params: Record<string, string>): ReactNode 
   { path: '/collections', render: () => <Collections /> },
   { path: '/studies', render: () => <Studies /> },
   { path: '/studies/:uid', render: (p) => <Study uid={p.uid!} /> },
+  // `/wsi`, not `/slides`: the hub answers `/slides/...` with its slide API (JSON and tiles).
+  { path: '/wsi', render: () => <Slides /> },
+  { path: '/wsi/:id', render: (p) => <SlideLoader id={p.id!} /> },
   { path: '/tokens', render: () => <Tokens /> },
   { path: '/password', render: () => <ChangePassword forced={false} /> },
   { path: '/admin/users', render: () => <Users /> },
@@ -75,6 +82,15 @@ export function App() {
     }
   }
   return <Frame session={session}>{page ?? (pathname === '/' || onSignIn ? null : <NotFound />)}</Frame>
+}
+
+function SlideLoader({ id }: { id: string }) {
+  const { t } = useI18n()
+  return (
+    <Suspense fallback={<p aria-busy="true">{t('app.loading')}</p>}>
+      <Slide id={id} />
+    </Suspense>
+  )
 }
 
 /** Only a path on this origin: `next` comes from the address bar and must not send the user elsewhere. */
@@ -135,6 +151,7 @@ function Nav({ session }: { session: Session }) {
       <ul>
         {item('/collections', t('nav.collections'))}
         {item('/studies', t('nav.studies'))}
+        {item('/wsi', t('nav.slides'))}
         {item('/tokens', t('nav.tokens'))}
         {isAdmin(session) && (
           <>

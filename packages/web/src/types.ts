@@ -88,6 +88,32 @@ export interface AuditVerify {
   reason: string | null
 }
 
+export interface SlideLevel {
+  width: number
+  height: number
+  tileWidth: number
+  tileHeight: number
+  downsample: number
+}
+
+/** `GET /slides` rows and `GET /slides/{id}` (which adds `properties`). */
+export interface SlideInfo {
+  id: string
+  collection: string
+  format: string
+  width: number
+  height: number
+  levels: SlideLevel[]
+  /** Micrometres per level-0 pixel; null when the file does not say. */
+  mpp: { x: number; y: number } | null
+  objectivePower: number | null
+  associated: { name: string; width: number; height: number }[]
+  sha256: string
+  size: number
+  createdAt: string
+  properties?: Record<string, string>
+}
+
 export function isAdmin(s: Session | null): boolean {
   return !!s && (s.user.isAdmin || s.permissions.includes('admin'))
 }

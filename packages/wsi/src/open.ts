@@ -6,6 +6,10 @@ import { isKuraError, silentLogger, type ByteSource, type Logger } from '@kura/c
 import { WsiErrors } from './errors.ts'
 import { aperioSvs } from './formats/svs.ts'
 import { dicomWsi } from './formats/dicom-wsi.ts'
+
+// A DICOM WSI is a set of instances (one per level, plus label/overview): open them together with openDicomSlide;
+// openSlide on one instance opens that instance alone.
+export { openDicomSlide } from './formats/dicom-wsi.ts'
 import { genericTiff } from './formats/generic-tiff.ts'
 import { hamamatsuNdpi } from './formats/hamamatsu-ndpi.ts'
 import type { Slide, SlideFormat } from './reader.ts'

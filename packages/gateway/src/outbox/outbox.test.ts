@@ -1,4 +1,5 @@
 import { test } from 'node:test'
+import { createHash } from 'node:crypto'
 import assert from 'node:assert/strict'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -164,6 +165,23 @@ test('taken folder files are remembered across restarts', () => {
   try {
     assert.equal(ob.wasTaken('/x/a.dcm', 4, 1234.5), true)
     assert.equal(ob.wasTaken('/x/a.dcm', 5, 1234.5), false, 'a changed file is a new file')
+  } finally {
+    ob.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('a spooled object without a sidecar (the DICOM receiver writes none) is adopted with its size and SHA-256 measured from the file', () => {
+  const dir = spool()
+  const ob = Outbox.open(dir)
+  try {
+    const bytes = Buffer.from('a whole received object')
+    writeFileSync(ob.incomingPath('bare'), bytes)
+    assert.equal(ob.recover().adopted, 1)
+    const row = ob.db.prepare('SELECT input_bytes, input_sha256, source FROM objects WHERE id = ?').get('bare') as { input_bytes: number; input_sha256: string; source: string }
+    assert.equal(row.input_bytes, bytes.length)
+    assert.equal(row.input_sha256, createHash('sha256').update(bytes).digest('hex'))
+    assert.equal(row.source, 'dimse')
   } finally {
     ob.close()
     rmSync(dir, { recursive: true, force: true })

@@ -10,7 +10,8 @@
  * that recovery only ever redoes work (de-identification is deterministic, the hub deduplicates by content).
  */
 import Database from 'better-sqlite3'
-import { mkdirSync, readdirSync, readFileSync, rmSync, existsSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { mkdirSync, readdirSync, readFileSync, rmSync, existsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { OutboxErrors } from './errors.ts'
 
@@ -364,6 +365,8 @@ export class Outbox {
       if (this.get(id)) continue
       let side: SpoolSidecar = {}
       try { side = JSON.parse(readFileSync(join(this.incoming, `${id}.json`), 'utf8')) } catch { /* no sidecar: still adopt the object */ }
+      // The DICOM receiver writes no sidecar (its .dcm is durable and self-describing): measure and hash the file.
+      if (side.bytes === undefined || side.sha256 === undefined) side = { ...side, ...measure(join(this.incoming, n)) }
       const o: NewObject = { id, source: side.source ?? 'dimse', sourceRef: side.folderFile?.path ?? side.callingAE ?? null, bytes: side.bytes ?? 0, sha256: side.sha256 ?? null, receivedAt: side.receivedAt ? Date.parse(side.receivedAt) : undefined }
       // A folder file's "taken" record travels in its sidecar, so a crash before addTaken still never re-takes it.
       if (side.folderFile && side.sha256) this.addTaken(o, { ...side.folderFile, sha256: side.sha256 })
@@ -437,4 +440,10 @@ export class Outbox {
     }
     return rep
   }
+}
+
+/** Size, SHA-256 and modification time of a committed spool file whose sidecar is missing. */
+function measure(path: string): Required<Pick<SpoolSidecar, 'bytes' | 'sha256' | 'receivedAt'>> {
+  const data = readFileSync(path)
+  return { bytes: data.length, sha256: createHash('sha256').update(data).digest('hex'), receivedAt: statSync(path).mtime.toISOString() }
 }

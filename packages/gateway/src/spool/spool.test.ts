@@ -17,7 +17,7 @@ const info: SpoolEntryInput = {
   sopClassUid: '1.2.840.10008.5.1.4.1.1.2', sopInstanceUid: '2.25.1', transferSyntaxUid: '1.2.840.10008.1.2.1',
 }
 
-test('commit writes <id>.dcm and its sidecar with size and SHA-256 of the whole file; nothing else remains', async () => {
+test('commit writes <id>.dcm and returns size and SHA-256 of the whole file; nothing else remains (no sidecar)', async () => {
   const spool = await Spool.open(join(root, 'a'))
   const w = spool.begin(info, Buffer.from('HEAD'))
   const chunks = [Buffer.alloc(3 << 20, 1), Buffer.from('tail')]
@@ -27,8 +27,31 @@ test('commit writes <id>.dcm and its sidecar with size and SHA-256 of the whole 
   assert.deepEqual(file, Buffer.concat([Buffer.from('HEAD'), ...chunks]))
   assert.equal(entry.bytes, file.length)
   assert.equal(entry.sha256, createHash('sha256').update(file).digest('hex'))
-  assert.deepEqual(JSON.parse(await readFile(join(spool.incoming, `${entry.id}.json`), 'utf8')), entry)
-  assert.deepEqual((await readdir(spool.incoming)).sort(), [`${entry.id}.dcm`, `${entry.id}.json`])
+  assert.deepEqual(await readdir(spool.incoming), [`${entry.id}.dcm`])
+})
+
+test('a small object is written at commit in one piece; a large one streams to its .part first', async () => {
+  const spool = await Spool.open(join(root, 'g'))
+  const small = spool.begin(info, Buffer.from('HEAD'))
+  small.write(Buffer.alloc(64 * 1024, 2))
+  assert.deepEqual(await readdir(spool.incoming), [], 'nothing on disk before commit')
+  const large = spool.begin(info, Buffer.from('HEAD'))
+  large.write(Buffer.alloc(2 << 20, 3))
+  await new Promise<void>((r) => large.onDrain(r))
+  assert.deepEqual(await readdir(spool.incoming), [`${large.id}.part`])
+  const [a, b] = await Promise.all([small.commit(), large.commit()])
+  assert.equal((await readFile(a.path)).length, 4 + 64 * 1024)
+  assert.equal((await readFile(b.path)).length, 4 + (2 << 20))
+  assert.deepEqual((await readdir(spool.incoming)).sort(), [`${a.id}.dcm`, `${b.id}.dcm`].sort())
+})
+
+test('commits that arrive together share folder fsyncs and all land', async () => {
+  const spool = await Spool.open(join(root, 'h'))
+  const writes = Array.from({ length: 50 }, (_, i) => { const w = spool.begin(info, Buffer.from(`object ${i}`)); w.write(Buffer.alloc(1000, i)); return w })
+  const entries = await Promise.all(writes.map((w) => w.commit()))
+  assert.equal(new Set(entries.map((e) => e.id)).size, 50)
+  for (const [i, e] of entries.entries()) assert.deepEqual(await readFile(e.path), Buffer.concat([Buffer.from(`object ${i}`), Buffer.alloc(1000, i)]))
+  spool.close()
 })
 
 test('discard removes the partial file', async () => {
@@ -46,7 +69,7 @@ test('opening the spool removes .part files and sidecars without their .dcm, and
   await writeFile(join(first.incoming, 'crashed.part'), 'half an object')
   await writeFile(join(first.incoming, 'orphan.json'), '{}')
   const again = await Spool.open(dir)
-  assert.deepEqual((await readdir(again.incoming)).sort(), [`${kept.id}.dcm`, `${kept.id}.json`])
+  assert.deepEqual(await readdir(again.incoming), [`${kept.id}.dcm`])
 })
 
 test('a write that fails (folder gone) makes commit throw SPOOL_WRITE_FAILED and leaves nothing', async () => {

@@ -1,19 +1,25 @@
 /**
  * @module Spool: where received objects land before the pipeline takes them.
  *
- * An object streams into `incoming/<id>.part`; when it is complete the file is fsynced, its
- * sidecar `<id>.json` is written and fsynced, and the rename to `<id>.dcm` (then an fsync of
- * the folder) is the commit point. So a `.dcm` always has its sidecar, and anything a crash
- * leaves behind (`.part`, or a `.json` without its `.dcm`) is removed when the spool opens.
- * Callers acknowledge an object to its sender only after `commit()` resolved.
+ * An object is gathered in memory while small, or streamed into `incoming/<id>.part` once large; at
+ * commit its data is made durable (fdatasync), the rename to `<id>.dcm` is the commit point, and an
+ * fsync of the folder (one shared by the commits that arrive together) makes the rename durable.
+ * Callers acknowledge an object to its sender only after `commit()` resolved, so an acknowledged
+ * object is a whole `.dcm`, and anything a crash leaves (`.part`) is removed when the spool opens.
+ *
+ * No sidecar is written: the `.dcm` is self-describing (its file meta holds the SOP class and instance,
+ * transfer syntax and the calling AE as SourceApplicationEntityTitle), `onStored` hands the rest to the
+ * outbox, and an object adopted after a crash is measured and hashed from its file. A sidecar cost an
+ * inode and an fsync per object (the folder source still writes one: `.json` beside a `.dcm` stays valid).
  */
-import { createWriteStream, type WriteStream } from 'node:fs'
-import { mkdir, open, readdir, rename, rm, statfs } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { closeSync, createWriteStream, fdatasync, fsync, openSync, renameSync, writevSync, type WriteStream } from 'node:fs'
+import { mkdir, readdir, rm, statfs } from 'node:fs/promises'
 import { join } from 'node:path'
-import { HashingStream, newId, type Logger, silentLogger } from '@kura/core'
+import { newId, type Logger, silentLogger } from '@kura/core'
 import { SpoolErrors } from './errors.ts'
 
-/** The sidecar written beside each `.dcm`: where the object came from and what it is. */
+/** A committed object: where it came from and what it is (handed to `onStored`; not written to disk). */
 export interface SpoolEntry {
   id: string
   /** Absolute path of the committed Part 10 file. */
@@ -42,8 +48,13 @@ export interface SpoolOptions {
 
 /** How long a free-space reading is trusted; statfs per object would cost a syscall for nothing. */
 const FREE_SPACE_TTL_MS = 500
-/** Writes this large are fewer syscalls; the pipe never holds more than about this much. */
+/** Writes this large are fewer syscalls; the stream never holds more than about this much. */
 const WRITE_HWM = 1 << 20
+/**
+ * Objects up to this size are gathered in memory and written with one writev at commit (most CT, MR
+ * and CR instances); larger ones stream to disk as they arrive. 16 associations × 1 MiB stays small.
+ */
+const SMALL_OBJECT_BYTES = 1 << 20
 
 export class Spool {
   readonly dir: string
@@ -52,6 +63,10 @@ export class Spool {
   private readonly log: Logger
   private freeCheckedAt = 0
   private freeBytes = Number.POSITIVE_INFINITY
+  private folderFd: number | null = null
+  /** The folder fsync in progress, and the one that will follow it for commits that arrived meanwhile. */
+  private runningSync: Promise<void> | null = null
+  private nextSync: Promise<void> | null = null
 
   private constructor(dir: string, opts: SpoolOptions) {
     this.dir = dir
@@ -103,14 +118,40 @@ export class Spool {
     return new SpoolWrite(this, info, head)
   }
 
-  /** Makes the renames in `incoming/` durable (a rename is only on disk once its folder is). */
-  async syncFolder(): Promise<void> {
-    const fd = await open(this.incoming, 'r')
-    try {
-      await fd.sync()
-    } finally {
-      await fd.close()
+  /**
+   * Makes the renames in `incoming/` durable (a rename is only on disk once its folder is). Group commit:
+   * callers that arrive while an fsync runs share the next one, which starts after their renames, so
+   * concurrent associations pay one folder fsync per round instead of one each.
+   */
+  syncFolder(): Promise<void> {
+    if (!this.nextSync) {
+      this.nextSync = new Promise<void>((resolve, reject) => {
+        const start = (): void => {
+          this.nextSync = null
+          this.runningSync = new Promise<void>((res, rej) => this.fsyncFolder(res, rej)).finally(() => { this.runningSync = null })
+          this.runningSync.then(resolve, reject)
+        }
+        if (this.runningSync) this.runningSync.then(start, start)
+        else queueMicrotask(start)
+      })
     }
+    return this.nextSync
+  }
+
+  private fsyncFolder(resolve: () => void, reject: (e: unknown) => void): void {
+    try {
+      // The folder stays open for the spool's life: no open/close per commit.
+      this.folderFd ??= openSync(this.incoming, 'r')
+    } catch (e) {
+      return reject(e)
+    }
+    fsync(this.folderFd, (e) => (e ? reject(e) : resolve()))
+  }
+
+  /** Closes the folder handle (after the last commit has settled). */
+  close(): void {
+    if (this.folderFd !== null) closeSync(this.folderFd)
+    this.folderFd = null
   }
 }
 
@@ -120,8 +161,12 @@ export class SpoolWrite {
   readonly partPath: string
   private readonly spool: Spool
   private readonly info: SpoolEntryInput
-  private readonly hash = new HashingStream({ highWaterMark: WRITE_HWM })
-  private readonly file: WriteStream
+  private readonly hash = createHash('sha256')
+  private bytes = 0
+  /** The object so far while it is small: it is written with one call at commit, no stream, no thread-pool hop. */
+  private chunks: Uint8Array[] | null = []
+  /** Once the object outgrows SMALL_OBJECT_BYTES it streams to the .part file instead. */
+  private file: WriteStream | null = null
   private failure: unknown = null
   private drainWaiters: Array<() => void> = []
   private finished = false
@@ -130,13 +175,7 @@ export class SpoolWrite {
     this.spool = spool
     this.info = info
     this.partPath = join(spool.incoming, `${this.id}.part`)
-    // flush: fsync before close, so "closed" means "on disk".
-    this.file = createWriteStream(this.partPath, { flags: 'wx', flush: true, highWaterMark: WRITE_HWM })
-    this.file.on('error', (e) => this.fail(e))
-    this.hash.on('error', (e) => this.fail(e))
-    this.hash.on('drain', () => this.wake())
-    this.hash.pipe(this.file)
-    this.hash.write(head)
+    this.write(head)
   }
 
   /** The first error met while writing, if any; later data is dropped, `commit` will throw it. */
@@ -155,10 +194,32 @@ export class SpoolWrite {
     for (const f of w) f()
   }
 
-  /** Appends bytes; false means "wait for onDrain before writing more". */
+  /**
+   * Appends bytes; false means "wait for onDrain before writing more". The chunk is kept by reference
+   * until commit while the object is small: callers hand over socket buffers, which are never reused.
+   */
   write(chunk: Uint8Array): boolean {
-    if (this.failure !== null) return true
-    return this.hash.write(chunk)
+    if (this.failure !== null || this.finished) return true
+    this.hash.update(chunk)
+    this.bytes += chunk.length
+    if (this.chunks !== null) {
+      this.chunks.push(chunk)
+      if (this.bytes <= SMALL_OBJECT_BYTES) return true
+      this.startStreaming()
+      return true
+    }
+    return this.file!.write(chunk)
+  }
+
+  private startStreaming(): void {
+    const chunks = this.chunks!
+    this.chunks = null
+    // flush: fsync before close, so "closed" means "on disk".
+    const file = createWriteStream(this.partPath, { flags: 'wx', flush: true, highWaterMark: WRITE_HWM })
+    file.on('error', (e) => this.fail(e))
+    file.on('drain', () => this.wake())
+    this.file = file
+    for (const c of chunks) file.write(c)
   }
 
   onDrain(fn: () => void): void {
@@ -166,72 +227,89 @@ export class SpoolWrite {
     else this.drainWaiters.push(fn)
   }
 
-  /** Completes the object: fsync, sidecar, rename, folder fsync. Throws SPOOL_WRITE_FAILED (the .part is removed). */
+  /**
+   * Completes the object: data durable (fdatasync), rename to `.dcm`, folder fsync (shared with concurrent
+   * commits). Throws SPOOL_WRITE_FAILED (nothing of the object is left).
+   */
   async commit(): Promise<SpoolEntry> {
     this.finished = true
     let renamed = false
+    const dcm = join(this.spool.incoming, `${this.id}.dcm`)
     try {
       if (this.failure !== null) throw this.failure
-      // The data file's fsync (flush on close) and the sidecar's run at once: the digest is known as
-      // soon as the hash has seen the last byte, before the data reaches the disk.
-      const closed = new Promise<void>((resolve, reject) => {
-        this.file.once('close', () => (this.failure === null ? resolve() : reject(this.failure)))
-        this.file.once('error', reject)
-      })
-      closed.catch(() => {})
-      await new Promise<void>((resolve, reject) => {
-        this.hash.once('finish', resolve)
-        this.hash.once('error', reject)
-        this.hash.end()
-      })
-      const dcm = join(this.spool.incoming, `${this.id}.dcm`)
+      if (this.chunks !== null) await this.writeSmall(this.chunks)
+      else await this.closeStream()
       const entry: SpoolEntry = {
         id: this.id,
         path: dcm,
         ...this.info,
         receivedAt: new Date().toISOString(),
-        bytes: this.hash.bytes,
-        sha256: this.hash.digest(),
+        bytes: this.bytes,
+        sha256: this.hash.digest('hex'),
       }
-      await Promise.all([closed, this.writeSidecar(entry)])
-      await rename(this.partPath, dcm)
+      renameSync(this.partPath, dcm)
       renamed = true
       await this.spool.syncFolder()
       return entry
     } catch (e) {
       // Not acknowledged, so not kept: the sender will send it again.
-      if (renamed) await rm(join(this.spool.incoming, `${this.id}.dcm`), { force: true }).catch(() => {})
+      if (renamed) await rm(dcm, { force: true }).catch(() => {})
       await this.removeLeftovers()
       throw SpoolErrors.writeFailed(this.partPath, e)
     }
   }
 
-  private async writeSidecar(entry: SpoolEntry): Promise<void> {
-    const fd = await open(join(this.spool.incoming, `${this.id}.json`), 'wx')
+  /** A small object: one synchronous write into the page cache, then one fdatasync off the event loop. */
+  private async writeSmall(chunks: Uint8Array[]): Promise<void> {
+    this.chunks = null
+    const fd = openSync(this.partPath, 'wx')
     try {
-      await fd.writeFile(JSON.stringify(entry, null, 1) + '\n')
-      await fd.sync()
+      writevAll(fd, chunks)
+      await new Promise<void>((resolve, reject) => fdatasync(fd, (e) => (e ? reject(e) : resolve())))
     } finally {
-      await fd.close()
+      closeSync(fd)
     }
+  }
+
+  private closeStream(): Promise<void> {
+    const file = this.file!
+    return new Promise<void>((resolve, reject) => {
+      file.once('close', () => (this.failure === null ? resolve() : reject(this.failure)))
+      file.once('error', reject)
+      file.end()
+    })
   }
 
   /** Abandons the object (sender aborted, or we refuse it) and removes its partial file. */
   async discard(): Promise<void> {
     if (this.finished) return
     this.finished = true
-    this.hash.unpipe(this.file)
-    this.hash.destroy()
-    await new Promise<void>((resolve) => {
-      if (this.file.closed) return resolve()
-      this.file.once('close', () => resolve())
-      this.file.destroy()
-    })
+    this.chunks = null
+    const file = this.file
+    if (file) {
+      await new Promise<void>((resolve) => {
+        if (file.closed) return resolve()
+        file.once('close', () => resolve())
+        file.destroy()
+      })
+    }
     await this.removeLeftovers()
   }
 
   private async removeLeftovers(): Promise<void> {
     await rm(this.partPath, { force: true }).catch(() => {})
-    await rm(join(this.spool.incoming, `${this.id}.json`), { force: true }).catch(() => {})
+  }
+}
+
+/** writev until every byte is written (a short write is legal, if rare, for regular files). */
+function writevAll(fd: number, chunks: Uint8Array[]): void {
+  let list = chunks
+  while (list.length > 0) {
+    let n = writevSync(fd, list.length > 1024 ? list.slice(0, 1024) : list)
+    let i = 0
+    while (i < list.length && n >= list[i]!.length) n -= list[i++]!.length
+    const rest = list.slice(i)
+    if (n > 0) rest[0] = rest[0]!.subarray(n)
+    list = rest
   }
 }
