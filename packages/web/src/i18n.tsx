@@ -53,6 +53,10 @@ const en = {
   'collections.create': 'New collection',
   'collections.createSubmit': 'Create collection',
   'collections.created.ok': 'Collection {name} was created.',
+  'collections.deidentified': 'De-identified only',
+  'collections.deidentified.yes': 'Yes (checked on receipt)',
+  'collections.deidentified.no': 'No',
+  'collections.deidentifiedOnly': 'Accept only de-identified data (the hub checks every object and quarantines the rest)',
 
   'studies.title': 'Studies',
   'studies.filters': 'Search',
@@ -286,6 +290,10 @@ const ja: Record<MessageKey, string> = {
   'collections.create': '新しいコレクション',
   'collections.createSubmit': 'コレクションを作成',
   'collections.created.ok': 'コレクション {name} を作成しました。',
+  'collections.deidentified': '匿名化済みのみ',
+  'collections.deidentified.yes': 'はい（受信時に検査）',
+  'collections.deidentified.no': 'いいえ',
+  'collections.deidentifiedOnly': '匿名化済みデータのみ受け付ける（ハブが全オブジェクトを検査し、それ以外は隔離します）',
 
   'studies.title': '検査',
   'studies.filters': '検索',

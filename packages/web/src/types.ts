@@ -41,6 +41,8 @@ export interface AuthConfig {
 export interface Collection {
   id: string
   name: string
+  /** Only de-identified objects are accepted; the hub checks each on receipt. */
+  deidentified: boolean
   studies: number
   instances: number
   createdAt: string

@@ -28,6 +28,7 @@ export function Collections() {
                   <th scope="col" className="num">
                     {t('collections.instances')}
                   </th>
+                  <th scope="col">{t('collections.deidentified')}</th>
                   <th scope="col">{t('collections.created')}</th>
                 </tr>
               </thead>
@@ -39,6 +40,7 @@ export function Collections() {
                     </th>
                     <td className="num">{c.studies.toLocaleString()}</td>
                     <td className="num">{c.instances.toLocaleString()}</td>
+                    <td>{c.deidentified ? t('collections.deidentified.yes') : t('collections.deidentified.no')}</td>
                     <td>{dateTime(c.createdAt)}</td>
                   </tr>
                 ))}
@@ -55,13 +57,15 @@ export function Collections() {
 function CreateCollection({ onCreated }: { onCreated(): void }) {
   const { t } = useI18n()
   const [name, setName] = useState('')
+  // New collections accept only de-identified data unless the administrator says otherwise.
+  const [deidentified, setDeidentified] = useState(true)
   const [error, setError] = useState<unknown>(null)
   const [created, setCreated] = useState<string | null>(null)
   const submit = async (e: FormEvent) => {
     e.preventDefault()
     setError(null)
     try {
-      const c = await api.post<Collection>('/api/collections', { name })
+      const c = await api.post<Collection>('/api/collections', { name, deidentified })
       setCreated(c.name)
       setName('')
       onCreated()
@@ -76,6 +80,12 @@ function CreateCollection({ onCreated }: { onCreated(): void }) {
         <Field label={t('collections.name')}>
           {(id) => <input id={id} name="name" required value={name} onChange={(e) => setName(e.target.value)} />}
         </Field>
+        <div className="field checkbox">
+          <label>
+            <input type="checkbox" name="deidentified" checked={deidentified} onChange={(e) => setDeidentified(e.target.checked)} />
+            {t('collections.deidentifiedOnly')}
+          </label>
+        </div>
         <button type="submit">{t('collections.createSubmit')}</button>
       </form>
       <ErrorMessage error={error} />
