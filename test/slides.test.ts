@@ -159,6 +159,13 @@ describe('slide serving (hub)', () => {
       assert.match(cb.code, /^WSI_/)
       const missing = await upload(hub.fetch, `${hub.url}/slides?collection=nope`, join(dir, 'notes.txt'))
       assert.equal(missing.status, 404)
+      // A de-identified collection refuses a slide whose label and macro may show the patient.
+      assert.equal((await hub.fetch(`${hub.url}/api/collections`, json({ name: 'clean-path', deidentified: true }))).status, 201)
+      const labelled = await upload(hub.fetch, `${hub.url}/slides?collection=clean-path`, CMU_SMALL)
+      const lb = (await labelled.json()) as any
+      assert.equal(labelled.status, 422, JSON.stringify(lb))
+      assert.equal(lb.code, 'SLIDE_IDENTIFYING_IMAGES')
+      assert.match(lb.message, /label and a macro/)
       const keys: string[] = []
       for await (const o of hub.archive.objects.list('slides/')) keys.push(o.key)
       assert.equal(keys.length, 1, keys.join())

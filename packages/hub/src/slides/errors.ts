@@ -2,6 +2,12 @@
 import { KuraError } from '@kura/core'
 
 export const SlideErrors = {
+  identifyingImages: (collection: string, names: string[]) =>
+    new KuraError(
+      'SLIDE_IDENTIFYING_IMAGES',
+      `Collection "${collection.slice(0, 64)}" holds only de-identified data, and this slide carries a ${names.join(' and a ')} image, which usually shows the patient's name and ID. It was not stored: remove them before upload (slide de-identification on the gateway is coming).`,
+      { status: 422 },
+    ),
   notFound: (what = 'The slide') => new KuraError('SLIDE_NOT_FOUND', `${what} is not in the archive (or not visible to you).`, { status: 404 }),
   collectionRequired: () => new KuraError('SLIDE_COLLECTION_REQUIRED', 'Name the collection to store the slide in: POST /slides?collection=NAME.', { status: 400 }),
   collectionNotFound: (name: string) =>

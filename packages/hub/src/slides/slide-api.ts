@@ -36,12 +36,12 @@ export async function slideApiRoutes(app: FastifyInstance, opts: { serving: Slid
       ;(req.body as Readable | undefined)?.resume?.()
       throw SlideErrors.mediaType(ct || '(none)')
     }
-    const collection = await db.selectFrom('collection').select(['id', 'name']).where('name', '=', name).executeTakeFirst()
+    const collection = await db.selectFrom('collection').select(['id', 'name', 'deidentified']).where('name', '=', name).executeTakeFirst()
     if (!collection) {
       ;(req.body as Readable).resume()
       throw SlideErrors.collectionNotFound(name)
     }
-    const r = await storeSlide(serving.archive, opts.tmpDir, collection, req.body as Readable)
+    const r = await storeSlide(serving.archive, opts.tmpDir, { id: collection.id, name: collection.name, deidentified: collection.deidentified === 1 }, req.body as Readable)
     req.audit.detail = { slide: r.row.id, status: r.status }
     return reply.status(r.status === 'stored' ? 201 : 200).send(slideInfo(r.row))
   })

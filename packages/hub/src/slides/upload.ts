@@ -22,7 +22,7 @@ export interface StoreResult {
   row: SlideRow
 }
 
-export async function storeSlide(archive: Archive, tmpDir: string, collection: { id: string; name: string }, body: Readable): Promise<StoreResult> {
+export async function storeSlide(archive: Archive, tmpDir: string, collection: { id: string; name: string; deidentified?: boolean }, body: Readable): Promise<StoreResult> {
   await mkdir(tmpDir, { recursive: true })
   const path = join(tmpDir, `slide-${newId()}`)
   try {
@@ -51,6 +51,10 @@ export async function storeSlide(archive: Archive, tmpDir: string, collection: {
     if (existing) return { status: 'duplicate', row: existing }
 
     const meta = await describe(path)
+    // A label or macro image shows the patient's name and ID on most scanners. Until slides are
+    // de-identified on the gateway, a de-identified collection refuses them rather than guess.
+    const pictures = (JSON.parse(meta.associated) as Array<{ name: string }>).map((a) => a.name).filter((n) => n === 'label' || n === 'macro')
+    if (collection.deidentified && pictures.length) throw SlideErrors.identifyingImages(collection.name, pictures)
     const objectKey = `slides/${sha256}`
     await archive.objects.putFile(objectKey, path, { sha256, move: true, verified: true })
     const id = newId()
