@@ -160,6 +160,22 @@ describe('access control', () => {
     const intoA = await as(uploader.token, '/dicomweb/studies?collection=coll-a', { method: 'POST', headers: { 'content-type': contentType }, body })
     assert.equal(intoA.status, 200)
     assert.equal((await as(uploader.token, '/dicomweb/studies')).status, 403)
+
+    // Its own site's uploads only: not into a study a curator stored, nor one another site sent.
+    const adminStudy = stowBody([await readFile(join(PYDICOM_FILES, 'CT_small.dcm'))])
+    const intoAdmins = await as(uploader.token, '/dicomweb/studies?collection=coll-a', { method: 'POST', headers: { 'content-type': adminStudy.contentType, accept: 'application/dicom+json' }, body: adminStudy.body })
+    assert.equal(intoAdmins.status, 409)
+    assert.match(JSON.stringify(await intoAdmins.json()), /ARCHIVE_OTHER_SITE/)
+    assert.equal((await admin('/api/sites', { method: 'POST', body: JSON.stringify({ name: 'site-2' }) })).status, 201)
+    const u2 = (await (await admin('/api/users', { method: 'POST', body: JSON.stringify({ username: 'u-site-2' }) })).json()) as any
+    assert.equal((await admin('/api/grants', { method: 'POST', body: JSON.stringify({ userId: u2.user.id, role: 'site_uploader', collection: 'coll-a', site: 'site-2' }) })).status, 201)
+    const { createToken } = await import('@kura/hub')
+    const { token: other } = await createToken(hub.archive.catalog.db, { userId: u2.user.id, name: 'site-2', role: 'site_uploader', collection: 'coll-a', site: 'site-2' })
+    const again = await as(other, '/dicomweb/studies?collection=coll-a', { method: 'POST', headers: { 'content-type': contentType, accept: 'application/dicom+json' }, body })
+    assert.equal(again.status, 409, 'site-2 may not add to the study site-1 sent')
+    assert.match(JSON.stringify(await again.json()), /ARCHIVE_OTHER_SITE/)
+    const resend = await as(uploader.token, '/dicomweb/studies?collection=coll-a', { method: 'POST', headers: { 'content-type': contentType }, body })
+    assert.equal(resend.status, 200, 'site-1 may resend its own')
   })
 
   it('keeps tokens within their owner\'s grants, and revocation and grant removal take effect', async () => {

@@ -30,6 +30,8 @@ export interface IngestInput {
   collection: string
   /** When set, an instance of any other study is refused (STOW-RS to /studies/{uid}, PS3.18 10.5.1). */
   studyInstanceUid?: string
+  /** The sender's site, for a site uploader: its studies are recorded as the site's, and another site's are refused. */
+  site?: string
 }
 
 const COLLECTION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
@@ -90,6 +92,8 @@ export class Archive {
         if (findings.length) return await this.quarantine(received, rec, findings)
       }
 
+      if (input.site) await this.claimForSite(rec.studyInstanceUid, input.site)
+
       // Duplicates and conflicts are decided before writing anything, so a retried upload costs one lookup.
       const existing = await getInstance(this.catalog.db, sopInstanceUid)
       if (existing) {
@@ -112,6 +116,25 @@ export class Archive {
     } finally {
       await received.discard()
     }
+  }
+
+  /**
+   * A site uploader adds only to its own site's studies: a new study is claimed for the site
+   * before its first instance is stored (so the other instances of one STOW find the claim); a
+   * study another site claimed, or one stored without a site (by a curator), is refused.
+   */
+  private async claimForSite(studyInstanceUid: string, site: string): Promise<void> {
+    const db = this.catalog.db
+    const ownerOf = () => db.selectFrom('study_site as ss').innerJoin('site as si', 'si.id', 'ss.site_id').select('si.name').where('ss.study_instance_uid', '=', studyInstanceUid).executeTakeFirst()
+    let owner = await ownerOf()
+    if (!owner) {
+      const stored = await db.selectFrom('study').select('id').where('study_instance_uid', '=', studyInstanceUid).executeTakeFirst()
+      const siteRow = await db.selectFrom('site').select('id').where('name', '=', site).executeTakeFirst()
+      if (stored || !siteRow) throw ArchiveErrors.otherSite(studyInstanceUid, site)
+      await db.insertInto('study_site').values({ study_instance_uid: studyInstanceUid, site_id: siteRow.id, created_at: new Date().toISOString() }).onConflict((oc) => oc.column('study_instance_uid').doNothing()).execute()
+      owner = await ownerOf()
+    }
+    if (owner?.name !== site) throw ArchiveErrors.otherSite(studyInstanceUid, site)
   }
 
   /** Whether the collection accepts only de-identified objects (a new collection does not). */
@@ -148,6 +171,7 @@ export class Archive {
         ? await deleteSeries(this.catalog.db, target.studyInstanceUid, target.seriesInstanceUid)
         : await deleteStudy(this.catalog.db, target.studyInstanceUid)
     for (const key of keys) await this.objects.delete(key)
+    if (!target.seriesInstanceUid) await this.catalog.db.deleteFrom('study_site').where('study_instance_uid', '=', target.studyInstanceUid).execute()
     return keys.length
   }
 

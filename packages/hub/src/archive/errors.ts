@@ -10,6 +10,8 @@ export const ArchiveErrors = {
     new KuraError('ARCHIVE_CONFLICT', `SOP Instance ${sopInstanceUid} is already stored with different content (${reason}); it was not overwritten. Delete the stored instance first if the new one should replace it.`, { status: 409 }),
   studyMismatch: (actual: string, expected: string) =>
     new KuraError('ARCHIVE_STUDY_MISMATCH', `The instance belongs to study ${actual}, not to ${expected} named in the request URL; it was not stored. Send it to /dicomweb/studies instead.`, { status: 409 }),
+  otherSite: (studyInstanceUid: string, site: string) =>
+    new KuraError('ARCHIVE_OTHER_SITE', `Study ${studyInstanceUid} was not sent by site "${site}"; a site uploader adds only to its own site's studies. Nothing was stored.`, { status: 403 }),
   quarantined: (collection: string, findings: Array<{ kind: string; reason: string }>) =>
     new KuraError(
       'HUB_QUARANTINED',

@@ -82,6 +82,20 @@ export class Access {
     return [...ids]
   }
 
+  /**
+   * The site the permission is bound to on this collection: a site uploader's site, or null when
+   * some grant gives it without a site (curators, admins).
+   */
+  siteBound(permission: GrantedPermission, collection: string): string | null {
+    let site: string | null = null
+    for (const s of this.principal?.scopes ?? []) {
+      if (!s.permissions.has(permission) || (s.collection !== null && s.collection !== collection)) continue
+      if (s.site === null) return null
+      site ??= s.site
+    }
+    return site
+  }
+
   /** Every permission held somewhere, for the UI to show what it may offer. */
   permissions(): GrantedPermission[] {
     const all = new Set<GrantedPermission>()

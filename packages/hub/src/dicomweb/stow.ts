@@ -52,6 +52,7 @@ export async function stowRoutes(app: FastifyInstance, opts: { archive: Archive;
     const collection = req.query.collection ?? 'default'
     req.audit.collection = collection
     if (!req.access.can('study:write', collection)) throw AuthErrors.forbidden(`study:write permission on collection "${collection.slice(0, 64)}"`)
+    const site = req.access.siteBound('study:write', collection) ?? undefined
     const targetStudy = req.params.study
     const body = req.body as Readable
     const outcomes: Promise<Outcome>[] = []
@@ -67,7 +68,7 @@ export async function stowRoutes(app: FastifyInstance, opts: { archive: Archive;
           await finished(part.body)
           p = Promise.resolve({ result: { status: 'rejected', code: 'DICOMWEB_PART_TYPE', reason: `A part of type ${partType} was skipped: this service stores application/dicom parts only.` }, failureReason: FailureReason.sopClassNotSupported })
         } else {
-          const ingest = opts.archive.ingest({ source: part.body, collection, studyInstanceUid: targetStudy })
+          const ingest = opts.archive.ingest({ source: part.body, collection, studyInstanceUid: targetStudy, site })
           p = ingest.then((result) => ({ result, failureReason: reasonFor(result) }))
           // The next part may only be read once this part's bytes have all been received.
           await Promise.race([finished(part.body).catch(() => {}), ingest])

@@ -46,7 +46,7 @@ const IN_MEMORY = 16 * 1024 * 1024
 const PIPELINE = 4
 const NAME = /^([0-9a-f]{64})\.dcm$/
 
-export async function completeUpload(archive: Archive, row: UploadRow, partPath: string, runningSha256: string | null): Promise<Completion> {
+export async function completeUpload(archive: Archive, row: UploadRow, partPath: string, runningSha256: string | null, site?: string): Promise<Completion> {
   const base = { collection: row.collection, study: row.study_instance_uid }
   const hashedBy = runningSha256 ? 'running' : 're-read'
   const sha256 = runningSha256 ?? (await hashFile(partPath))
@@ -56,7 +56,7 @@ export async function completeUpload(archive: Archive, row: UploadRow, partPath:
   if (row.kind === 'dicom') {
     // The part file is the object, hash checked: it moves into the store without another copy.
     const source = row.upload_length <= IN_MEMORY ? await readFile(partPath) : { path: partPath, sha256, size: row.upload_length }
-    const r = await archive.ingest({ source, collection: row.collection, studyInstanceUid: row.study_instance_uid })
+    const r = await archive.ingest({ source, collection: row.collection, studyInstanceUid: row.study_instance_uid, site })
     return { result: { state: 'complete', ...base, objects: [outcomeOf(r, sha256)] }, hashedBy }
   }
 
@@ -75,7 +75,7 @@ export async function completeUpload(archive: Archive, row: UploadRow, partPath:
     const worker = async () => {
       while (next < entries.length) {
         const i = next++
-        objects[i] = await storeEntry(archive, file, entries[i]!, row)
+        objects[i] = await storeEntry(archive, file, entries[i]!, row, site)
       }
     }
     await Promise.all(Array.from({ length: Math.min(PIPELINE, entries.length) }, worker))
@@ -85,7 +85,7 @@ export async function completeUpload(archive: Archive, row: UploadRow, partPath:
   }
 }
 
-async function storeEntry(archive: Archive, file: FileSource, entry: TarEntry, row: UploadRow): Promise<ObjectOutcome> {
+async function storeEntry(archive: Archive, file: FileSource, entry: TarEntry, row: UploadRow, site: string | undefined): Promise<ObjectOutcome> {
   const m = NAME.exec(basename(entry.name))
   const named = m?.[1] ?? ''
   if (!m) return { sopInstanceUid: '', sha256: named, outcome: 'rejected', reason: `Bundle entry "${entry.name.slice(0, 100)}" is not named <sha256 hex>.dcm; it was not stored.` }
@@ -101,7 +101,7 @@ async function storeEntry(archive: Archive, file: FileSource, entry: TarEntry, r
   }
   // The whole bundle's hash was right, so a wrong name is the sender's mistake: refuse, never guess.
   if (actual !== named) return { sopInstanceUid: '', sha256: named, outcome: 'rejected', reason: `Bundle entry ${entry.name.slice(0, 100)} has SHA-256 ${actual}, not the one its name gives; it was not stored.` }
-  return outcomeOf(await archive.ingest({ source, collection: row.collection, studyInstanceUid: row.study_instance_uid }), actual)
+  return outcomeOf(await archive.ingest({ source, collection: row.collection, studyInstanceUid: row.study_instance_uid, site }), actual)
 }
 
 async function hashRange(src: ByteSource): Promise<string> {

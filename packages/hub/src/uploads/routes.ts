@@ -205,7 +205,7 @@ export async function uploadRoutes(app: FastifyInstance, opts: UploadRoutesOptio
       await advance(db, id, lease, newOffset, { state: 'processing' })
       running.delete(id)
       const t0 = performance.now()
-      const done = await completeUpload(opts.archive, row, path, got.whole ? got.whole.digest('hex') : null)
+      const done = await completeUpload(opts.archive, row, path, got.whole ? got.whole.digest('hex') : null, req.access.siteBound('study:write', row.collection) ?? undefined)
       await finish(db, id, lease, done.result.state === 'failed' ? 'failed' : 'complete', done.result)
       held = false
       await removePartFile(path)

@@ -231,7 +231,15 @@ export interface UploadTable {
   expires_at: string
 }
 
+/** The site a study came from (only studies a site uploader sent). */
+export interface StudySiteTable {
+  study_instance_uid: string
+  site_id: string
+  created_at: string
+}
+
 export interface Database {
+  study_site: StudySiteTable
   quarantine: QuarantineTable
   user: UserTable
   site: SiteTable

@@ -7,6 +7,7 @@ import * as m000002 from './2026_11_27_000002_access.ts'
 import * as m000003 from './2026_11_27_000003_uploads.ts'
 import * as m000004 from './2026_11_27_000004_quarantine.ts'
 import * as m000005 from './2026_11_27_000005_slides.ts'
+import * as m000006 from './2026_11_27_000006_study_site.ts'
 
 export interface MigrationEnv {
   byteOrderText: string
@@ -23,4 +24,5 @@ export const migrations: Record<string, CatalogMigration> = {
   '2026_11_27_000003_uploads': m000003,
   '2026_11_27_000004_quarantine': m000004,
   '2026_11_27_000005_slides': m000005,
+  '2026_11_27_000006_study_site': m000006,
 }
