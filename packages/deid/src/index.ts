@@ -24,3 +24,4 @@ export { planPixels, withPixelPlan, maskNative, MAX_PIXEL_BYTES, type PixelPlan,
 export { PixelErrors } from './pixels/errors.ts'
 export { recordDeidentified } from './reid/record.ts'
 export { deidentifyBytes, SMALL_OBJECT_BYTES } from './engine/bytes.ts'
+export { deidentifySlide, verifySlideOutput, SlideDeidErrors, scrubAperioDescription, isIdentifyingAperioKey, SCRUBBED_TAGS, type SlideDeidOptions, type SlideDeidReport, type RemovableImage } from './slides/index.ts'

@@ -1,6 +1,6 @@
 /**
- * openSlide: bounded reads (never the whole file), format detection with clear "not supported
- * yet" answers for NDPI and DICOM WSI, and clear errors for JPEG 2000 SVS and junk.
+ * openSlide: bounded reads (never the whole file), format detection that routes NDPI and DICOM
+ * to their readers, and clear errors for malformed files, JPEG 2000 SVS and junk.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -78,11 +78,12 @@ test('JPEG 2000 SVS opens (metadata) but tiles fail naming the compression', asy
   }
 })
 
-test('NDPI and DICOM WSI are recognised and reported as not supported yet; junk is not a slide', async () => {
+test('NDPI and DICOM are routed to their readers, which reject what is not a slide; junk is not a slide', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'kura-wsi-open-'))
   try {
     const ndpi = await patchedCopy(dir, 32997, { tag: 65420 })
-    await assert.rejects(openSlide(await FileSource.open(ndpi)), (e: Error & { code?: string }) => e.code === 'WSI_FORMAT_NOT_SUPPORTED_YET' && /NDPI/.test(e.message))
+    // An SVS that only carries the NDPI marker tag is a malformed NDPI, said as such.
+    await assert.rejects(openSlide(await FileSource.open(ndpi)), (e: Error & { code?: string }) => e.code === 'WSI_MALFORMED' && /NDPI/.test(e.message))
     const dcm = new Uint8Array(200)
     dcm.set(Buffer.from('DICM'), 128)
     // DICOM goes to the DICOM WSI reader, which says this is no slide.

@@ -1,12 +1,23 @@
 /**
- * @module `kura synth dicom`: write a deterministic synthetic corpus to a folder, for tests,
- * benchmarks and demos without real patient data.
+ * @module `kura synth dicom` / `kura synth slide`: write a deterministic synthetic DICOM corpus
+ * or whole-slide image, for tests, benchmarks and demos without real patient data.
  */
+import { statSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { UsageError, choiceFlag, intFlag, parseFlags } from '../args.ts'
 import { Progress, formatBytes, formatDuration } from '../progress.ts'
 
 export const help = `Usage: kura synth dicom --out DIR [--studies N] [--series M] [--instances K] [options]
+       kura synth slide --format svs|ndpi|tiff|dicom --width W --height H --out FILE [options]
+
+kura synth slide writes one synthetic whole-slide image, tile by tile (memory stays flat up to
+100k × 100k): svs (Aperio-like: JPEG tiles with shared tables, thumbnail, label, macro), ndpi
+(Hamamatsu-like: one JPEG per level with restart markers, macro, Reference tag), tiff (tiled
+pyramidal BigTIFF). Labels and macros carry the fake identifiers of --label-text.
+  --tile N              Tile (NDPI: restart-interval) width, multiple of 8 (default 256).
+  --quality Q           JPEG quality 1–100 (default 90).
+  --label-text TEXT     Fake identifiers drawn on the label (default "山田 太郎 ID 12345678").
+  (--format dicom writes one instance per level: --out is then a folder.)
 
 Writes a synthetic DICOM corpus as DIR/<study>/<series>/<n>.dcm: made-up Japanese patients
 (names in romaji, kanji and kana), CT, MR and endoscopy images of simple phantoms, in ISO 2022
@@ -42,8 +53,18 @@ export async function run(argv: string[]): Promise<number> {
     rows: { type: 'string' },
     cols: { type: 'string' },
     'es-pixels': { type: 'string' },
+    format: { type: 'string' },
+    width: { type: 'string' },
+    height: { type: 'string' },
+    tile: { type: 'string' },
+    quality: { type: 'string' },
+    'label-text': { type: 'string' },
   }, true)
   const [kind, ...extra] = positionals
+  if (kind === 'slide') {
+    if (extra.length > 0) throw new UsageError(`Unexpected argument "${extra[0]}". Run "kura synth --help".`)
+    return synthSlide(values)
+  }
   if (kind !== 'dicom') throw new UsageError(kind === undefined ? 'Say what to synthesise: "kura synth dicom --out DIR …".' : `Unknown corpus kind "${kind}"; "dicom" is the one there is. Run "kura synth --help".`)
   if (extra.length > 0) throw new UsageError(`Unexpected argument "${extra[0]}". Run "kura synth --help".`)
   if (!values.out) throw new UsageError('--out is required: the folder to write the corpus into.')
@@ -69,5 +90,40 @@ export async function run(argv: string[]): Promise<number> {
   const r = await writeCorpus(out, { studies, seriesPerStudy, instancesPerSeries, seed, modality, charset, esPixels, sizes }, (_i, done) => progress.update(done.files, done.bytes))
   progress.done()
   process.stdout.write(`Wrote ${r.files} files (${formatBytes(r.bytes)}, ${r.studies} studies) to ${out} in ${formatDuration(Date.now() - started)}\n`)
+  return 0
+}
+
+const SLIDE_FORMATS = ['svs', 'ndpi', 'tiff', 'dicom'] as const
+
+async function synthSlide(values: Record<string, string | boolean | undefined>): Promise<number> {
+  const str = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined)
+  const format = choiceFlag('synth', 'format', str('format'), SLIDE_FORMATS, 'svs')
+  if (!str('out')) throw new UsageError('--out is required: the slide file to write.')
+  if (!str('width') || !str('height')) throw new UsageError('--width and --height are required (pixels at full resolution, e.g. 4096 and 3072).')
+  const spec = {
+    width: intFlag('synth', 'width', str('width'), 0, 16, 1_000_000),
+    height: intFlag('synth', 'height', str('height'), 0, 16, 1_000_000),
+    tile: intFlag('synth', 'tile', str('tile'), 256, 16, 4096),
+    quality: intFlag('synth', 'quality', str('quality'), 90, 1, 100),
+    seed: intFlag('synth', 'seed', str('seed'), 1, 0, 2 ** 31 - 1),
+    labelText: str('label-text'),
+  }
+  if (spec.tile % 8 !== 0) throw new UsageError(`--tile ${spec.tile} must be a multiple of 8.`)
+  const out = resolve(str('out')!)
+  let r: { bytes: number; ms: number; levels: { width: number; height: number }[] }
+  const w = await import('@kura/wsi/synth')
+  if (format === 'dicom') {
+    // DICOM WSI is one instance per level: --out is the folder they go into.
+    const t0 = performance.now()
+    const d = await w.writeDicomSlide({ width: spec.width, height: spec.height, tileSize: spec.tile, quality: spec.quality, seed: spec.seed, out, label: spec.labelText })
+    let bytes = 0
+    for (const f of d.files) bytes += statSync(f).size
+    r = { bytes, ms: performance.now() - t0, levels: d.levels }
+  } else {
+    const write = format === 'svs' ? w.writeSvsSlide : format === 'ndpi' ? w.writeNdpiSlide : w.writeTiffSlide
+    r = await write(out, spec)
+  }
+  const dims = r.levels.map((l) => `${l.width}×${l.height}`).join(', ')
+  process.stdout.write(`Wrote ${format} slide ${out} (${formatBytes(r.bytes)}, levels ${dims}) in ${formatDuration(r.ms)}\n`)
   return 0
 }
