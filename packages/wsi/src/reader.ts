@@ -58,3 +58,21 @@ export interface SlideFormat {
   detect(src: ByteSource, tiff: TiffFile | null): Promise<{ ok: true } | { ok: false; reason: string }>
   open(src: ByteSource, tiff: TiffFile | null): Promise<Slide>
 }
+
+/** OpenSlide's standard properties for a slide's levels, MPP and objective power (the names viewers and tools expect). */
+export function standardProperties(levels: readonly Level[], mpp?: { x: number; y: number }, objectivePower?: number): Record<string, string> {
+  const props: Record<string, string> = { 'openslide.level-count': String(levels.length) }
+  levels.forEach((l, i) => {
+    props[`openslide.level[${i}].width`] = String(l.width)
+    props[`openslide.level[${i}].height`] = String(l.height)
+    props[`openslide.level[${i}].tile-width`] = String(l.tileWidth)
+    props[`openslide.level[${i}].tile-height`] = String(l.tileHeight)
+    props[`openslide.level[${i}].downsample`] = String(l.downsample)
+  })
+  if (mpp) {
+    props['openslide.mpp-x'] = String(mpp.x)
+    props['openslide.mpp-y'] = String(mpp.y)
+  }
+  if (objectivePower !== undefined) props['openslide.objective-power'] = String(objectivePower)
+  return props
+}

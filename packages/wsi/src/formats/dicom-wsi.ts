@@ -11,7 +11,7 @@ import {
 } from '@kura/dicom'
 import { WsiErrors } from '../errors.ts'
 import { isJpeg, spliceJpeg } from '../codecs/jpeg.ts'
-import type { AssociatedImage, AssociatedName, EncodedTile, Level, RgbaPixels, Slide, SlideFormat } from '../reader.ts'
+import { standardProperties, type AssociatedImage, type AssociatedName, type EncodedTile, type Level, type RgbaPixels, type Slide, type SlideFormat } from '../reader.ts'
 
 export const VL_WHOLE_SLIDE_MICROSCOPY_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.77.1.6'
 
@@ -269,23 +269,11 @@ class DicomSlide implements Slide {
     if (spacing.length === 2 && spacing[0] > 0 && spacing[1] > 0) this.mpp = { x: spacing[1] * 1000, y: spacing[0] * 1000 }
     const power = getItems(ds, T.OpticalPathSequence).map((it) => getNumber(it, T.ObjectiveLensPower)).find((p) => p !== undefined && p > 0)
     if (power !== undefined) this.objectivePower = power
-    const props: Record<string, string> = { 'openslide.vendor': 'dicom', 'openslide.level-count': String(this.levels.length) }
+    const props: Record<string, string> = { 'openslide.vendor': 'dicom', ...standardProperties(this.levels, this.mpp, this.objectivePower) }
     for (const [k, tag] of [['SeriesInstanceUID', T.SeriesInstanceUID], ['FrameOfReferenceUID', T.FrameOfReferenceUID], ['DimensionOrganizationType', T.DimensionOrganizationType]] as const) {
       const v = getString(ds, tag)
       if (v) props[`dicom.${k}`] = v
     }
-    this.levels.forEach((l, i) => {
-      props[`openslide.level[${i}].width`] = String(l.width)
-      props[`openslide.level[${i}].height`] = String(l.height)
-      props[`openslide.level[${i}].tile-width`] = String(l.tileWidth)
-      props[`openslide.level[${i}].tile-height`] = String(l.tileHeight)
-      props[`openslide.level[${i}].downsample`] = String(l.downsample)
-    })
-    if (this.mpp) {
-      props['openslide.mpp-x'] = String(this.mpp.x)
-      props['openslide.mpp-y'] = String(this.mpp.y)
-    }
-    if (this.objectivePower !== undefined) props['openslide.objective-power'] = String(this.objectivePower)
     this.properties = props
   }
 

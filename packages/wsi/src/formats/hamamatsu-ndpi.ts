@@ -9,7 +9,7 @@
 import sharp from 'sharp'
 import type { ByteSource } from '@kura/core'
 import { WsiErrors } from '../errors.ts'
-import type { AssociatedImage, AssociatedName, EncodedTile, Level, RgbaPixels, Slide, SlideFormat } from '../reader.ts'
+import { standardProperties, type AssociatedImage, type AssociatedName, type EncodedTile, type Level, type RgbaPixels, type Slide, type SlideFormat } from '../reader.ts'
 import type { Ifd, TiffEntry, TiffFile } from '../tiff/parser.ts'
 import { resolutionMpp, tiffProperties } from '../tiff/properties.ts'
 import { Tag } from '../tiff/tags.ts'
@@ -347,20 +347,8 @@ export const hamamatsuNdpi: SlideFormat = {
       if (v !== undefined) props[key] = String(v)
     }
     props['openslide.vendor'] = 'hamamatsu'
-    props['openslide.level-count'] = String(levels.length)
-    levels.forEach((l, i) => {
-      props[`openslide.level[${i}].width`] = String(l.width)
-      props[`openslide.level[${i}].height`] = String(l.height)
-      props[`openslide.level[${i}].tile-width`] = String(l.tileWidth)
-      props[`openslide.level[${i}].tile-height`] = String(l.tileHeight)
-      props[`openslide.level[${i}].downsample`] = String(l.downsample)
-    })
-    if (mpp) {
-      props['openslide.mpp-x'] = String(mpp.x)
-      props['openslide.mpp-y'] = String(mpp.y)
-    }
     const power = lens0 !== undefined && lens0 > 0 ? lens0 : undefined
-    if (power !== undefined) props['openslide.objective-power'] = String(power)
+    Object.assign(props, standardProperties(levels, mpp, power))
     return new NdpiSlide(levels, props, associated, src, mpp, power)
   },
 }

@@ -5,7 +5,7 @@
  */
 import sharp from 'sharp'
 import { WsiErrors } from '../errors.ts'
-import type { AssociatedImage, AssociatedName, Level, Slide, SlideFormatName } from '../reader.ts'
+import { standardProperties, type AssociatedImage, type AssociatedName, type Level, type Slide, type SlideFormatName } from '../reader.ts'
 import type { EncodedTile, RgbaPixels, TiffImage } from './image.ts'
 import { Compression } from './tags.ts'
 
@@ -52,19 +52,7 @@ export class TiffSlide implements Slide {
     this.objectivePower = p.objectivePower
     this.associated = p.associated
     this.closer = p.close
-    const props: Record<string, string> = { ...p.properties, 'openslide.vendor': vendorOf(p.format), 'openslide.level-count': String(this.levels.length) }
-    this.levels.forEach((l, i) => {
-      props[`openslide.level[${i}].width`] = String(l.width)
-      props[`openslide.level[${i}].height`] = String(l.height)
-      props[`openslide.level[${i}].tile-width`] = String(l.tileWidth)
-      props[`openslide.level[${i}].tile-height`] = String(l.tileHeight)
-      props[`openslide.level[${i}].downsample`] = String(l.downsample)
-    })
-    if (p.mpp) {
-      props['openslide.mpp-x'] = String(p.mpp.x)
-      props['openslide.mpp-y'] = String(p.mpp.y)
-    }
-    if (p.objectivePower !== undefined) props['openslide.objective-power'] = String(p.objectivePower)
+    const props: Record<string, string> = { ...p.properties, 'openslide.vendor': vendorOf(p.format), ...standardProperties(this.levels, p.mpp, p.objectivePower) }
     this.properties = props
   }
 
