@@ -11,6 +11,7 @@ import {
 } from '@kura/dicom'
 import { WsiErrors } from '../errors.ts'
 import { isJpeg, spliceJpeg } from '../codecs/jpeg.ts'
+import { composeRegion } from '../region.ts'
 import { standardProperties, type AssociatedImage, type AssociatedName, type EncodedTile, type Level, type RgbaPixels, type Slide, type SlideFormat } from '../reader.ts'
 
 export const VL_WHOLE_SLIDE_MICROSCOPY_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.77.1.6'
@@ -49,7 +50,6 @@ const T = {
 /** A frame's pixel layout beyond which we refuse to allocate (a corrupt header must not cost gigabytes). */
 const MAX_FRAME_PIXELS = 64 * 1024 * 1024
 const MAX_DIMENSION = 2 ** 31 - 1
-const MAX_REGION_PIXELS = 64 * 1024 * 1024
 
 const JPEG_SYNTAXES = new Set<string>([TransferSyntax.JPEGBaseline8Bit, TransferSyntax.JPEGExtended12Bit])
 // JPEG 2000 and HTJ2K (…4.202 is HTJ2K with RPCL): sharp's bundled libvips has no JPEG 2000 decoder.
@@ -313,46 +313,14 @@ class DicomSlide implements Slide {
   async readRegion(level: number, x: number, y: number, width: number, height: number): Promise<RgbaPixels> {
     const t = this.tiles[level]
     if (!t) throw WsiErrors.outOfRange(`Level ${level} does not exist (the slide has ${this.tiles.length})`)
-    if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0) || width * height > MAX_REGION_PIXELS)
-      throw WsiErrors.outOfRange(`A region of ${width}×${height} pixels is empty or larger than ${MAX_REGION_PIXELS} pixels`)
-    const ds = t.level.downsample
-    const rx = Math.floor(x / ds)
-    const ry = Math.floor(y / ds)
-    const out = new Uint8Array(width * height * 4)
-    const x0 = Math.max(0, rx)
-    const y0 = Math.max(0, ry)
-    const x1 = Math.min(t.level.width, rx + width)
-    const y1 = Math.min(t.level.height, ry + height)
-    if (x0 >= x1 || y0 >= y1) return { data: out, width, height }
-    const tw = t.level.tileWidth
-    const th = t.level.tileHeight
-    const jobs: Promise<void>[] = []
-    for (let row = Math.floor(y0 / th); row * th < y1; row++) {
-      for (let col = Math.floor(x0 / tw); col * tw < x1; col++) {
-        jobs.push(
-          this.tilePixels(level, col, row).then(
-            (px) => {
-              const sx0 = Math.max(x0, col * tw)
-              const sx1 = Math.min(x1, col * tw + px.width)
-              const sy0 = Math.max(y0, row * th)
-              const sy1 = Math.min(y1, row * th + px.height)
-              const n = (sx1 - sx0) * 4
-              if (n <= 0) return
-              for (let yy = sy0; yy < sy1; yy++) {
-                const s = ((yy - row * th) * px.width + (sx0 - col * tw)) * 4
-                out.set(px.data.subarray(s, s + n), ((yy - ry) * width + (sx0 - rx)) * 4)
-              }
-            },
-            (e: unknown) => {
-              // A sparse slide's missing tile is background: transparent, as OpenSlide paints it.
-              if (!(e instanceof KuraError && e.code === 'WSI_TILE_MISSING')) throw e
-            },
-          ),
-        )
-      }
-    }
-    await Promise.all(jobs)
-    return { data: out, width, height }
+    const { width: lw, height: lh, tileWidth, tileHeight, downsample } = t.level
+    const pixels = (col: number, row: number) =>
+      this.tilePixels(level, col, row).catch((e: unknown) => {
+        // A sparse slide's missing tile is background: transparent, as OpenSlide paints it.
+        if (e instanceof KuraError && e.code === 'WSI_TILE_MISSING') return null
+        throw e
+      })
+    return composeRegion({ width: lw, height: lh, tileWidth, tileHeight, pixels }, Math.floor(x / downsample), Math.floor(y / downsample), width, height)
   }
 
   async close(): Promise<void> {

@@ -9,6 +9,7 @@
 import sharp from 'sharp'
 import type { ByteSource } from '@kura/core'
 import { WsiErrors } from '../errors.ts'
+import { composeRegion, MAX_REGION_PIXELS } from '../region.ts'
 import { standardProperties, type AssociatedImage, type AssociatedName, type EncodedTile, type Level, type RgbaPixels, type Slide, type SlideFormat } from '../reader.ts'
 import type { Ifd, TiffEntry, TiffFile } from '../tiff/parser.ts'
 import { resolutionMpp, tiffProperties } from '../tiff/properties.ts'
@@ -17,7 +18,6 @@ import { Tag } from '../tiff/tags.ts'
 const NDPI = { FormatFlag: 65420, SourceLens: 65421, XOffset: 65422, YOffset: 65423, FocalPlane: 65424, McuStarts: 65426, Reference: 65427, McuStartsHigh: 65432, PropertyMap: 65449 } as const
 /** Enough for any real JPEG header (tables + SOF + DRI + SOS); larger means a corrupt file. */
 const HEADER_WINDOW = 64 * 1024
-const MAX_REGION_PIXELS = 64 * 1024 * 1024
 /** Stacked restart-interval rows per tile, aiming at square tiles but never above this. */
 const MAX_ROWS_PER_TILE = 64
 
@@ -196,34 +196,9 @@ class NdpiSlide implements Slide {
     return this.level(level).tilePixels(col, row)
   }
 
-  async readRegion(level: number, x: number, y: number, w: number, h: number): Promise<RgbaPixels> {
+  readRegion(level: number, x: number, y: number, w: number, h: number): Promise<RgbaPixels> {
     const l = this.level(level)
-    if (!(Number.isInteger(w) && Number.isInteger(h) && w > 0 && h > 0) || w * h > MAX_REGION_PIXELS)
-      throw WsiErrors.outOfRange(`A region of ${w}×${h} pixels is empty or larger than ${MAX_REGION_PIXELS} pixels`)
-    const lx = Math.floor(x / l.downsample)
-    const ly = Math.floor(y / l.downsample)
-    const out = new Uint8Array(w * h * 4)
-    const x0 = Math.max(0, lx)
-    const y0 = Math.max(0, ly)
-    const x1 = Math.min(l.width, lx + w)
-    const y1 = Math.min(l.height, ly + h)
-    const jobs: Promise<void>[] = []
-    for (let row = Math.floor(y0 / l.tileHeight); row * l.tileHeight < y1; row++)
-      for (let col = Math.floor(x0 / l.tileWidth); col * l.tileWidth < x1; col++)
-        jobs.push(
-          l.tilePixels(col, row).then((t) => {
-            const sx0 = Math.max(x0, col * l.tileWidth)
-            const sx1 = Math.min(x1, col * l.tileWidth + t.width)
-            const n = (sx1 - sx0) * 4
-            if (n <= 0) return
-            for (let yy = Math.max(y0, row * l.tileHeight); yy < Math.min(y1, row * l.tileHeight + t.height); yy++) {
-              const s = ((yy - row * l.tileHeight) * t.width + (sx0 - col * l.tileWidth)) * 4
-              out.set(t.data.subarray(s, s + n), ((yy - ly) * w + (sx0 - lx)) * 4)
-            }
-          }),
-        )
-    await Promise.all(jobs)
-    return { data: out, width: w, height: h }
+    return composeRegion({ width: l.width, height: l.height, tileWidth: l.tileWidth, tileHeight: l.tileHeight, pixels: (col, row) => l.tilePixels(col, row) }, Math.floor(x / l.downsample), Math.floor(y / l.downsample), w, h)
   }
 
   close(): Promise<void> {

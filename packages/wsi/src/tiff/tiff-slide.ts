@@ -8,9 +8,9 @@ import { WsiErrors } from '../errors.ts'
 import { standardProperties, type AssociatedImage, type AssociatedName, type Level, type Slide, type SlideFormatName } from '../reader.ts'
 import type { EncodedTile, RgbaPixels, TiffImage } from './image.ts'
 import { Compression } from './tags.ts'
+import { composeRegion } from '../region.ts'
 
 /** Largest region readRegion composes in one call (256 MB of RGBA). */
-const MAX_REGION_PIXELS = 64 * 1024 * 1024
 
 export interface TiffSlideParts {
   format: SlideFormatName
@@ -75,7 +75,7 @@ export class TiffSlide implements Slide {
   readRegion(level: number, x: number, y: number, width: number, height: number): Promise<RgbaPixels> {
     const ds = this.levels[level]?.downsample
     if (ds === undefined) throw WsiErrors.outOfRange(`Level ${level} does not exist (the slide has ${this.images.length})`)
-    return composeRegion(this.image(level), Math.floor(x / ds), Math.floor(y / ds), width, height)
+    return composeImageRegion(this.image(level), Math.floor(x / ds), Math.floor(y / ds), width, height)
   }
 
   close(): Promise<void> {
@@ -84,39 +84,8 @@ export class TiffSlide implements Slide {
 }
 
 /** RGBA of the rectangle (x, y, w, h) in the image's own pixels, decoding only the chunks it touches. */
-export async function composeRegion(im: TiffImage, x: number, y: number, w: number, h: number): Promise<RgbaPixels> {
-  if (!(Number.isInteger(w) && Number.isInteger(h) && w > 0 && h > 0) || w * h > MAX_REGION_PIXELS)
-    throw WsiErrors.outOfRange(`A region of ${w}×${h} pixels is empty or larger than ${MAX_REGION_PIXELS} pixels`)
-  const out = new Uint8Array(w * h * 4)
-  const x0 = Math.max(0, x)
-  const y0 = Math.max(0, y)
-  const x1 = Math.min(im.width, x + w)
-  const y1 = Math.min(im.height, y + h)
-  if (x0 >= x1 || y0 >= y1) return { data: out, width: w, height: h }
-  const cw = im.chunkWidth
-  const ch = im.chunkHeight
-  const jobs: Promise<void>[] = []
-  for (let row = Math.floor(y0 / ch); row * ch < y1; row++) {
-    for (let col = Math.floor(x0 / cw); col * cw < x1; col++) {
-      jobs.push(
-        im.decodeChunk(col, row).then((t) => {
-          // Copy the part of this chunk inside both the image and the region.
-          const sx0 = Math.max(x0, col * cw)
-          const sx1 = Math.min(x1, col * cw + t.width)
-          const sy0 = Math.max(y0, row * ch)
-          const sy1 = Math.min(y1, row * ch + t.height)
-          const n = (sx1 - sx0) * 4
-          if (n <= 0) return
-          for (let yy = sy0; yy < sy1; yy++) {
-            const src = ((yy - row * ch) * t.width + (sx0 - col * cw)) * 4
-            out.set(t.data.subarray(src, src + n), ((yy - y) * w + (sx0 - x)) * 4)
-          }
-        }),
-      )
-    }
-  }
-  await Promise.all(jobs)
-  return { data: out, width: w, height: h }
+export function composeImageRegion(im: TiffImage, x: number, y: number, w: number, h: number): Promise<RgbaPixels> {
+  return composeRegion({ width: im.width, height: im.height, tileWidth: im.chunkWidth, tileHeight: im.chunkHeight, pixels: (col, row) => im.decodeChunk(col, row) }, x, y, w, h)
 }
 
 /** An associated image stored as one TIFF image: a single JPEG chunk passes through, anything else becomes PNG. */
@@ -129,7 +98,7 @@ export function associatedFromImage(im: TiffImage): AssociatedImage {
         const t = await im.encodedChunk(0, 0)
         if (t) return { bytes: t.bytes, mediaType: 'image/jpeg' as const }
       }
-      const px = await composeRegion(im, 0, 0, im.width, im.height)
+      const px = await composeImageRegion(im, 0, 0, im.width, im.height)
       const png = await sharp(px.data, { raw: { width: px.width, height: px.height, channels: 4 } }).png().toBuffer()
       return { bytes: new Uint8Array(png.buffer, png.byteOffset, png.byteLength), mediaType: 'image/png' as const }
     },
