@@ -176,19 +176,25 @@ export class ReidTable {
     return createHmac('sha256', this.#kLookup).update(`${collection}\0${pseudonym}`, 'utf8').digest('hex')
   }
 
+  /** Opens a sealed entry (bound to its lookup hash); anything that does not open or parse was tampered with. */
+  #unseal(sealed: unknown, hash: string, collection: string): Record<string, unknown> {
+    const plain = open(this.#kEnc, sealed, hash)
+    if (plain === null) throw ReidErrors.tampered(this.#path, collection)
+    try {
+      const e = JSON.parse(plain.toString('utf8')) as unknown
+      if (e !== null && typeof e === 'object') return e as Record<string, unknown>
+    } catch {
+      // falls through: not JSON
+    }
+    throw ReidErrors.tampered(this.#path, collection)
+  }
+
   #read(db: Database.Database, collection: string, pseudonym: string, hash: string): ReidEntry | null {
     const row = db.prepare('SELECT sealed FROM reid WHERE collection = ? AND pseudonym_lookup = ?').get(collection, hash) as { sealed: unknown } | undefined
     if (row === undefined) return null
-    const plain = open(this.#kEnc, row.sealed, hash)
-    if (plain === null) throw ReidErrors.tampered(this.#path, collection)
-    let e: Record<string, unknown>
-    try {
-      e = JSON.parse(plain.toString('utf8')) as Record<string, unknown>
-    } catch {
-      throw ReidErrors.tampered(this.#path, collection)
-    }
+    const e = this.#unseal(row.sealed, hash, collection)
     if (
-      e === null || typeof e !== 'object' || e.collection !== collection || e.pseudonymousPatientId !== pseudonym ||
+      e.collection !== collection || e.pseudonymousPatientId !== pseudonym ||
       !str(e.patientId) || !str(e.firstSeen) || !optStr(e.patientName) || !optStr(e.birthDate)
     ) {
       throw ReidErrors.tampered(this.#path, collection)
@@ -241,15 +247,8 @@ export class ReidTable {
   #readUid(db: Database.Database, collection: string, newUid: string, hash: string): ReidUidEntry | null {
     const row = db.prepare('SELECT sealed FROM uid WHERE collection = ? AND uid_lookup = ?').get(collection, hash) as { sealed: unknown } | undefined
     if (row === undefined) return null
-    const plain = open(this.#kEnc, row.sealed, hash)
-    if (plain === null) throw ReidErrors.tampered(this.#path, collection)
-    let e: Record<string, unknown>
-    try {
-      e = JSON.parse(plain.toString('utf8')) as Record<string, unknown>
-    } catch {
-      throw ReidErrors.tampered(this.#path, collection)
-    }
-    if (e === null || typeof e !== 'object' || e.collection !== collection || e.newUid !== newUid || !str(e.originalUid) || !str(e.pseudonymousPatientId) || !str(e.keyword) || !str(e.firstSeen)) {
+    const e = this.#unseal(row.sealed, hash, collection)
+    if (e.collection !== collection || e.newUid !== newUid || !str(e.originalUid) || !str(e.pseudonymousPatientId) || !str(e.keyword) || !str(e.firstSeen)) {
       throw ReidErrors.tampered(this.#path, collection)
     }
     return { collection, newUid, originalUid: e.originalUid, pseudonymousPatientId: e.pseudonymousPatientId, keyword: e.keyword, firstSeen: e.firstSeen }
