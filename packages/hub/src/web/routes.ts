@@ -21,13 +21,9 @@ const isDataPath = (url: string) => {
   return DATA_PREFIXES.some((p) => path === p || path.startsWith(p + '/'))
 }
 
-// The built app loads only its own scripts and styles and talks only to this origin.
-const SECURITY_HEADERS = {
-  'content-security-policy': "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'same-origin',
-  'x-frame-options': 'DENY',
-}
+// The built app loads only its own scripts and styles and talks only to this origin: stricter
+// than the hub-wide policy (no inline styles). The access plugin adds the other security headers.
+const APP_CSP = "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
 
 const NOT_BUILT = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Kura: web application not built</title></head>
@@ -56,7 +52,7 @@ export const webRoutes: FastifyPluginAsync<{ distDir: string }> = async (app, op
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
       return reply.status(503).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(NOT_BUILT)
     }
-    return reply.headers(SECURITY_HEADERS).header('cache-control', 'no-cache').type('text/html; charset=utf-8').send(html)
+    return reply.header('content-security-policy', APP_CSP).header('cache-control', 'no-cache').type('text/html; charset=utf-8').send(html)
   }
 
   app.get('/', { config: { permission: 'public' } }, (_req, reply) => sendIndex(reply))
