@@ -12,10 +12,11 @@ import { startTestHub, stowBody, PYDICOM_FILES, type TestHub } from './support/h
 
 /** What each role may do, restated here on purpose: the test must not read the code's table. */
 const ALLOWED: Record<Role, string[]> = {
-  admin: ['study:read', 'study:write', 'study:delete', 'quarantine:review', 'annotation:write', 'audit:read', 'admin'],
-  curator: ['study:read', 'study:write', 'study:delete', 'quarantine:review'],
+  admin: ['study:read', 'study:write', 'study:delete', 'quarantine:review', 'annotation:write', 'annotation:review', 'audit:read', 'admin'],
+  curator: ['study:read', 'study:write', 'study:delete', 'quarantine:review', 'annotation:review'],
   site_uploader: ['study:write'],
   annotator: ['study:read', 'annotation:write'],
+  reviewer: ['study:read', 'annotation:write', 'annotation:review'],
   researcher: ['study:read'],
   educator: ['study:read'],
   auditor: ['audit:read'],

@@ -5,6 +5,8 @@
 import { readFileSync } from 'node:fs'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { isKuraError, type HubConfig } from '@kura/core'
+import { annotationRoutes } from './annotations/routes.ts'
+import { interchangeRoutes } from './annotations/interchange/routes.ts'
 import { apiRoutes } from './api/routes.ts'
 import { oidcSignIn } from './api/session.ts'
 import type { Archive } from './archive/archive.ts'
@@ -16,7 +18,9 @@ import { accessPlugin } from './auth/plugin.ts'
 import { cookieSecret } from './auth/secrets.ts'
 import { dicomwebRoutes } from './dicomweb/routes.ts'
 import { healthRoutes } from './health/routes.ts'
+import { recordRoutes } from './records/routes.ts'
 import { slideRoutes } from './slides/routes.ts'
+import { taskRoutes } from './tasks/routes.ts'
 import { uploadRoutes } from './uploads/routes.ts'
 import { webDistDir, webRoutes } from './web/routes.ts'
 
@@ -65,6 +69,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(dicomwebRoutes, { prefix: '/dicomweb', archive: opts.archive, publicUrl: opts.config.publicUrl })
   await app.register(uploadRoutes, { prefix: '/uploads', archive: opts.archive, dataDir: opts.config.dataDir })
   await app.register(slideRoutes, { archive: opts.archive, dataDir: opts.config.dataDir, publicUrl: opts.config.publicUrl })
+  await app.register(annotationRoutes, { prefix: '/api', archive: opts.archive })
+  await app.register(taskRoutes, { prefix: '/api', archive: opts.archive })
+  await app.register(interchangeRoutes, { prefix: '/api', archive: opts.archive, dataDir: opts.config.dataDir })
+  await app.register(recordRoutes, { prefix: '/api', archive: opts.archive })
   await app.register(webRoutes, { distDir: webDistDir() })
   return app
 }

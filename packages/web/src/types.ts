@@ -12,7 +12,7 @@ export interface User {
   createdAt: string
 }
 
-export const ROLES = ['admin', 'curator', 'site_uploader', 'annotator', 'researcher', 'educator', 'auditor'] as const
+export const ROLES = ['admin', 'curator', 'site_uploader', 'annotator', 'reviewer', 'researcher', 'educator', 'auditor'] as const
 export type Role = (typeof ROLES)[number]
 
 export interface Grant {

@@ -8,6 +8,9 @@
  * `*_search_*` columns hold person names normalised for matching (see person-name.ts).
  */
 import type { Generated } from 'kysely'
+import type { AnnotationTables } from './tables/annotations.ts'
+import type { AnnotationTaskTables } from './tables/annotation-tasks.ts'
+import type { ClinicalRecordTables } from './tables/clinical-records.ts'
 
 export interface CollectionTable {
   id: string
@@ -238,7 +241,7 @@ export interface StudySiteTable {
   created_at: string
 }
 
-export interface Database {
+export interface Database extends AnnotationTables, AnnotationTaskTables, ClinicalRecordTables {
   study_site: StudySiteTable
   quarantine: QuarantineTable
   user: UserTable

@@ -8,6 +8,9 @@ import * as m000003 from './2026_11_27_000003_uploads.ts'
 import * as m000004 from './2026_11_27_000004_quarantine.ts'
 import * as m000005 from './2026_11_27_000005_slides.ts'
 import * as m000006 from './2026_11_27_000006_study_site.ts'
+import * as m000007 from './2026_11_27_000007_annotations.ts'
+import * as m000008 from './2026_11_27_000008_annotation_tasks.ts'
+import * as m000009 from './2026_11_27_000009_clinical_records.ts'
 
 export interface MigrationEnv {
   byteOrderText: string
@@ -25,4 +28,7 @@ export const migrations: Record<string, CatalogMigration> = {
   '2026_11_27_000004_quarantine': m000004,
   '2026_11_27_000005_slides': m000005,
   '2026_11_27_000006_study_site': m000006,
+  '2026_11_27_000007_annotations': m000007,
+  '2026_11_27_000008_annotation_tasks': m000008,
+  '2026_11_27_000009_clinical_records': m000009,
 }

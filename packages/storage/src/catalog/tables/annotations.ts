@@ -1,0 +1,4 @@
+/** @module Catalog tables: Vocabularies, codes, annotations (with their spatial index) and image-level labels (migration 000007). */
+
+
+export interface AnnotationTables {}
