@@ -174,6 +174,7 @@ export async function run(argv: string[]): Promise<void> {
     'large-count': { type: 'string', default: '2', help: 'corpus B: number of large objects (0 skips corpus B)' },
     'large-frames': { type: 'string', default: '1000', help: 'corpus B: frames per object (512×512×16-bit: 1000 ≈ 500 MB)' },
     concurrency: { type: 'string', default: '4', help: 'Kura: files in flight' },
+    warmup: { type: 'string', default: '300', help: 'Kura: files de-identified first, not timed (0: a cold start)' },
     only: { type: 'string', default: 'both', help: 'kura | gdcmanon | both' },
   })
   if (!f) return
@@ -198,6 +199,18 @@ export async function run(argv: string[]): Promise<void> {
   if (gdcm) console.log(`gdcmanon: ${gdcm} ${gdcmanonArgs('<in>', '<out>').join(' ').replace(/(--(?:empty|remove) \S+ )+/g, '… ')}\n  --dumb mode, ${GDCM_TAG_COUNT} tags (${GDCM_EMPTY.length} emptied, ${GDCM_REMOVE.length} removed), one process over the folder; Kura applies every row of PS3.15 Table E.1-1 (BASIC_POLICY).`)
 
   const secret = generateSecret()
+  // The gateway runs for days, so its steady state is what counts; JavaScript reaches it after a few hundred
+  // objects of JIT warm-up, which a one-second run would otherwise mostly measure. gdcmanon has no JIT to warm.
+  const warmup = Math.min(num(f.warmup, 'warmup'), corpusA.files.length)
+  if (doKura && warmup > 0) {
+    const out = mkdtempSync(path.join(os.tmpdir(), 'kura-bench-deid-warm-'))
+    try {
+      await runKura(corpusA.files.slice(0, warmup), out, concurrency, secret)
+    } finally {
+      rmSync(out, { recursive: true, force: true })
+    }
+    console.log(`Kura: warmed up on ${warmup} files of corpus A first (not timed; --warmup 0 for a cold start)`)
+  }
   const results: Array<{ corpus: string; totalBytes: number; sides: Side[] }> = []
   for (const c of corpora) {
     const sides: Side[] = []

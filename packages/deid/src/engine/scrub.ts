@@ -25,9 +25,27 @@ function hiragana(c: string): string {
   return n >= 0x30a1 && n <= 0x30f6 ? String.fromCodePoint(n - 0x60) : c
 }
 
+/** Printable ASCII separators of SEP, by char code (the fast path below must fold exactly as SEP does). */
+const ASCII_SEP = new Uint8Array(128)
+for (let c = 0x20; c < 0x7f; c++) if (SEP.test(String.fromCharCode(c))) ASCII_SEP[c] = 1
+
 /** Folds `s` (NFKC, hiragana, lower case, no separators), remembering where each folded character came from. */
 function fold(s: string): Folded {
   const out: Folded = { text: '', start: [], end: [] }
+  // Most values are printable ASCII, which NFKC leaves alone: fold them without normalising each character
+  // (measured: per-character normalize() was the engine's largest single cost on small CT objects).
+  if (/^[\x20-\x7e]*$/.test(s)) {
+    const lower = s.toLowerCase()
+    let text = ''
+    for (let i = 0; i < lower.length; i++) {
+      if (ASCII_SEP[lower.charCodeAt(i)]) continue
+      text += lower[i]
+      out.start.push(i)
+      out.end.push(i + 1)
+    }
+    out.text = text
+    return out
+  }
   const chars: string[] = []
   let i = 0
   for (const cp of s) {
@@ -127,8 +145,21 @@ export interface Scrubber {
   scrub(text: string): string | undefined
 }
 
-/** Builds the scrubber for one object from its own Patient's Name(s), IDs and birth date. */
+/**
+ * Builds the scrubber for one object from its own Patient's Name(s), IDs and birth date. The needles are collected
+ * on the first `scrub` call: most objects have no text the profile keeps, and then cost nothing here.
+ */
 export function scrubberFor(parsed: ParsedDicom): Scrubber {
+  let needles: { plain: ReadonlySet<string>; romaji: ReadonlySet<string> } | null = null
+  return {
+    scrub(text) {
+      needles ??= collectNeedles(parsed)
+      return scrubText(text, needles.plain, needles.romaji)
+    },
+  }
+}
+
+function collectNeedles(parsed: ParsedDicom): { plain: ReadonlySet<string>; romaji: ReadonlySet<string> } {
   const plainNeedles = new Set<string>()
   const romajiNeedles = new Set<string>()
   const addName = (v: string) => {
@@ -162,43 +193,44 @@ export function scrubberFor(parsed: ParsedDicom): Scrubber {
     }
   }
   visit(root, true)
-  const isDigit = (c: string | undefined) => c !== undefined && /^\d$/.test(c.normalize('NFKC'))
+  return { plain: plainNeedles, romaji: romajiNeedles }
+}
 
-  const spansIn = (text: string, f: Folded, needles: ReadonlySet<string>, out: Array<[number, number]>) => {
-    for (const n of needles) {
-      for (let at = f.text.indexOf(n); at >= 0; at = f.text.indexOf(n, at + 1)) {
-        const s = f.start[at]!
-        const e = f.end[at + n.length - 1]!
-        // A number must stand alone in the ORIGINAL text: 1234567 is not in 91234567, even across a removed space.
-        if (isDigit(n[0]) && isDigit(text[s - 1])) continue
-        if (isDigit(n[n.length - 1]) && isDigit(text[e])) continue
-        out.push([s, e])
-      }
+const isDigit = (c: string | undefined) => c !== undefined && /^\d$/.test(c.normalize('NFKC'))
+
+function spansIn(text: string, f: Folded, needles: ReadonlySet<string>, out: Array<[number, number]>): void {
+  for (const n of needles) {
+    for (let at = f.text.indexOf(n); at >= 0; at = f.text.indexOf(n, at + 1)) {
+      const s = f.start[at]!
+      const e = f.end[at + n.length - 1]!
+      // A number must stand alone in the ORIGINAL text: 1234567 is not in 91234567, even across a removed space.
+      if (isDigit(n[0]) && isDigit(text[s - 1])) continue
+      if (isDigit(n[n.length - 1]) && isDigit(text[e])) continue
+      out.push([s, e])
     }
   }
+}
 
-  return {
-    scrub(text) {
-      if (plainNeedles.size === 0) return undefined
-      const f = fold(text)
-      const spans: Array<[number, number]> = []
-      spansIn(text, f, plainNeedles, spans)
-      if (romajiNeedles.size > 0) spansIn(text, foldRomaji(f), romajiNeedles, spans)
-      if (spans.length === 0) return undefined
-      spans.sort((a, b) => a[0] - b[0])
-      const merged: Array<[number, number]> = []
-      for (const sp of spans) {
-        const last = merged[merged.length - 1]
-        if (last && sp[0] <= last[1]) last[1] = Math.max(last[1], sp[1])
-        else merged.push([sp[0], sp[1]])
-      }
-      let out = ''
-      let pos = 0
-      for (const [s, e] of merged) {
-        out += `${text.slice(pos, s)}*`
-        pos = e
-      }
-      return out + text.slice(pos)
-    },
+/** The text with every needle's occurrence replaced by "*", or undefined when none was found. */
+function scrubText(text: string, plainNeedles: ReadonlySet<string>, romajiNeedles: ReadonlySet<string>): string | undefined {
+  if (plainNeedles.size === 0) return undefined
+  const f = fold(text)
+  const spans: Array<[number, number]> = []
+  spansIn(text, f, plainNeedles, spans)
+  if (romajiNeedles.size > 0) spansIn(text, foldRomaji(f), romajiNeedles, spans)
+  if (spans.length === 0) return undefined
+  spans.sort((a, b) => a[0] - b[0])
+  const merged: Array<[number, number]> = []
+  for (const sp of spans) {
+    const last = merged[merged.length - 1]
+    if (last && sp[0] <= last[1]) last[1] = Math.max(last[1], sp[1])
+    else merged.push([sp[0], sp[1]])
   }
+  let out = ''
+  let pos = 0
+  for (const [s, e] of merged) {
+    out += `${text.slice(pos, s)}*`
+    pos = e
+  }
+  return out + text.slice(pos)
 }
