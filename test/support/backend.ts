@@ -30,7 +30,7 @@ export async function testHubConfig(): Promise<TestBackendConfig> {
   if (backend === 'sqlite') {
     return {
       backend,
-      config: { host: '127.0.0.1', port: 0, dataDir, databaseUrl: `sqlite:${join(dataDir, 'catalog.sqlite')}`, s3: null, oidc: null, tls: null },
+      config: { host: '127.0.0.1', port: 0, dataDir, databaseUrl: `sqlite:${join(dataDir, 'catalog.sqlite')}`, s3: null, oidc: null, tls: null, jobWorkers: 1 },
       cleanup: () => rm(dataDir, { recursive: true, force: true }),
     }
   }
@@ -39,7 +39,7 @@ export async function testHubConfig(): Promise<TestBackendConfig> {
   const s3 = await startTestS3()
   return {
     backend,
-    config: { host: '127.0.0.1', port: 0, dataDir, databaseUrl: pg.databaseUrl, s3: s3.config, oidc: null, tls: null },
+    config: { host: '127.0.0.1', port: 0, dataDir, databaseUrl: pg.databaseUrl, s3: s3.config, oidc: null, tls: null, jobWorkers: 1 },
     cleanup: async () => {
       await s3.close()
       await pg.cleanup()

@@ -31,6 +31,8 @@ export interface HubConfig {
   oidc: OidcClientConfig | null
   /** Serve HTTPS with these PEM files (HSTS is then sent); null serves plain HTTP. */
   tls: { certFile: string; keyFile: string } | null
+  /** Queue workers this process runs (KURA_JOB_WORKERS, default 1; 0 for API-only processes beside worker processes). */
+  jobWorkers: number
 }
 
 export interface OidcClientConfig {
@@ -76,7 +78,15 @@ export function loadHubConfig(flags: HubFlags = {}, env: NodeJS.ProcessEnv = pro
     publicUrl: env.KURA_PUBLIC_URL || undefined,
     oidc: loadOidc(env),
     tls: loadTls(env),
+    jobWorkers: loadJobWorkers(env),
   }
+}
+
+function loadJobWorkers(env: NodeJS.ProcessEnv): number {
+  const raw = env.KURA_JOB_WORKERS ?? '1'
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < 0 || n > 64) throw CoreErrors.config(`KURA_JOB_WORKERS must be a whole number from 0 to 64 (got "${raw}").`)
+  return n
 }
 
 /** KURA_OIDC_ISSUER + KURA_OIDC_CLIENT_ID, and the secret from KURA_OIDC_CLIENT_SECRET_FILE (or KURA_OIDC_CLIENT_SECRET). */

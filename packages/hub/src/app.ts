@@ -3,8 +3,10 @@
  * audit), then one prefixed plugin per domain.
  */
 import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { isKuraError, type HubConfig } from '@kura/core'
+import { JobRunner } from '@kura/storage'
 import { annotationRoutes } from './annotations/routes.ts'
 import { interchangeRoutes } from './annotations/interchange/routes.ts'
 import { apiRoutes } from './api/routes.ts'
@@ -19,14 +21,22 @@ import { cookieSecret } from './auth/secrets.ts'
 import { dicomwebRoutes } from './dicomweb/routes.ts'
 import { healthRoutes } from './health/routes.ts'
 import { recordRoutes } from './records/routes.ts'
+import { pyramidJob, SLIDE_PYRAMID_JOB } from './slides/pyramid-job.ts'
 import { slideRoutes } from './slides/routes.ts'
 import { taskRoutes } from './tasks/routes.ts'
 import { uploadRoutes } from './uploads/routes.ts'
 import { webDistDir, webRoutes } from './web/routes.ts'
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** This process's queue workers (started when `jobWorkers` > 0). */
+    jobRunner: JobRunner
+  }
+}
+
 export interface AppOptions {
   archive: Archive
-  config: Pick<HubConfig, 'publicUrl' | 'dataDir'> & Partial<Pick<HubConfig, 'oidc' | 'tls'>>
+  config: Pick<HubConfig, 'publicUrl' | 'dataDir'> & Partial<Pick<HubConfig, 'oidc' | 'tls' | 'jobWorkers'>>
   logger?: FastifyServerOptions['logger']
 }
 
@@ -74,6 +84,17 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(interchangeRoutes, { prefix: '/api', archive: opts.archive, dataDir: opts.config.dataDir })
   await app.register(recordRoutes, { prefix: '/api', archive: opts.archive })
   await app.register(webRoutes, { distDir: webDistDir() })
+
+  // Queue workers in this process: the embedded default; a larger installation sets KURA_JOB_WORKERS=0 on API
+  // processes and runs workers elsewhere against the same catalog.
+  const workers = opts.config.jobWorkers ?? 1
+  const runner = new JobRunner(opts.archive.jobs, { concurrency: Math.max(1, workers), pollMs: 1000, log: app.log as never })
+  runner.handle(SLIDE_PYRAMID_JOB, pyramidJob(opts.archive, join(opts.config.dataDir, 'tmp')))
+  app.decorate('jobRunner', runner)
+  if (workers > 0) {
+    app.addHook('onReady', async () => runner.start())
+    app.addHook('onClose', () => runner.stop())
+  }
   return app
 }
 

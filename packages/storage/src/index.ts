@@ -28,3 +28,7 @@ export {
   type SeriesRow,
 } from './catalog/archive.repository.ts'
 export { search, searchableKeys, type SearchRow, type SearchResult } from './catalog/search.ts'
+
+export { JobQueue, retryDelayMs, type EnqueueOptions, type ClaimedJob, type JobInfo } from './jobs/queue.ts'
+export { JobRunner, type JobHandler, type JobRunnerOptions } from './jobs/runner.ts'
+export type { JobState } from './catalog/tables/jobs.ts'

@@ -12,7 +12,7 @@ import { isKuraError, loadHubConfig, newId, type HubConfig, type Logger, silentL
 import type { Finding } from '@kura/deid'
 import { readDicom } from '@kura/dicom'
 import {
-  deleteInstance, deleteSeries, deleteStudy, getInstance, openCatalog, openObjectStore, storeInstance,
+  deleteInstance, deleteSeries, deleteStudy, getInstance, openCatalog, openObjectStore, storeInstance, JobQueue,
   type ArchiveObjectStore, type Catalog, type InstanceRecord,
 } from '@kura/storage'
 import { describeInstance } from './describe.ts'
@@ -44,12 +44,17 @@ export function objectKeyFor(sha256: string): string {
 }
 
 export class Archive {
+  /** Work that follows a store (building a slide's missing levels, ...), done by queue workers. */
+  readonly jobs: JobQueue
+
   constructor(
     readonly catalog: Catalog,
     readonly objects: ArchiveObjectStore,
     private readonly tmpDir: string,
     readonly log: Logger = silentLogger,
-  ) {}
+  ) {
+    this.jobs = new JobQueue(catalog.db, catalog.engine)
+  }
 
   /** Stores one Part 10 object. Never throws for bad input: the result says why it was refused. */
   async ingest(input: IngestInput): Promise<IngestResult> {

@@ -38,7 +38,7 @@ test('the hub declares every route; only /healthz is public', async () => {
   const { openArchive } = await import('../archive/archive.ts')
   const { buildApp } = await import('../app.ts')
   const dataDir = await mkdtemp(join(tmpdir(), 'kura-perm-'))
-  const config = { host: '127.0.0.1', port: 0, dataDir, databaseUrl: `sqlite:${join(dataDir, 'c.sqlite')}`, s3: null, oidc: null, tls: null }
+  const config = { host: '127.0.0.1', port: 0, dataDir, databaseUrl: `sqlite:${join(dataDir, 'c.sqlite')}`, s3: null, oidc: null, tls: null, jobWorkers: 1 }
   const archive = await openArchive(config)
   try {
     const app = await buildApp({ archive, config: { dataDir } })

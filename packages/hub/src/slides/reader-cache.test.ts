@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { FileSource } from '@kura/core'
+import { openSlide } from '@kura/wsi'
 import { ReaderCache } from './reader-cache.ts'
 import { TileAuditThrottle } from './audit-throttle.ts'
 
@@ -18,7 +19,7 @@ describe('reader cache', () => {
         closed.push(key)
         await close()
       }
-      return src
+      return openSlide(src)
     }, 2)
     await cache.use('a', async (s) => s.tile(0, 0, 0))
     await cache.use('a', async (s) => s.tile(0, 1, 0))

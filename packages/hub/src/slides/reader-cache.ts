@@ -6,8 +6,8 @@
  * with anything but a deliberate error is dropped (as OpenSlide's sticky errors), and the next
  * request opens a fresh one.
  */
-import { isKuraError, type ByteSource } from '@kura/core'
-import { openSlide, type Slide } from '@kura/wsi'
+import { isKuraError } from '@kura/core'
+import type { Slide } from '@kura/wsi'
 
 interface Entry {
   slide: Promise<Slide>
@@ -19,7 +19,8 @@ export class ReaderCache {
   private readonly entries = new Map<string, Entry>()
 
   constructor(
-    private readonly open: (key: string) => Promise<ByteSource>,
+    /** Opens the slide a key names (an object key, or a slide's object key and its derived levels' key). */
+    private readonly open: (key: string) => Promise<Slide>,
     readonly capacity = 64,
   ) {}
 
@@ -31,7 +32,7 @@ export class ReaderCache {
       this.entries.delete(key)
       this.entries.set(key, e)
     } else {
-      e = { slide: this.open(key).then((src) => openSlide(src)), users: 0, evicted: false }
+      e = { slide: this.open(key), users: 0, evicted: false }
       this.entries.set(key, e)
       this.evict()
     }

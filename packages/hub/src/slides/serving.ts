@@ -3,27 +3,48 @@
  * open readers, and the audit throttle for tile reads.
  */
 import type { FastifyRequest } from 'fastify'
-import type { Slide } from '@kura/wsi'
+import { combineLevels, needsPyramid, openSlide, withDerivedLevels, type Level, type Slide } from '@kura/wsi'
 import type { Archive } from '../archive/archive.ts'
 import type { GrantedPermission } from '../auth/roles.ts'
 import { TileAuditThrottle } from './audit-throttle.ts'
 import { findSlide, type SlideRow } from './catalog.ts'
 import { SlideErrors } from './errors.ts'
+import { enqueuePyramid, SLIDE_PYRAMID_JOB } from './pyramid-job.ts'
 import { ReaderCache } from './reader-cache.ts'
 
 const ROW_CACHE = 4096
 const THUMBNAIL_CACHE = 512
+/** How often a slide still waiting for its derived levels looks for them. */
+const DERIVED_RECHECK_MS = 2000
+
+/** A slide row as served: with its derived levels appended once a worker has built them. */
+export type ServedSlideRow = SlideRow & { derived_key: string | null }
+
+interface RowEntry {
+  row: ServedSlideRow
+  checkedAt: number
+}
 
 export class SlideServing {
   readonly readers: ReaderCache
   private readonly throttle = new TileAuditThrottle()
-  /** Slide rows never change once written (new bytes are a new slide), so they are kept. */
-  private readonly rows = new Map<string, SlideRow>()
+  /** Slide rows never change once written (new bytes are a new slide), so they are kept; derived levels are added. */
+  private readonly rows = new Map<string, RowEntry>()
   /** Rendered thumbnails (tens of kB each), so a slide list does not decode every slide again. */
   private readonly thumbnails = new Map<string, Promise<Uint8Array>>()
 
   constructor(readonly archive: Archive) {
-    this.readers = new ReaderCache((key) => archive.objects.source(key))
+    this.readers = new ReaderCache(async (key) => {
+      const [base, derived] = key.split('+')
+      const slide = await openSlide(await archive.objects.source(base!))
+      if (!derived) return slide
+      try {
+        return withDerivedLevels(slide, await openSlide(await archive.objects.source(derived)))
+      } catch (e) {
+        await slide.close()
+        throw e
+      }
+    })
   }
 
   /**
@@ -31,14 +52,17 @@ export class SlideServing {
    * outside the principal's grants answers exactly like a missing one (404), so nobody learns
    * what other collections hold.
    */
-  async guard(req: FastifyRequest, id: string, permission: GrantedPermission): Promise<SlideRow> {
-    let row = this.rows.get(id)
-    if (!row) {
-      row = await findSlide(this.archive.catalog.db, id)
-      if (!row) throw SlideErrors.notFound()
-      this.rows.set(id, row)
+  async guard(req: FastifyRequest, id: string, permission: GrantedPermission): Promise<ServedSlideRow> {
+    let entry = this.rows.get(id)
+    if (!entry) {
+      const found = await findSlide(this.archive.catalog.db, id)
+      if (!found) throw SlideErrors.notFound()
+      entry = { row: { ...found, derived_key: null }, checkedAt: 0 }
+      this.rows.set(id, entry)
       if (this.rows.size > ROW_CACHE) this.rows.delete(this.rows.keys().next().value!)
     }
+    if (entry.row.derived_key === null && Date.now() - entry.checkedAt > DERIVED_RECHECK_MS) await this.lookForDerived(entry)
+    const row = entry.row
     req.audit.collection = row.collection
     if (!req.access.can(permission, row.collection)) {
       req.audit.outcome = 'denied'
@@ -48,8 +72,27 @@ export class SlideServing {
     return row
   }
 
-  withSlide<T>(row: SlideRow, fn: (slide: Slide) => Promise<T>): Promise<T> {
-    return this.readers.use(row.object_key, fn)
+  withSlide<T>(row: ServedSlideRow, fn: (slide: Slide) => Promise<T>): Promise<T> {
+    return this.readers.use(row.derived_key ? `${row.object_key}+${row.derived_key}` : row.object_key, fn)
+  }
+
+  /**
+   * A slide without small levels is served with the ones a worker built, once they exist. If no job was ever
+   * queued for it (stored before this existed, or the queueing was lost in a crash) it is queued now.
+   */
+  private async lookForDerived(entry: RowEntry): Promise<void> {
+    entry.checkedAt = Date.now()
+    const levels = JSON.parse(entry.row.levels) as Level[]
+    if (!needsPyramid(levels)) return
+    const db = this.archive.catalog.db
+    const d = await db.selectFrom('slide_derivative').select(['object_key', 'levels']).where('slide_id', '=', entry.row.id).where('kind', '=', 'pyramid').executeTakeFirst()
+    if (d) {
+      const combined = combineLevels(levels, JSON.parse(d.levels) as Level[]).levels
+      entry.row = { ...entry.row, levels: JSON.stringify(combined), derived_key: d.object_key }
+      this.thumbnails.delete(entry.row.id)
+    } else if (!(await this.archive.jobs.latest(`${SLIDE_PYRAMID_JOB}:${entry.row.id}`))) {
+      await enqueuePyramid(this.archive, entry.row.id, levels)
+    }
   }
 
   /** The thumbnail of a slide, rendered once per process (`render` runs on the first request). */

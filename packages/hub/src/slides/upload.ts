@@ -12,10 +12,11 @@ import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { FileSource, isKuraError, newId } from '@kura/core'
-import { openSlide, type Slide } from '@kura/wsi'
+import { openSlide, type Level, type Slide } from '@kura/wsi'
 import type { Archive } from '../archive/archive.ts'
 import { findSlide, slideQuery, type SlideRow } from './catalog.ts'
 import { SlideErrors } from './errors.ts'
+import { enqueuePyramid } from './pyramid-job.ts'
 
 export interface StoreResult {
   status: 'stored' | 'duplicate'
@@ -77,6 +78,8 @@ export async function storeSlide(archive: Archive, tmpDir: string, collection: {
       if (raced) return { status: 'duplicate', row: raced }
       throw e
     }
+    // Zoomed-out views of a slide without small levels need them built (the serving layer queues it again if this is lost).
+    await enqueuePyramid(archive, id, JSON.parse(meta.levels) as Level[])
     return { status: 'stored', row: (await findSlide(archive.catalog.db, id))! }
   } finally {
     await rm(path, { force: true })

@@ -11,6 +11,7 @@ import type { Generated } from 'kysely'
 import type { AnnotationTables } from './tables/annotations.ts'
 import type { AnnotationTaskTables } from './tables/annotation-tasks.ts'
 import type { ClinicalRecordTables } from './tables/clinical-records.ts'
+import type { JobTables } from './tables/jobs.ts'
 
 export interface CollectionTable {
   id: string
@@ -241,7 +242,7 @@ export interface StudySiteTable {
   created_at: string
 }
 
-export interface Database extends AnnotationTables, AnnotationTaskTables, ClinicalRecordTables {
+export interface Database extends AnnotationTables, AnnotationTaskTables, ClinicalRecordTables, JobTables {
   study_site: StudySiteTable
   quarantine: QuarantineTable
   user: UserTable

@@ -24,4 +24,9 @@ export interface PutFileOptions extends PutOptions {
 export interface ArchiveObjectStore extends ObjectStore {
   /** Stores the local file at `path` under `key`; same checksum and atomicity rules as `put`. */
   putFile(key: string, path: string, opts?: PutFileOptions): Promise<ObjectInfo>
+  /**
+   * The object's path on this machine's file system when the store keeps it there (filesystem store), else null
+   * (S3). For tools that need a file, such as libvips reading a slide: read it, never write it.
+   */
+  localPath(key: string): string | null
 }

@@ -45,6 +45,10 @@ export class FilesystemObjectStore implements ArchiveObjectStore {
     return store
   }
 
+  localPath(key: string): string {
+    return this.pathOf(key)
+  }
+
   private pathOf(key: string): string {
     assertValidKey(key)
     return join(this.root, key)

@@ -148,6 +148,10 @@ export class S3ObjectStore implements ArchiveObjectStore {
     return this.putSpooled(key, head, parts, opts.contentType)
   }
 
+  localPath(_key: string): null {
+    return null
+  }
+
   async putFile(key: string, path: string, opts: PutFileOptions = {}): Promise<ObjectInfo> {
     assertValidKey(key)
     const hash = createHash('sha256')

@@ -14,6 +14,8 @@ export interface SynthSlideSpec {
   mpp?: number
   /** Encoder threads; default: the machine's cores (up to 16). */
   threads?: number
+  /** At most this many pyramid levels (1: a single-level slide, as some converters write); default all. */
+  maxLevels?: number
 }
 
 export interface SynthSlideResult {
@@ -39,5 +41,7 @@ export function checkSpec(s: SynthSlideSpec): Required<SynthSlideSpec> {
     throw new Error(`slide size ${s.width}×${s.height} must be whole pixels between the tile size and 1,000,000`)
   const quality = s.quality ?? 90
   if (!(Number.isInteger(quality) && quality >= 1 && quality <= 100)) throw new Error(`quality ${quality} must be 1–100`)
-  return { threads: s.threads ?? 0, width: s.width, height: s.height, tile, quality, seed: s.seed ?? 1, labelText: s.labelText ?? '山田 太郎 ID 12345678', mpp: s.mpp ?? 0.5 }
+  const maxLevels = s.maxLevels ?? 0
+  if (!(Number.isInteger(maxLevels) && maxLevels >= 0)) throw new Error(`maxLevels ${maxLevels} must be a whole number (0: all levels)`)
+  return { maxLevels, threads: s.threads ?? 0, width: s.width, height: s.height, tile, quality, seed: s.seed ?? 1, labelText: s.labelText ?? '山田 太郎 ID 12345678', mpp: s.mpp ?? 0.5 }
 }

@@ -27,7 +27,7 @@ async function writeTiled(path: string, spec: SynthSlideSpec, kind: 'svs' | 'tif
   const s = checkSpec(spec)
   const t0 = performance.now()
   const enc = await JpegEncoder.create(s.quality)
-  const sizes = pyramidSizes(s.width, s.height, s.tile)
+  const sizes = pyramidSizes(s.width, s.height, s.tile).slice(0, s.maxLevels || undefined)
   const w = await TiffWriter.create(path, kind === 'svs' ? 'classic' : 'bigtiff')
   const tables = enc.tables()
   const ifds: Map<number, TagValue>[] = []
