@@ -9,10 +9,8 @@
  */
 import { randomBytes } from 'node:crypto'
 import { mkdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises'
-import { createWriteStream } from 'node:fs'
-import { once } from 'node:events'
 import { basename, dirname, join, relative, resolve, sep } from 'node:path'
-import { FileSource, isKuraError } from '@kura/core'
+import { isKuraError } from '@kura/core'
 import { UsageError, intFlag, parseFlags } from '../args.ts'
 import { Progress, formatBytes, formatDuration } from '../progress.ts'
 import { walk } from '../walk.ts'
@@ -50,8 +48,6 @@ kura deid lookup:
 ${lookupHelp.slice(lookupHelp.indexOf('Looks up')).replace('Options:', 'Lookup options:')}`
 
 const MAX_LISTED = 20
-/** Large enough that every text value is loaded for verification; pixel data is never loaded. */
-const VERIFY_BULK_THRESHOLD = 64 * 1024
 
 interface Problem {
   path: string
@@ -100,8 +96,6 @@ export async function run(argv: string[]): Promise<number> {
   if (collection.trim() === '') throw new UsageError('--collection must not be empty.')
   const policy = values.policy === undefined || values.policy === 'basic' ? deid.BASIC_POLICY : deid.loadPolicy(values.policy)
   const secret = deid.loadSecret(values['secret-file'])
-  // What the policy keeps on purpose (Retain Institution / Device Identity) is not a finding.
-  const retainedSources = deid.sourcesRetainedBy(policy.options)
   if ((values.reid === undefined) !== (values['key-file'] === undefined)) {
     throw new UsageError('--reid and --key-file go together: the re-identification table and the operator key that seals it.')
   }
@@ -135,8 +129,6 @@ export async function run(argv: string[]): Promise<number> {
     return 0
   }
 
-  const dicom = await import('@kura/dicom')
-  const { readDicom } = dicom
   const tmpDir = join(outRoot, '.tmp')
   await mkdir(tmpDir, { recursive: true })
 
@@ -152,52 +144,15 @@ export async function run(argv: string[]): Promise<number> {
     const cleanPath = join(outRoot, rel)
     const qPath = join(quarantineRoot, rel)
     const tmpPath = join(tmpDir, `${randomBytes(8).toString('hex')}.dcm`)
-    const src = await FileSource.open(file.path)
     try {
-      let source
-      try {
-        source = await readDicom(src)
-      } catch (e) {
+      const r = await deid.deidentifyFile(file.path, tmpPath, { policy, secret, collection, reid })
+      if (r.kind === 'unreadable') {
         counts.rejected++
-        problems.push({ path: file.path, status: 'rejected', reason: `not a readable DICOM file: ${errorText(e)}` })
-        return
-      }
-      try {
-        const { output, report } = await deid.deidentify(source, src, { policy, secret, collection })
-        const ws = createWriteStream(tmpPath, { flags: 'wx', mode: 0o600 })
-        const closed = once(ws, 'close')
-        try {
-          for await (const chunk of output) {
-            if (!ws.write(chunk)) await once(ws, 'drain')
-          }
-        } finally {
-          ws.end()
-          await closed
-        }
-        // Recorded before the output can reach the clean tree, so every pseudonym that leaves can be traced back here.
-        if (reid) deid.recordDeidentified(reid, source.dataset, report, collection)
-      } catch (e) {
+        problems.push({ path: file.path, status: 'rejected', reason: r.reason })
+      } else if (r.kind === 'failed') {
         counts.failed++
-        problems.push({ path: file.path, status: 'failed', reason: errorText(e) })
-        await rm(tmpPath, { force: true })
-        return
-      }
-      let findings
-      try {
-        const out = await FileSource.open(tmpPath)
-        try {
-          const written = await readDicom(out, { bulkDataThreshold: VERIFY_BULK_THRESHOLD })
-          findings = deid.verifyDeidentified(written, deid.collectIdentifiers(source), { source, retainedSources }).findings
-        } finally {
-          await out.close()
-        }
-      } catch (e) {
-        counts.failed++
-        problems.push({ path: file.path, status: 'failed', reason: `verification could not read the output: ${errorText(e)}` })
-        await rm(tmpPath, { force: true })
-        return
-      }
-      if (findings.length === 0) {
+        problems.push({ path: file.path, status: 'failed', reason: r.reason })
+      } else if (r.kind === 'clean') {
         await rm(qPath, { force: true })
         await rm(`${qPath}.reason.json`, { force: true })
         await mkdir(dirname(cleanPath), { recursive: true })
@@ -207,13 +162,12 @@ export async function run(argv: string[]): Promise<number> {
         await rm(cleanPath, { force: true })
         await mkdir(dirname(qPath), { recursive: true })
         await rename(tmpPath, qPath)
-        const report = { file: rel, policy: { id: policy.id, version: policy.version }, collection, findings: findings.map((f) => ({ path: f.path, keyword: f.keyword, kind: f.kind, reason: f.reason })) }
+        const report = { file: rel, policy: { id: policy.id, version: policy.version }, collection, findings: r.findings.map((f) => ({ path: f.path, keyword: f.keyword, kind: f.kind, reason: f.reason })) }
         await writeFile(`${qPath}.reason.json`, JSON.stringify(report, null, 2) + '\n', { mode: 0o600 })
         counts.quarantined++
-        problems.push({ path: file.path, status: 'quarantined', reason: findings.map((f) => f.reason).join('; ') })
+        problems.push({ path: file.path, status: 'quarantined', reason: r.findings.map((f) => f.reason).join('; ') })
       }
     } finally {
-      await src.close()
       await rm(tmpPath, { force: true })
     }
   }

@@ -137,6 +137,27 @@ function phoneIn(text: string): boolean {
   return PHONE_COMPACT.test(text)
 }
 
+/** The PHI patterns (telephone number, postal code) in one free text: the same check for text outside DICOM (clinical records). */
+export function phiPatternsIn(text: string): ('pattern:phone' | 'pattern:postal-code')[] {
+  const nfkc = text.normalize('NFKC')
+  const found: ('pattern:phone' | 'pattern:postal-code')[] = []
+  if (phoneIn(nfkc)) found.push('pattern:phone')
+  if (POSTAL.test(nfkc)) found.push('pattern:postal-code')
+  return found
+}
+
+/**
+ * A matcher for free text outside DICOM (clinical records): the identifiers found in a text, however re-typed,
+ * with exactly the needles and matching verifyDeidentified uses.
+ */
+export function identifierMatcher(identifiers: readonly Identifier[]): (text: string) => Identifier[] {
+  const needles = identifiers.map(needlesOf)
+  return (text) => {
+    const hay = haystackOf(text)
+    return needles.filter((n) => matches(n, hay)).map((n) => n.id)
+  }
+}
+
 /** Share of characters that are printable (no C0/C1 controls other than tab/CR/LF/FF, no U+FFFD). */
 function printableShare(s: string): number {
   if (s.length === 0) return 0

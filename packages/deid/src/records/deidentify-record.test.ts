@@ -1,0 +1,204 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { getString, readDicomBuffer } from '@kura/dicom'
+import { synthStudies } from '@kura/dicom/synth'
+import { readVendorExport, shippedAdapter, type ClinicalRecord, type EndoscopyRecord } from '@kura/records'
+import { generateVendorExport } from '@kura/records/synth'
+import { deidentifyBytes } from '../engine/bytes.ts'
+import { parsePolicy } from '../policy/schema.ts'
+import { BASIC_POLICY } from '../policy/policy.ts'
+import { pseudonymizer } from '../keys/pseudonym.ts'
+import { deidentifyRecord, type RecordDeidContext } from './deidentify-record.ts'
+import { collectRecordIdentifiers } from './identifiers.ts'
+import { verifyRecord } from './verify-record.ts'
+import { romajiOf } from './romaji.ts'
+
+const SECRET = new Uint8Array(32).map((_, i) => i * 7 + 1)
+const MODIFIED = parsePolicy({ id: 'dates', version: '3', profile: 'basic', options: ['retainLongitudinalModifiedDates'] }, 'test')
+const ctx = (policy = MODIFIED): RecordDeidContext => ({ secret: SECRET, collection: 'jed', policy })
+
+const record = (over: Partial<EndoscopyRecord> = {}): EndoscopyRecord => ({
+  schema: 'kura.record/1',
+  kind: 'endoscopy',
+  recordId: 'E2023000123',
+  source: { system: 'adapter:vendor-a-csv', ref: 'export.csv:12-14' },
+  subject: {
+    patientId: '00012345',
+    name: { kanji: '能登 太郎', kana: 'ノト タロウ' },
+    birthDate: '1980-03-01',
+    sex: 'M',
+    address: '石川県七尾市能登島向田町1-2-3',
+    postalCode: '926-0211',
+    phone: '0767-84-1234',
+  },
+  performedAt: '2023-04-01T09:30',
+  images: [{ studyInstanceUid: '1.2.392.200036.9116.2.2.2.1762893313.1029997326.945873' }],
+  examType: 'upper-gi',
+  indication: [],
+  sedation: { used: false, drugs: [] },
+  antithrombotics: [],
+  hPylori: 'unknown',
+  findings: [{ site: { system: 'MST3', code: 'ST-ANGLE' }, term: { system: 'MST3', code: 'FD-ULCER' }, note: 'ﾉﾄ ﾀﾛｳ様の胃角に潰瘍' }],
+  diagnoses: [],
+  procedures: [],
+  adverseEvents: [],
+  staff: [{ role: 'endoscopist', id: 'D0107', name: '能勢 健一' }],
+  scope: { model: 'GIF-H290Z', serial: '2812345' },
+  text: '',
+  ...over,
+})
+
+test('same pseudonymous subject, date shift and study UID as the DICOM engine for the same patient', async () => {
+  const inst = [...synthStudies({ studies: 2, seriesPerStudy: 1, instancesPerSeries: 1, modality: 'ES', sizes: { ES: { rows: 8, columns: 8 } }, seed: 4 })][1]!
+  const { output } = await deidentifyBytes(inst.bytes, { policy: MODIFIED, secret: SECRET, collection: 'jed' })
+  const src = readDicomBuffer(inst.bytes).dataset
+  const out = readDicomBuffer(output).dataset
+  const studyDate = getString(src, 0x00080020)!.trim()
+  const r = record({
+    subject: { patientId: inst.patientId },
+    performedAt: `${studyDate.slice(0, 4)}-${studyDate.slice(4, 6)}-${studyDate.slice(6, 8)}T10:15`,
+    images: [{ studyInstanceUid: inst.studyInstanceUid, seriesInstanceUid: inst.seriesInstanceUid, sopInstanceUid: inst.sopInstanceUid }],
+  })
+  const d = deidentifyRecord(r, ctx())
+  assert.equal(d.subject.id, getString(out, 0x00100020)!.trim())
+  const shifted = getString(out, 0x00080020)!.trim()
+  assert.notEqual(shifted, studyDate)
+  assert.equal(d.performedAt, `${shifted.slice(0, 4)}-${shifted.slice(4, 6)}-${shifted.slice(6, 8)}T10:15`)
+  assert.deepEqual(d.images, [{
+    studyInstanceUid: getString(out, 0x0020000d)!.trim(),
+    seriesInstanceUid: getString(out, 0x0020000e)!.trim(),
+    sopInstanceUid: getString(out, 0x00080018)!.trim(),
+  }])
+  // A record keyed differently (another collection) gets another subject.
+  assert.notEqual(deidentifyRecord(r, { ...ctx(), collection: 'other' }).subject.id, d.subject.id)
+})
+
+test('identity replaced, ids pseudonymised, source.ref dropped, policy recorded', () => {
+  const d = deidentifyRecord(record(), ctx()) as Extract<ReturnType<typeof deidentifyRecord>, { kind: 'endoscopy' }>
+  const p = pseudonymizer(SECRET, 'jed')
+  assert.deepEqual(d.subject, { id: p.patientId('00012345'), sex: 'M', birthYear: 1980 })
+  assert.match(d.recordId, /^R[0-9A-Z]{16}$/)
+  assert.notEqual(d.recordId.slice(1), d.subject.id.slice(1))
+  assert.deepEqual(d.staff, [{ role: 'endoscopist', id: d.staff[0]!.id }])
+  assert.match(d.staff[0]!.id, /^S[0-9A-Z]{16}$/)
+  assert.deepEqual(d.source, { system: 'adapter:vendor-a-csv' })
+  assert.deepEqual(d.scope, { model: 'GIF-H290Z' })
+  assert.equal(d.deidentification.policy, 'dates')
+  assert.equal(d.deidentification.version, '3')
+  assert.match(d.deidentification.method, /kura\.record-deid\/1 \(KURA dates 3\)/)
+  assert.equal(d.performedAt, `${shift('2023-04-01', p.dateShiftDays('00012345'))}T09:30`)
+  // Deterministic.
+  assert.deepEqual(deidentifyRecord(record(), ctx()), d)
+  // Full dates kept when the policy says so; birth date removed by an override.
+  const full = parsePolicy({ id: 'full', version: '1', profile: 'basic', options: ['retainLongitudinalFullDates'], overrides: [{ tag: '00100030', action: 'X' }] }, 't')
+  const f = deidentifyRecord(record(), ctx(full))
+  assert.equal(f.performedAt, '2023-04-01T09:30')
+  assert.equal(f.subject.birthYear, undefined)
+})
+
+function shift(iso: string, days: number): string {
+  const t = Date.UTC(+iso.slice(0, 4), +iso.slice(5, 7) - 1, +iso.slice(8, 10)) + days * 86400000
+  return new Date(t).toISOString().slice(0, 10)
+}
+
+test('free text is cleaned of the subject\'s identifiers in every script and format', () => {
+  const texts = [
+    '能登太郎様', '能登 太郎 様', 'のと たろう さん', 'ノトタロウ', 'ﾉﾄ ﾀﾛｳ', 'ＮＯＴＯ　ＴＡＲＯ', 'Noto Tarou', 'Mr. NOTO Taro', 'taroh noto',
+    'ID 00012345', 'ＩＤ：０００１２３４５', '生年月日 1980/3/1', '1980年03月01日生', '昭和55年3月1日生', 'S55.3.1生', 's55.03.01', '19800301',
+    '電話 0767-84-1234', '連絡先０７６７－８４－１２３４', '住所 石川県七尾市能登島向田町1-2-3', '七尾市能登島向田町1-2-3在住', '〒926-0211',
+    '別の電話 03-5555-0101', '担当 能勢 健一 医師', '検査番号 E2023000123', '紹介元 東京都新宿区西新宿2-8-1', '大阪市北区梅田3丁目1番5号',
+  ]
+  const d = deidentifyRecord(record({ text: texts.join('。'), findings: texts.map((t) => ({ site: { system: 'MST3', code: 'ST-ANGLE' }, term: { system: 'MST3', code: 'FD-ULCER' }, note: `所見: ${t} 以上` })) }), ctx()) as unknown as EndoscopyRecord
+  d.findings.forEach((f, i) => {
+    assert.ok(f.note!.startsWith('所見: ') && f.note!.endsWith(' 以上'), texts[i])
+    assert.ok(f.note!.includes('*'), `not cleaned: ${texts[i]} → ${f.note}`)
+  })
+  const ids = collectRecordIdentifiers(record())
+  assert.deepEqual(verifyRecord(d, ids), [])
+  // Ordinary clinical words survive.
+  for (const clinical of ['胃角に潰瘍、生検2個。H. pylori 除菌後。', '前庭部に10mm大の0-IIc病変、JNET 2A。', 'S状結腸に5-6mmのポリープ3個、CSPで切除。']) {
+    const plain = deidentifyRecord(record({ text: clinical }), ctx())
+    assert.equal(plain.text, clinical)
+    assert.deepEqual(verifyRecord(plain, collectRecordIdentifiers(record())), [])
+  }
+})
+
+test('the verification scan finds an identifier planted anywhere, at any depth', () => {
+  const ids = collectRecordIdentifiers(record())
+  const d = deidentifyRecord(record(), ctx()) as unknown as EndoscopyRecord
+  assert.deepEqual(verifyRecord(d, ids), [])
+  const planted: Array<[string, (x: any) => void, string]> = [
+    ['findings[0].note', (x) => (x.findings[0].note = 'のとたろう'), 'name'],
+    ['findings[0].site.meaning', (x) => (x.findings[0].site.meaning = '昭和55年3月1日'), 'date'],
+    ['scope.model', (x) => (x.scope.model = 'ID00012345'), 'id'],
+    ['text', (x) => (x.text = 'call 090-1234-5678'), 'pattern:phone'],
+    ['department', (x) => (x.department = 'ＮＯＴＯ　ＴＡＲＯＵ'), 'name'],
+    ['findings[0].term.meaning', (x) => (x.findings[0].term.meaning = '紹介元 東京都新宿区西新宿２－８－１'), 'pattern:address'],
+    ['text', (x) => (x.text = '大阪市北区梅田3丁目1番'), 'pattern:address'],
+  ]
+  for (const [path, plant, kind] of planted) {
+    const copy = structuredClone(d)
+    plant(copy)
+    const f = verifyRecord(copy, ids)
+    assert.ok(f.some((x) => x.path === path && x.kind === kind), `${path}: ${JSON.stringify(f)}`)
+    for (const x of f) for (const v of ['能登', '00012345', '1980']) assert.ok(!x.reason.includes(v), 'findings never quote the value')
+  }
+  const leaked = { ...structuredClone(d), subject: { ...d.subject, patientId: 'x' }, source: { system: 's', ref: 'r' } }
+  assert.deepEqual(verifyRecord(leaked, ids).map((f) => f.path), ['subject', 'source.ref'])
+})
+
+test('romaji from kana in Hepburn and Kunrei', () => {
+  assert.deepEqual(romajiOf('ソウマ シュンスケ').sort(), ['shunsuke', 'souma', 'souma shunsuke', 'souma syunsuke', 'syunsuke'])
+  assert.ok(romajiOf('ハットリ チヨ').includes('hattori chiyo'))
+  assert.ok(romajiOf('ハットリ チヨ').includes('hattori tiyo'))
+  assert.deepEqual(romajiOf('山田'), [])
+})
+
+test('generated vendor exports: no generated identifier survives de-identification, and the scan agrees', async () => {
+  for (const layout of ['vendor-a-csv', 'vendor-b-xml'] as const) {
+    const g = generateVendorExport({ layout, exams: 40, seed: 9 })
+    const records: ClinicalRecord[] = []
+    for await (const it of readVendorExport(g.bytes, shippedAdapter(layout))) if ('record' in it) records.push(it.record)
+    assert.equal(records.length, g.exams.length)
+    const out = records.map((r) => deidentifyRecord(r, ctx(BASIC_POLICY)))
+    out.forEach((d, i) => assert.deepEqual(verifyRecord(d, collectRecordIdentifiers(records[i]!)), [], `${layout} record ${i}`))
+    const all = JSON.stringify(out)
+    for (const p of g.patients) {
+      for (const v of [p.patientId, p.kanji, p.kanji.replace(' ', ''), p.kana.replace(' ', ''), p.romaji.toUpperCase(), p.phone, p.postalCode, p.address, p.birthDate.replaceAll('-', '/')]) {
+        assert.ok(!all.includes(v), `${layout}: a generated identifier survived`)
+      }
+    }
+    for (const s of g.staff) assert.ok(!all.includes(s.name) && !all.includes(`"${s.id}"`))
+    for (const u of g.studyUids) assert.ok(!all.includes(u))
+  }
+})
+
+test('pathology and radiology records: text fields cleaned, staff pseudonymised; a record without a patient ID is its study\'s subject', () => {
+  const base = { schema: 'kura.record/1' as const, source: { system: 'ssmix2', ref: 'tree/000/123/...' }, subject: { patientId: '00012345', name: { kanji: '能登 太郎', kana: 'ノト タロウ' }, birthDate: '1980-03-01' }, images: [{ studyInstanceUid: '1.2.3.4.5' }] }
+  const path: ClinicalRecord = {
+    ...base, kind: 'pathology', recordId: 'PA-1', performedAt: '2023-04-03',
+    specimen: { type: { system: 'KURA', code: 'SP-BIOPSY' }, site: { system: 'MST3', code: 'ST-ANGLE' }, count: 2 },
+    diagnoses: [{ system: 'ICD10', code: 'C16.2', meaning: '胃癌' }], group: '5', staff: [{ role: 'pathologist', id: 'P77', name: '表 正樹' }],
+    text: 'ノト タロウ様 生検2個 Group 5',
+  }
+  const rad: ClinicalRecord = {
+    ...base, kind: 'radiology', recordId: 'RA-1', performedAt: '2023-04-05T14:00', modality: 'CT',
+    findingsText: '能登太郎さん（S55.3.1生）胃壁肥厚', impression: 'Noto Taro: gastric wall thickening', staff: [{ role: 'radiologist', id: 'R12' }],
+  }
+  const ids = (r: ClinicalRecord) => collectRecordIdentifiers(r)
+  const dp = deidentifyRecord(path, ctx()) as unknown as Record<string, unknown>
+  const dr = deidentifyRecord(rad, ctx()) as unknown as Record<string, unknown>
+  assert.equal(dp.text, '*様 生検2個 Group 5')
+  assert.equal(dr.findingsText, '*さん（*生）胃壁肥厚')
+  assert.equal(dr.impression, '*: gastric wall thickening')
+  assert.deepEqual(verifyRecord(dp, ids(path)), [])
+  assert.deepEqual(verifyRecord(dr, ids(rad)), [])
+  // The same subject across kinds.
+  assert.equal((dp.subject as { id: string }).id, (dr.subject as { id: string }).id)
+  // No patient ID: keyed on the study exactly as the DICOM engine keys an object without PatientID.
+  const p = pseudonymizer(SECRET, 'jed')
+  const anon = deidentifyRecord({ ...rad, subject: { patientId: '' } }, ctx())
+  assert.equal(anon.subject.id, p.patientId('\0study/1.2.3.4.5'))
+  assert.equal(anon.performedAt, `${shift('2023-04-05', p.dateShiftDays('1.2.3.4.5'))}T14:00`)
+  assert.throws(() => deidentifyRecord({ ...rad, subject: { patientId: ' ' }, images: [] }, ctx()), /DEID_RECORD_NO_SUBJECT|neither a patient ID/)
+})

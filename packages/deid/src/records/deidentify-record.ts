@@ -1,0 +1,145 @@
+/**
+ * @module De-identification of a clinical record with the SAME policy and keyed pseudonyms as the DICOM engine, so
+ * a record and its images end up under one pseudonymous subject:
+ * - subject.id = pseudonymizer(secret, collection).patientId(patientId) (trimmed as the engine trims PatientID),
+ *   the value the engine writes to PatientID; a record without a patient ID is its first study's subject, keyed
+ *   `\0study/<StudyInstanceUID>` exactly as the engine keys an object without PatientID;
+ * - dates move by dateShiftDays(patientId), the engine's per-subject offset, through the same shiftDA arithmetic;
+ *   with Retain Longitudinal Temporal Information Full Dates they are kept. Deviation: without either longitudinal
+ *   option the engine replaces DICOM dates by dummies, but a record's date is its content, so records are shifted
+ *   anyway (a shifted date reveals less than the real one, and intervals stay right);
+ * - image UIDs go through .uid(), as the engine maps UI values, so references still point at the images;
+ * - recordId and staff ids become keyed pseudonyms (`R…`, `S…`: the patient-ID HMAC over a NUL-prefixed domain,
+ *   so they can never equal a patient pseudonym); staff names and source.ref are dropped;
+ * - birth date → birth year (dropped when the policy overrides PatientBirthDate to X, Z or D); sex kept unless
+ *   PatientSex is overridden to X; the scope serial dropped unless Retain Device Identity;
+ * - every other text value is cleaned of the subject's and staff's identifiers (scrub-text.ts).
+ * The caller must then run verifyRecord and quarantine a record with findings.
+ */
+import { CODE_LISTS, type ClinicalRecord, type DeidentifiedRecord, type ImageRef, type PseudonymousSubject } from '@kura/records'
+import { pseudonymizer, type Pseudonymizer } from '../keys/pseudonym.ts'
+import { shiftDA } from '../keys/dates.ts'
+import { methodDescription } from '../policy/policy.ts'
+import type { Policy } from '../policy/schema.ts'
+import { collectRecordIdentifiers } from './identifiers.ts'
+import { RecordDeidErrors } from './errors.ts'
+import { textScrubber, type TextScrubber } from './scrub-text.ts'
+
+export interface RecordDeidContext {
+  /** The site secret (at least 32 bytes), the one the DICOM engine uses. */
+  secret: Uint8Array
+  collection: string
+  policy: Policy
+}
+
+/** Written into every de-identified record's `deidentification.method`. */
+export const RECORD_DEID_METHOD = 'kura.record-deid/1'
+
+const PATIENT_BIRTH_DATE = 0x00100030
+const PATIENT_SEX = 0x00100040
+
+const trim = (s: string | undefined): string => (s ?? '').replace(/^[ \0]+|[ \0]+$/g, '')
+const DATE = /^(\d{4})-(\d{2})-(\d{2})(T.*)?$/
+
+/** Keys whose values are structure (codes, enums, ids, UIDs, dates), never free text: not scrubbed. */
+const STRUCTURAL = new Set([
+  'schema', 'kind', 'recordId', 'system', 'code', 'performedAt', 'examType', 'hPylori', 'role', 'id', 'group',
+  'modality', 'sex', 'studyInstanceUid', 'seriesInstanceUid', 'sopInstanceUid',
+])
+
+/** The shipped vocabularies' own terms (code meanings written by the adapters): our text, never the source's. */
+const SHIPPED_TERMS: ReadonlySet<string> = new Set([...CODE_LISTS.values()].flatMap((l) => [...l.terms.values()].flatMap((t) => [t.ja, t.en])))
+
+/** Deep copy of `v` with every free-text string cleaned; structural keys and shipped terms are copied as they are. */
+function cleaned<T>(v: T, scrubber: TextScrubber, key?: string): T {
+  if (typeof v === 'string') return ((key !== undefined && STRUCTURAL.has(key)) || SHIPPED_TERMS.has(v) ? v : scrubber.scrub(v) ?? v) as T
+  if (Array.isArray(v)) return v.map((x) => cleaned(x, scrubber)) as T
+  if (typeof v === 'object' && v !== null) {
+    const out: Record<string, unknown> = {}
+    for (const [k, x] of Object.entries(v)) if (x !== undefined) out[k] = cleaned(x, scrubber, k)
+    return out as T
+  }
+  return v
+}
+
+/** A record date moved by `days` with the engine's DA arithmetic; the time of day is kept (whole-day shifts). */
+function shiftDate(value: string, days: number, path: string): string {
+  const m = DATE.exec(value)
+  if (!m) throw RecordDeidErrors.badDate(path)
+  let da: string
+  try {
+    da = shiftDA(`${m[1]}${m[2]}${m[3]}`, days)
+  } catch (e) {
+    throw RecordDeidErrors.badDate(path)
+  }
+  return `${da.slice(0, 4)}-${da.slice(4, 6)}-${da.slice(6, 8)}${m[4] ?? ''}`
+}
+
+// A subject's records come in runs (one patient's exams, a finding per row): building the scrubber (date variants,
+// romaji, folded needles) costs more than using it, so the last few are kept, keyed by their identifiers.
+const SCRUBBERS = new Map<string, TextScrubber>()
+const SCRUBBERS_MAX = 256
+
+function scrubberOf(ids: ReturnType<typeof collectRecordIdentifiers>): TextScrubber {
+  const key = ids.map((i) => `${i.kind}\u0001${i.value}`).join('\u0002')
+  let s = SCRUBBERS.get(key)
+  if (!s) {
+    if (SCRUBBERS.size >= SCRUBBERS_MAX) SCRUBBERS.delete(SCRUBBERS.keys().next().value!)
+    SCRUBBERS.set(key, (s = textScrubber(ids)))
+  }
+  return s
+}
+
+/** The keyed pseudonym of a record or staff id: the patient-ID HMAC in its own NUL-prefixed domain, re-lettered. */
+const keyedId = (pseudo: Pseudonymizer, letter: 'R' | 'S', domain: string): string => letter + pseudo.patientId(`\0${domain}`).slice(1)
+
+/**
+ * The de-identified form of `record` (which should have passed validateRecord). Pure: the same record, secret,
+ * collection and policy always give the same output. Throws DEID_RECORD_NO_SUBJECT / DEID_RECORD_BAD_DATE for a
+ * record that cannot be de-identified; hold such a record, never send it.
+ */
+export function deidentifyRecord(record: ClinicalRecord, ctx: RecordDeidContext): DeidentifiedRecord {
+  const { policy } = ctx
+  const pseudo = pseudonymizer(ctx.secret, ctx.collection)
+  const patientId = trim(record.subject.patientId)
+  let subjectKey = patientId
+  if (!subjectKey) {
+    subjectKey = trim(record.images[0]?.studyInstanceUid)
+    if (!subjectKey) throw RecordDeidErrors.noSubject(record.source.ref ? 'its source' : 'an unknown source')
+  }
+  const days = pseudo.dateShiftDays(subjectKey)
+  const overrides = new Map(policy.overrides.map((o) => [o.tag >>> 0, o.action]))
+  const fullDates = policy.options.has('retainLongitudinalFullDates')
+
+  const subject: PseudonymousSubject = { id: pseudo.patientId(patientId || `\0study/${subjectKey}`) }
+  if (record.subject.sex && overrides.get(PATIENT_SEX) !== 'X') subject.sex = record.subject.sex
+  const birth = /^(\d{4})-\d{2}-\d{2}$/.exec(record.subject.birthDate ?? '')
+  const birthAction = overrides.get(PATIENT_BIRTH_DATE)
+  if (birth && birthAction !== 'X' && birthAction !== 'Z' && birthAction !== 'D') subject.birthYear = +birth[1]!
+
+  const scrubber = scrubberOf(collectRecordIdentifiers(record))
+  const { subject: _subject, source, ...rest } = record
+  const body = cleaned(rest, scrubber) as typeof rest
+
+  body.recordId = keyedId(pseudo, 'R', `record/${source.system}/${record.recordId}`)
+  body.performedAt = fullDates ? record.performedAt : shiftDate(record.performedAt, days, 'performedAt')
+  body.images = record.images.map((im): ImageRef => {
+    const out: ImageRef = { studyInstanceUid: pseudo.uid(trim(im.studyInstanceUid)) }
+    if (im.seriesInstanceUid) out.seriesInstanceUid = pseudo.uid(trim(im.seriesInstanceUid))
+    if (im.sopInstanceUid) out.sopInstanceUid = pseudo.uid(trim(im.sopInstanceUid))
+    return out
+  })
+  if ('staff' in body) {
+    body.staff = body.staff.map((s) => ({ role: s.role, id: keyedId(pseudo, 'S', `staff/${trim(s.id)}`) }))
+  }
+  if (body.kind === 'endoscopy' && body.scope && !policy.options.has('retainDeviceIdentity')) {
+    const { serial: _serial, ...scope } = body.scope
+    body.scope = scope
+  }
+  return {
+    ...body,
+    subject,
+    source: { system: source.system },
+    deidentification: { policy: policy.id, version: policy.version, method: `${RECORD_DEID_METHOD} (${methodDescription(policy)})` },
+  } as DeidentifiedRecord
+}

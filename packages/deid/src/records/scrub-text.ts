@@ -1,0 +1,180 @@
+/**
+ * @module Free-text cleaning for clinical records: cuts the subject's (and the care team's) identifiers out of a
+ * text, however re-typed (kanji; kana in hiragana, katakana, half width; full-width letters and digits; romaji
+ * with or without spaces and long vowels; IDs; the birth date in Gregorian and Japanese-era forms; phone;
+ * address; postal code), each replaced by "*"; and any telephone number, postal code or street address,
+ * whoever's, too.
+ *
+ * Kept apart from verify/ on purpose (as the DICOM engine's scrub.ts is): the verification scan that runs after
+ * must not share this code's mistakes. Matching folds text (NFKC, hiragana, lower case, separators dropped) but
+ * keeps, for every folded character, the span of the original text it came from, so spans can be cut out.
+ */
+import type { Identifier } from '../verify/identifiers.ts'
+import { dateVariants } from '../verify/normalize.ts'
+
+interface Folded {
+  text: string
+  start: number[]
+  end: number[]
+}
+
+function hiragana(c: string): string {
+  const n = c.codePointAt(0)!
+  return n >= 0x30a1 && n <= 0x30f6 ? String.fromCodePoint(n - 0x60) : c
+}
+
+// Separators ignored when matching, by code point (after NFKC, so full-width forms are already ASCII).
+const SEPARATORS = new Set([...'^= \t\n\r\f\v\u3000-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc./,_\\・·:：()（）'].map((c) => c.codePointAt(0)!))
+
+/** Code points NFKC leaves alone and folding only lower-cases or moves to hiragana: the common case, no normalize(). */
+const stable = (c: number): boolean =>
+  c < 0x7f || (c >= 0x3041 && c <= 0x3096) || (c >= 0x30a1 && c <= 0x30fc) || (c >= 0x4e00 && c <= 0x9fff) || (c >= 0x3001 && c <= 0x3003)
+
+/** NFKC, hiragana, lower case, separators dropped, with the span map. */
+function fold(s: string): Folded {
+  const start: number[] = []
+  const end: number[] = []
+  let text = ''
+  let i = 0
+  for (const cp of s) {
+    const from = i
+    i += cp.length
+    const c = cp.codePointAt(0)!
+    let n: string
+    if (stable(c)) n = c >= 0x41 && c <= 0x5a ? String.fromCharCode(c + 32) : c >= 0x30a1 && c <= 0x30f6 ? String.fromCharCode(c - 0x60) : cp
+    else {
+      n = cp.normalize('NFKC')
+      // Half-width ﾀﾞ: its voiced mark becomes a combining one that belongs to the kana before it.
+      if ((n === '\u3099' || n === '\u309a') && text.length > 0) {
+        const last = [...text].pop()!
+        const composed = hiragana(`${last}${n}`.normalize('NFC'))
+        if ([...composed].length === 1) {
+          text = text.slice(0, text.length - last.length) + composed
+          end[end.length - 1] = i
+          continue
+        }
+      }
+      n = [...n].map((ch) => hiragana(ch).toLowerCase()).join('')
+    }
+    for (const f of n) {
+      const fc = f.codePointAt(0)!
+      // The prolonged sound mark ー is kept in kana names (タロー) but is a dash between digits (03ー1234).
+      if (SEPARATORS.has(fc) && !(fc === 0x30fc && !isAsciiDigitAt(text))) continue
+      text += f
+      start.push(from)
+      end.push(i)
+    }
+  }
+  return { text, start, end }
+}
+
+const isAsciiDigitAt = (t: string): boolean => {
+  const c = t.charCodeAt(t.length - 1)
+  return c >= 0x30 && c <= 0x39
+}
+
+/** Romaji long vowels folded (ou/oo/oh+consonant → o, uu → u), keeping the span map. */
+function foldRomaji(f: Folded): Folded {
+  const out: Folded = { text: '', start: [], end: [] }
+  const t = [...f.text]
+  const chars: string[] = []
+  for (let k = 0; k < t.length; k++) {
+    const c = t[k]!
+    const next = t[k + 1]
+    const merge = (c === 'o' && (next === 'u' || next === 'o' || (next === 'h' && !/[aiueoy]/.test(t[k + 2] ?? '')))) || (c === 'u' && next === 'u')
+    chars.push(c)
+    out.start.push(f.start[k]!)
+    out.end.push(merge ? f.end[k + 1]! : f.end[k]!)
+    if (merge) k++
+  }
+  out.text = chars.join('')
+  return out
+}
+
+const plain = (s: string): string => fold(s).text
+const romaji = (s: string): string => foldRomaji(fold(s)).text
+const isDigit = (c: string | undefined): boolean => c !== undefined && /^\d$/.test(c.normalize('NFKC'))
+
+// Any telephone number (0X-XXXX-XXXX forms, +81, compact 10/11 digits) and postal code (〒123-4567, 郵便番号).
+const DASH = '[-\\u2010-\\u2015\\u2212\\u30fc\\uff0d. ]'
+const PHONE = new RegExp(`(?<![\\d.\\-])(?:\\+81${DASH}?\\(?|\\(?0)\\d{1,4}(?:${DASH}|[()（）]){1,2}\\d{1,4}(?:${DASH}|[)）]){1,2}\\d{3,4}(?!\\d)|(?<![\\d.])(?:0[1-9]\\d{8}|0[5789]0\\d{8})(?![\\d.])`, 'g')
+const POSTAL = /〒\s*\d{3}[-\u2010-\u2015\u2212\u30fc]?\d{4}(?!\d)|(?:郵便番号|postal\s*code|zip(?:\s*code)?)\s*[:：]?\s*\d{3}-?\d{4}(?!\d)/gi
+
+// A Japanese street address, whoever's: a prefecture (or a city/ward/county) and the place names up to its block
+// numbers (1-2-3, 1丁目2番3号, 1番地). Free text quotes referral addresses the record's subject fields do not hold.
+const ADDRESS = /(?:北海道|東京都|(?:京都|大阪)府|[\u4e00-\u9fff]{2,3}県|[\u4e00-\u9fff\u30a0-\u30ff]{1,5}[市区郡])[\u4e00-\u9fff\u3040-\u30ffヶ]{1,24}?[0-9０-９一二三四五六七八九十]+(?:(?:丁目|番地?|号|[-－ーの‐])[0-9０-９]*){0,4}(?:号)?/g
+
+const MAY_HOLD_PATTERN = /[0-9０-９一二三四五六七八九十]/
+
+export interface TextScrubber {
+  /** The text with every identifier replaced by "*", or undefined when there was nothing to cut. */
+  scrub(text: string): string | undefined
+}
+
+/** A scrubber for the given identifiers (collectRecordIdentifiers). */
+export function textScrubber(identifiers: readonly Identifier[]): TextScrubber {
+  const plainNeedles = new Set<string>()
+  const romajiNeedles = new Set<string>()
+  for (const id of identifiers) {
+    if (id.kind === 'date') {
+      plainNeedles.add(id.value)
+      for (const v of dateVariants(id.value)) plainNeedles.add(plain(v))
+      continue
+    }
+    const p = plain(id.value)
+    if (p.length === 0) continue
+    plainNeedles.add(p)
+    if (id.kind === 'name' && /^[a-z]+$/.test(p)) romajiNeedles.add(romaji(id.value))
+  }
+  // Longest first, so the whole name is cut before its parts (the merge below makes the order otherwise harmless).
+  const byLength = (s: Set<string>) => [...s].filter(Boolean).sort((a, b) => b.length - a.length)
+  const plainList = byLength(plainNeedles)
+  const romajiList = byLength(romajiNeedles)
+
+  const spansIn = (text: string, f: Folded, needles: readonly string[], out: Array<[number, number]>) => {
+    for (const n of needles) {
+      for (let at = f.text.indexOf(n); at >= 0; at = f.text.indexOf(n, at + 1)) {
+        const s = f.start[at]!
+        const e = f.end[at + n.length - 1]!
+        // A number must stand alone in the ORIGINAL text: 1234567 is not in 91234567.
+        if (isDigit(n[0]) && isDigit(text[s - 1])) continue
+        if (isDigit(n[n.length - 1]) && isDigit(text[e])) continue
+        out.push([s, e])
+      }
+    }
+  }
+
+  return {
+    scrub(text) {
+      const spans: Array<[number, number]> = []
+      if (plainList.length > 0) {
+        const f = fold(text)
+        spansIn(text, f, plainList, spans)
+        if (romajiList.length > 0) spansIn(text, foldRomaji(f), romajiList, spans)
+      }
+      // Patterns run on the text itself when NFKC keeps its length (offsets stay valid), else on each character's
+      // NFKC form joined, which keeps one character per code unit for the digits and dashes they look for.
+      // Every pattern needs a digit (or a kanji numeral in an address): most values have none.
+      if (MAY_HOLD_PATTERN.test(text)) {
+        const nfkc = text.normalize('NFKC')
+        const probe = nfkc.length === text.length ? nfkc : [...text].map((c) => { const n = c.normalize('NFKC'); return n.length === c.length ? n : c }).join('')
+        for (const re of [PHONE, POSTAL, ADDRESS]) for (const m of probe.matchAll(re)) spans.push([m.index, m.index + m[0].length])
+      }
+      if (spans.length === 0) return undefined
+      spans.sort((a, b) => a[0] - b[0])
+      const merged: Array<[number, number]> = []
+      for (const sp of spans) {
+        const last = merged[merged.length - 1]
+        if (last && sp[0] <= last[1]) last[1] = Math.max(last[1], sp[1])
+        else merged.push([sp[0], sp[1]])
+      }
+      let out = ''
+      let pos = 0
+      for (const [s, e] of merged) {
+        out += `${text.slice(pos, s)}*`
+        pos = e
+      }
+      return out + text.slice(pos)
+    },
+  }
+}
