@@ -1,6 +1,6 @@
 /**
  * @module The whole gateway, started from its configuration: outbox (recovered first), pipeline, uploader,
- * sources (DICOM C-STORE SCP, watched folders) and the local status endpoint; stopped in the reverse order.
+ * sources (DICOM C-STORE SCP, watched folders, SS-MIX2 trees, vendor export folders) and the local status endpoint; stopped in the reverse order.
  */
 import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
@@ -8,9 +8,11 @@ import { KuraError, type Logger, silentLogger } from '@kura/core'
 import { BASIC_POLICY, ReidTable, loadPolicy, loadSecret } from '@kura/deid'
 import type { GatewayConfig } from './config/index.ts'
 import { Outbox, type RecoveryReport } from './outbox/index.ts'
-import { Pipeline } from './pipeline/index.ts'
+import { Pipeline, recordEngine } from './pipeline/index.ts'
 import { Bandwidth, Uploader } from './upload/index.ts'
 import { FolderSource } from './sources/folder/index.ts'
+import { Ssmix2Source } from './sources/ssmix2/index.ts'
+import { VendorExportSource } from './sources/vendor/index.ts'
 import { startDimseServer, type DimseServer } from './sources/dimse/index.ts'
 import { collectStatus, startStatusServer, type GatewayStatus, type StatusServer } from './status/index.ts'
 
@@ -30,6 +32,8 @@ export interface Gateway {
   pipeline: Pipeline
   uploader: Uploader
   folders: FolderSource[]
+  ssmix2: Ssmix2Source[]
+  vendorExports: VendorExportSource[]
   dimse: DimseServer | null
   statusServer: StatusServer | null
   recovery: RecoveryReport
@@ -74,8 +78,19 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     pollMs: opts.pollMs,
     log,
     onQueued: () => uploader.kick(),
+    // Records use the same policy, secret and collection as the images: one pseudonymous subject for both.
+    records: recordEngine({ policy, secret, collection: config.collection }),
   })
   const folders = config.sources.folders.map((f) => new FolderSource(f, outbox, { log, pollMs: opts.pollMs, onTaken: () => pipeline.kick(), paused: () => pipeline.counters.paused }))
+  const sourceOpts = { log, pollMs: opts.pollMs, onTaken: () => pipeline.kick(), paused: () => pipeline.counters.paused }
+  const ssmix2 = config.sources.ssmix2.map((c) => new Ssmix2Source(c, outbox, sourceOpts))
+  let vendorExports: VendorExportSource[]
+  try {
+    vendorExports = config.sources.vendorExports.map((c) => new VendorExportSource(c, outbox, sourceOpts))
+  } catch (e) {
+    outbox.close()
+    throw e
+  }
 
   let dimse: DimseServer | null = null
   let statusServer: StatusServer | null = null
@@ -101,14 +116,15 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
         bytesPerSecLastMinute: Math.round(rate),
       },
       pipeline: { paused: pipeline.counters.paused },
-      sources: [...folders.map((f) => ({ name: f.name, lastError: f.lastError })), ...(dimse ? [{ name: 'dimse', lastError: null }] : [])],
+      records: { queued: pipeline.counters.recordsQueued, held: pipeline.counters.recordsHeld, inputsIgnored: pipeline.counters.recordInputsIgnored, confirmed: uploader.state.recordsConfirmed },
+      sources: [...folders.map((f) => ({ name: f.name, lastError: f.lastError })), ...ssmix2.map((s) => ({ name: s.name, lastError: s.lastError })), ...vendorExports.map((s) => ({ name: s.name, lastError: s.lastError })), ...(dimse ? [{ name: 'dimse', lastError: null }] : [])],
     })
   }
 
   const stop = async () => {
     clearInterval(sampler)
     await statusServer?.close()
-    await Promise.all(folders.map((f) => f.stop()))
+    await Promise.all([...folders, ...ssmix2, ...vendorExports].map((f) => f.stop()))
     await dimse?.close()
     await pipeline.stop()
     await uploader.stop()
@@ -136,7 +152,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
         },
       })
     }
-    for (const f of folders) f.start()
+    for (const f of [...folders, ...ssmix2, ...vendorExports]) f.start()
     if (opts.statusServer !== false) statusServer = await startStatusServer(config.status.host, config.status.port, status)
   } catch (e) {
     await stop().catch(() => {})
@@ -144,5 +160,5 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     throw e
   }
   log.info({ site: config.site, hub: config.hub.url, dicomPort: dimse?.port, statusPort: statusServer?.port, folders: folders.length }, 'gateway started')
-  return { config, outbox, pipeline, uploader, folders, dimse, statusServer, recovery, status, stop }
+  return { config, outbox, pipeline, uploader, folders, ssmix2, vendorExports, dimse, statusServer, recovery, status, stop }
 }

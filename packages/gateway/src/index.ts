@@ -1,6 +1,8 @@
 /** @module @kura/gateway: the site gateway: sources, spool, pipeline, outbox, uploader, status. */
 export * from './sources/dimse/index.ts'
 export * from './sources/folder/index.ts'
+export * from './sources/ssmix2/index.ts'
+export * from './sources/vendor/index.ts'
 export * from './spool/index.ts'
 export * from './config/index.ts'
 export * from './outbox/index.ts'

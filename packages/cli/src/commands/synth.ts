@@ -9,6 +9,12 @@ import { Progress, formatBytes, formatDuration } from '../progress.ts'
 
 export const help = `Usage: kura synth dicom --out DIR [--studies N] [--series M] [--instances K] [options]
        kura synth slide --format svs|ndpi|tiff|dicom --width W --height H --out FILE [options]
+       kura synth ssmix2 --out DIR [--patients N] [--seed S] [--years Y] [--dicom-studies K]
+
+kura synth ssmix2 writes an SS-MIX2 standardized storage tree (HL7 v2.5, ISO-2022-JP) of made-up
+patients with several years of demographics, visits, endoscopy, pathology and radiology messages,
+real-world variants and a few deliberately malformed files. --dicom-studies K also gives records to
+the K studies "kura synth dicom --studies K --seed S" writes (same patients and Study Instance UIDs).
 
 kura synth slide writes one synthetic whole-slide image, tile by tile (memory stays flat up to
 100k × 100k): svs (Aperio-like: JPEG tiles with shared tables, thumbnail, label, macro), ndpi
@@ -59,8 +65,15 @@ export async function run(argv: string[]): Promise<number> {
     tile: { type: 'string' },
     quality: { type: 'string' },
     'label-text': { type: 'string' },
+    patients: { type: 'string' },
+    years: { type: 'string' },
+    'dicom-studies': { type: 'string' },
   }, true)
   const [kind, ...extra] = positionals
+  if (kind === 'ssmix2') {
+    if (extra.length > 0) throw new UsageError(`Unexpected argument "${extra[0]}". Run "kura synth --help".`)
+    return synthSsmix2(values)
+  }
   if (kind === 'slide') {
     if (extra.length > 0) throw new UsageError(`Unexpected argument "${extra[0]}". Run "kura synth --help".`)
     return synthSlide(values)
@@ -125,5 +138,29 @@ async function synthSlide(values: Record<string, string | boolean | undefined>):
   }
   const dims = r.levels.map((l) => `${l.width}×${l.height}`).join(', ')
   process.stdout.write(`Wrote ${format} slide ${out} (${formatBytes(r.bytes)}, levels ${dims}) in ${formatDuration(r.ms)}\n`)
+  return 0
+}
+
+async function synthSsmix2(values: Record<string, string | boolean | undefined>): Promise<number> {
+  const str = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined)
+  if (!str('out')) throw new UsageError('--out is required: the folder to write the SS-MIX2 tree into.')
+  const seed = intFlag('synth', 'seed', str('seed'), 1, 0, 2 ** 31 - 1)
+  const dicomStudies = intFlag('synth', 'dicom-studies', str('dicom-studies'), 0, 0, 10_000_000)
+  const { writeSsmix2Tree } = await import('@kura/records/synth')
+  const out = resolve(str('out')!)
+  const started = Date.now()
+  const progress = new Progress({ label: 'synth', totalFiles: 0 })
+  const r = await writeSsmix2Tree(out, {
+    patients: intFlag('synth', 'patients', str('patients'), 10, 0, 10_000_000),
+    years: intFlag('synth', 'years', str('years'), 3, 1, 50),
+    seed,
+    dicom: dicomStudies > 0 ? { studies: dicomStudies, seriesPerStudy: 1, instancesPerSeries: 1, seed } : undefined,
+    collect: false,
+  }, (d) => progress.update(d.files, d.bytes))
+  progress.done()
+  const e = r.expected
+  process.stdout.write(`Wrote ${r.files} SS-MIX2 files (${formatBytes(r.bytes)}) to ${out} in ${formatDuration(Date.now() - started)}: ` +
+    `${e.records.patient} patients, ${e.records.endoscopy} endoscopy, ${e.records.pathology} pathology, ${e.records.radiology} radiology records; ` +
+    `${e.superseded} superseded, ${e.deleted} deleted, ${e.heldByReader + e.heldByMapping} to be held\n`)
   return 0
 }

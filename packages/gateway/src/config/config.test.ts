@@ -76,3 +76,38 @@ test('a config file with YAML errors says how to get a good one', () => {
     rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test('SS-MIX2 trees and vendor export folders are sources: defaults, relative paths, and every bad field named', () => {
+  const file = '/etc/kura/gateway.yaml'
+  const c = parseGatewayConfig({
+    site: 's', hub: { url: 'https://hub.example.org', tokenFile: 't' }, collection: 'c', deid: { secretFile: 'k' }, spool: 'sp',
+    sources: { ssmix2: [{ path: '/mnt/ssmix2' }], vendorExports: [{ path: 'endo', adapter: 'adapters/vendor-a.yaml', settleSeconds: 30 }] },
+  }, file)
+  assert.deepEqual(c.sources.ssmix2, [{ path: '/mnt/ssmix2', rescanSeconds: 300, settleSeconds: 10 }])
+  assert.deepEqual(c.sources.vendorExports, [{ path: '/etc/kura/endo', adapter: '/etc/kura/adapters/vendor-a.yaml', settleSeconds: 30, rescanSeconds: 30 }])
+  assert.equal(c.sources.dicom, null, 'records alone are a valid gateway')
+  assert.throws(() => parseGatewayConfig({
+    site: 's', hub: { url: 'https://hub.example.org', tokenFile: 't' }, collection: 'c', deid: { secretFile: 'k' }, spool: 'sp',
+    sources: { ssmix2: [{ rescanSeconds: 0 }, 'x'], vendorExports: { path: 'p' } },
+  }, file), (e: Error) => {
+    for (const f of ['sources.ssmix2[0].path', 'sources.ssmix2[0].rescanSeconds', 'sources.ssmix2[1]', 'sources.vendorExports']) assert.ok(e.message.includes(f), `${f} named in: ${e.message}`)
+    return true
+  })
+  const dir = mkdtempSync(join(tmpdir(), 'kura-gwcfg-rec-'))
+  try {
+    const out = join(dir, 'gateway.yaml')
+    const { config } = initGatewayConfig({ out, hub: 'https://hub.example.org', tokenFile: join(dir, 'token'), collection: 'c', site: 's', dicomPort: 11112, spool: join(dir, 'spool') })
+    const text = readFileSync(out, 'utf8')
+    assert.match(text, /^ {2}ssmix2: \[\]$/m)
+    assert.match(text, /^ {2}vendorExports: \[\]$/m)
+    assert.match(text, /# {3}- path: \/mnt\/ssmix2/)
+    assert.deepEqual(config.sources.ssmix2, [])
+    // The commented examples, uncommented, load.
+    const filled = text.replace(/ {2}ssmix2: \[\]\n {2}# {3}- path: \/mnt\/ssmix2\n {2}# {5}rescanSeconds: 300.*\n {2}# {5}settleSeconds: 10/, '  ssmix2:\n    - path: /mnt/ssmix2\n      rescanSeconds: 300\n      settleSeconds: 10')
+    assert.notEqual(filled, text)
+    writeFileSync(out, filled)
+    assert.equal(loadGatewayConfig(out).sources.ssmix2[0]?.path, '/mnt/ssmix2')
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})

@@ -26,6 +26,25 @@ export interface FolderSourceConfig {
   deleteAfterTake: boolean
 }
 
+/** An SS-MIX2 standardized storage tree (`root/ID[0:3]/ID[3:6]/ID/date/type/file`), read in place, never changed. */
+export interface Ssmix2SourceConfig {
+  /** The storage root. */
+  path: string
+  /** Full rescans for new and changed message files, this often. */
+  rescanSeconds: number
+  /** A message file is taken once its size and mtime have not changed for this long. */
+  settleSeconds: number
+}
+
+/** A folder where a departmental system drops its exports (CSV/TSV/XML), read through a declarative adapter. */
+export interface VendorExportSourceConfig {
+  path: string
+  /** The adapter file (YAML) mapping this vendor's layout, codes, dates and encoding to the standard record. */
+  adapter: string
+  settleSeconds: number
+  rescanSeconds: number
+}
+
 export interface GatewayConfig {
   /** The configuration file, absolute. */
   file: string
@@ -39,7 +58,7 @@ export interface GatewayConfig {
     reid: { table: string; keyFile: string } | null
   }
   spool: string
-  sources: { dicom: DicomSourceConfig | null; folders: FolderSourceConfig[] }
+  sources: { dicom: DicomSourceConfig | null; folders: FolderSourceConfig[]; ssmix2: Ssmix2SourceConfig[]; vendorExports: VendorExportSourceConfig[] }
   limits: {
     concurrency: number
     /** Default cap outside every window; 0 = no cap. */
@@ -165,8 +184,26 @@ export function parseGatewayConfig(doc: unknown, file: string): GatewayConfig {
       folders.push({ path: p, settleSeconds: int(f, 'settleSeconds', `${field}.settleSeconds`, 10, 0, 86400), deleteAfterTake: del === true })
     })
   }
-  for (const k of Object.keys(sources)) if (k !== 'dicom' && k !== 'folders') bad(`sources.${k}`, 'unknown source (known: dicom, folders)')
-  if (!dicom && folders.length === 0) bad('sources', 'configure at least one source: dicom or folders')
+  const list = (key: string, what: string): Obj[] => {
+    const v = sources[key]
+    if (v === undefined || v === null) return []
+    if (!Array.isArray(v)) { bad(`sources.${key}`, `must be a list of ${what}`); return [] }
+    return v.filter((e, i) => isObj(e) || (bad(`sources.${key}[${i}]`, `must be a mapping (${what})`), false)) as Obj[]
+  }
+  const ssmix2: Ssmix2SourceConfig[] = list('ssmix2', '{ path, rescanSeconds, settleSeconds }').map((e, i) => ({
+    path: path(e, 'path', `sources.ssmix2[${i}].path`),
+    rescanSeconds: int(e, 'rescanSeconds', `sources.ssmix2[${i}].rescanSeconds`, 300, 1, 86400),
+    settleSeconds: int(e, 'settleSeconds', `sources.ssmix2[${i}].settleSeconds`, 10, 0, 86400),
+  }))
+  const vendorExports: VendorExportSourceConfig[] = list('vendorExports', '{ path, adapter, settleSeconds }').map((e, i) => ({
+    path: path(e, 'path', `sources.vendorExports[${i}].path`),
+    adapter: path(e, 'adapter', `sources.vendorExports[${i}].adapter`),
+    settleSeconds: int(e, 'settleSeconds', `sources.vendorExports[${i}].settleSeconds`, 10, 0, 86400),
+    rescanSeconds: int(e, 'rescanSeconds', `sources.vendorExports[${i}].rescanSeconds`, 30, 1, 86400),
+  }))
+  const knownSources = ['dicom', 'folders', 'ssmix2', 'vendorExports']
+  for (const k of Object.keys(sources)) if (!knownSources.includes(k)) bad(`sources.${k}`, `unknown source (known: ${knownSources.join(', ')})`)
+  if (!dicom && folders.length === 0 && ssmix2.length === 0 && vendorExports.length === 0) bad('sources', 'configure at least one source: dicom, folders, ssmix2 or vendorExports')
 
   const limits = section('limits')
   const windows: TimeWindow[] = []
@@ -201,7 +238,7 @@ export function parseGatewayConfig(doc: unknown, file: string): GatewayConfig {
     collection,
     deid: { policy, secretFile, reid },
     spool,
-    sources: { dicom, folders },
+    sources: { dicom, folders, ssmix2, vendorExports },
     limits: limitsOut,
     status: statusOut,
   }

@@ -72,6 +72,20 @@ sources:
   folders:${folders.length === 0 ? ' []' : ''}
 ${folders.map((f) => `    - path: ${q(shown(outDir, f))}\n      settleSeconds: 10`).join('\n')}${folders.length ? '\n' : ''}  #   - path: /mnt/export
   #     settleSeconds: 10      # taken once size and mtime are unchanged this long
+  # SS-MIX2 standardized storage trees (HL7 v2.5 messages, ISO-2022-JP), read in place and never changed.
+  # Rescanned for new and changed message files; what was taken is remembered across restarts. Files whose
+  # condition flag marks them deleted are skipped; a newer message for the same order supersedes at the hub.
+  ssmix2: []
+  #   - path: /mnt/ssmix2
+  #     rescanSeconds: 300     # full rescan this often
+  #     settleSeconds: 10
+  # Vendor export folders (endoscopy/pathology/radiology department systems, CSV/TSV/XML): each file is read
+  # row by row through a declarative adapter (field map, code map, date formats, encoding). A row that does
+  # not map or validate is held on the gateway with its reasons (kura gateway status), never dropped.
+  vendorExports: []
+  #   - path: /mnt/endo-export
+  #     adapter: adapters/vendor-a.yaml
+  #     settleSeconds: 10
 
 limits:
   # Uploads in flight at once.

@@ -14,14 +14,19 @@ import { createHash } from 'node:crypto'
 import { mkdirSync, readdirSync, readFileSync, rmSync, existsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { OutboxErrors } from './errors.ts'
+import { migrateRecordSchema } from './record-schema.ts'
 
 export const STATES = ['received', 'deidentified', 'queued', 'uploading', 'confirmed', 'quarantined', 'retry', 'failed'] as const
 export type ObjectState = (typeof STATES)[number]
 /** States an object waits in before the hub has it. */
 export const WAITING: readonly ObjectState[] = ['received', 'deidentified', 'queued', 'uploading', 'retry']
 
+/** What a row carries: a DICOM object (files in the spool) or a clinical record (its data in the records table). */
+export type ObjectKind = 'dicom' | 'record'
+
 export interface OutboxRow {
   id: string
+  kind: ObjectKind
   source: string
   /** Where it came from: the folder file's path, or the DICOM peer's AE title. */
   source_ref: string | null
@@ -166,6 +171,8 @@ export class Outbox {
       db.pragma('synchronous = FULL')
       db.pragma('busy_timeout = 5000')
       db.exec(SCHEMA)
+      // Spools written before clinical records existed gain the kind column (every old row is DICOM) and record tables.
+      migrateRecordSchema(db)
     } catch (e) {
       throw OutboxErrors.open(path, e)
     }
@@ -231,12 +238,12 @@ export class Outbox {
     return this.db.transaction(() => {
       const now = this.now()
       // Linger: an object queued moments ago waits a little for the rest of its series, so they travel as one bundle.
-      const first = this.db.prepare('SELECT * FROM objects WHERE state IN (\'queued\', \'retry\') AND next_attempt_at <= ? AND (updated_at <= ? OR state = \'retry\') ORDER BY next_attempt_at, received_at LIMIT 1').get(now, now - (opts.lingerMs ?? 0)) as OutboxRow | undefined
+      const first = this.db.prepare('SELECT * FROM objects WHERE state IN (\'queued\', \'retry\') AND kind = \'dicom\' AND next_attempt_at <= ? AND (updated_at <= ? OR state = \'retry\') ORDER BY next_attempt_at, received_at LIMIT 1').get(now, now - (opts.lingerMs ?? 0)) as OutboxRow | undefined
       if (!first) return []
       let rows: OutboxRow[]
       if ((first.output_bytes ?? 0) > opts.largeObjectBytes) rows = [first]
       else {
-        const candidates = this.db.prepare('SELECT * FROM objects WHERE series_uid = ? AND state IN (\'queued\', \'retry\') AND next_attempt_at <= ? AND output_bytes <= ? ORDER BY received_at')
+        const candidates = this.db.prepare('SELECT * FROM objects WHERE series_uid = ? AND kind = \'dicom\' AND state IN (\'queued\', \'retry\') AND next_attempt_at <= ? AND output_bytes <= ? ORDER BY received_at')
           .all(first.series_uid, now, opts.largeObjectBytes) as OutboxRow[]
         rows = [first]
         let bytes = first.output_bytes ?? 0
@@ -310,7 +317,7 @@ export class Outbox {
 
   /** Objects received but not yet de-identified, oldest first. */
   pending(limit = 100): OutboxRow[] {
-    return this.db.prepare('SELECT * FROM objects WHERE state = \'received\' ORDER BY received_at LIMIT ?').all(limit) as OutboxRow[]
+    return this.db.prepare('SELECT * FROM objects WHERE state = \'received\' AND kind = \'dicom\' ORDER BY received_at LIMIT ?').all(limit) as OutboxRow[]
   }
 
   /** For status: count and bytes per source and state. */
@@ -411,7 +418,7 @@ export class Outbox {
     // A sidecar whose object is gone (spool crash mid-commit) is noise.
     for (const n of names) if (n.endsWith('.json') && !names.has(`${n.slice(0, -5)}.dcm`)) rmSync(join(this.incoming, n), { force: true })
     // Rows waiting for de-identification whose input vanished cannot proceed: say so rather than wait forever.
-    for (const r of this.db.prepare('SELECT id FROM objects WHERE state = \'received\'').all() as Array<{ id: string }>) {
+    for (const r of this.db.prepare('SELECT id FROM objects WHERE state = \'received\' AND kind = \'dicom\'').all() as Array<{ id: string }>) {
       if (existsSync(join(this.quarantine, r.id, 'reason.json'))) {
         // The crash came between moving it to quarantine and recording that: record it now.
         this.markQuarantined(r.id, 'quarantined before an interrupted run; see reason.json')
@@ -431,7 +438,8 @@ export class Outbox {
       if (!waiting) { rmSync(join(this.clean, n), { force: true }); rep.leftoversRemoved++ }
     }
     // A waiting row whose clean file is gone is de-identified again from its input if that still exists; otherwise lost.
-    for (const r of this.db.prepare('SELECT id, output_sha256 FROM objects WHERE state IN (\'queued\', \'retry\')').all() as Array<{ id: string; output_sha256: string }>) {
+    // Records carry their data in the records table, not in clean/.
+    for (const r of this.db.prepare('SELECT id, output_sha256 FROM objects WHERE state IN (\'queued\', \'retry\') AND kind = \'dicom\'').all() as Array<{ id: string; output_sha256: string }>) {
       if (!existsSync(this.cleanPath(r.output_sha256))) {
         this.db.prepare('UPDATE objects SET state = \'failed\', outcome = \'lost\', last_error = ?, updated_at = ? WHERE id = ?')
           .run('the de-identified file is missing from the spool; send the object again', this.now(), r.id)

@@ -2,14 +2,21 @@
  * @module The pipeline: takes every object the outbox holds as `received` (DICOM receiver, watched folders, and
  * whatever later sources spool), de-identifies and verifies it, and queues the clean output by series for upload.
  *
+ * Clinical record inputs (spooled by the SS-MIX2 and vendor export sources into the outbox's `record_inputs`)
+ * go through the record stage in batches, each batch settled in one transaction.
+ *
  * It polls `incoming/` as well as being kicked by sources, so an object spooled by a source that did not tell it
  * (or before a crash) is still found. Low spool disk pauses it (the input stays where it is).
  */
 import { rm, statfs } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type Logger, silentLogger } from '@kura/core'
-import type { Outbox, OutboxRow } from '../outbox/index.ts'
+import { RecordOutbox, type Outbox, type OutboxRow, type RecordOutput, type SpooledInput } from '../outbox/index.ts'
 import { deidentifyObject, type DeidSettings } from './deidentify-object.ts'
+import { stageInput, type RecordEngine } from './record-stage.ts'
+
+/** Record inputs per transaction: large enough that commits (fsync) are not the limit, small enough to stay responsive. */
+const RECORD_BATCH = 500
 
 export interface PipelineOptions {
   concurrency?: number
@@ -19,20 +26,28 @@ export interface PipelineOptions {
   log?: Logger
   /** Called after objects were queued for upload. */
   onQueued?: () => void
+  /** Reads, validates, de-identifies and verifies clinical records; without it record inputs wait in the spool. */
+  records?: RecordEngine
 }
 
 export interface PipelineCounters {
   clean: number
   quarantined: number
+  /** Clinical records queued, held (invalid or flagged), and inputs that held no record Kura maps. */
+  recordsQueued: number
+  recordsHeld: number
+  recordInputsIgnored: number
   /** Why the pipeline is paused, or null. */
   paused: string | null
 }
 
 export class Pipeline {
-  readonly counters: PipelineCounters = { clean: 0, quarantined: 0, paused: null }
+  readonly counters: PipelineCounters = { clean: 0, quarantined: 0, recordsQueued: 0, recordsHeld: 0, recordInputsIgnored: 0, paused: null }
   private readonly outbox: Outbox
   private readonly settings: DeidSettings
-  private readonly opts: Required<Omit<PipelineOptions, 'onQueued' | 'log'>> & Pick<PipelineOptions, 'onQueued'>
+  private readonly opts: Required<Omit<PipelineOptions, 'onQueued' | 'log' | 'records'>> & Pick<PipelineOptions, 'onQueued'>
+  private readonly engine: RecordEngine | null
+  private readonly records: RecordOutbox
   private readonly log: Logger
   private timer: NodeJS.Timeout | null = null
   private running: Promise<void> | null = null
@@ -45,6 +60,8 @@ export class Pipeline {
     this.settings = settings
     this.opts = { concurrency: opts.concurrency ?? 2, minFreeDiskBytes: opts.minFreeDiskBytes ?? 0, pollMs: opts.pollMs ?? 1000, onQueued: opts.onQueued }
     this.log = opts.log ?? silentLogger
+    this.engine = opts.records ?? null
+    this.records = new RecordOutbox(outbox)
   }
 
   start(): void {
@@ -85,12 +102,62 @@ export class Pipeline {
     return true
   }
 
+  /** One batch of spooled record inputs, if any; yields afterwards so sources and uploads run. True when it did work. */
+  private async recordBatch(): Promise<boolean> {
+    if (!this.engine) return false
+    const inputs = this.records.pendingInputs(RECORD_BATCH)
+    if (inputs.length === 0) return false
+    const n = this.processRecords(inputs)
+    if (n.queued > 0) this.opts.onQueued?.()
+    await new Promise((r) => setImmediate(r))
+    return true
+  }
+
+  /**
+   * One batch of record inputs through the record stage and into the outbox in one transaction (the inputs go in
+   * the same transaction, so a crash redoes the whole batch: the stage is deterministic).
+   */
+  processRecords(inputs: readonly SpooledInput[]): { queued: number; held: number; duplicates: number } {
+    const results: Array<{ input: SpooledInput; outputs: RecordOutput[] }> = []
+    for (const input of inputs) {
+      const outputs = stageInput(input, this.engine!)
+      if (outputs.length === 0) this.counters.recordInputsIgnored++
+      results.push({ input, outputs })
+    }
+    const n = this.records.settle(results)
+    this.counters.recordsQueued += n.queued
+    this.counters.recordsHeld += n.held
+    if (n.held > 0) {
+      // One event per source and batch, in one transaction: an event per held record would be a commit (an fsync)
+      // each, and the status lists every held record with its reasons anyway. Reasons name fields, never values.
+      const bySource = new Map<string, { count: number; first: string }>()
+      for (const { input, outputs } of results) {
+        for (const o of outputs) {
+          if (o.kind !== 'held') continue
+          const e = bySource.get(input.source)
+          if (e) e.count++
+          else bySource.set(input.source, { count: 1, first: o.summary })
+        }
+      }
+      this.outbox.db.transaction(() => {
+        for (const [source, e] of bySource) this.outbox.recordEvent('pipeline', `held ${e.count} record(s) from ${source}${e.count > 1 ? ', the first' : ''}: ${e.first} (all with reasons in the status)`)
+      })()
+    }
+    return n
+  }
+
   private async drain(): Promise<void> {
     this.outbox.adoptSpooled()
     for (;;) {
       if (this.stopped || !(await this.spaceOk())) return
+      // Records and images take turns, a batch each, so a million spooled messages never hold up a study.
+      const recordWork = await this.recordBatch()
+      if (this.stopped) return
       const rows = this.outbox.pending(this.opts.concurrency * 4).filter((r) => !this.inFlight.has(r.id))
-      if (rows.length === 0) return
+      if (rows.length === 0) {
+        if (recordWork) continue
+        return
+      }
       let next = 0
       let queued = 0
       const worker = async () => {

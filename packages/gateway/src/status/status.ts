@@ -1,16 +1,18 @@
 /**
  * @module Gateway status: per source and per state counts and bytes, oldest waiting object, recent errors,
- * quarantine, and the uploader's condition; as a JSON document, as Prometheus text, and as lines for a terminal.
+ * quarantine, clinical records by state with the held ones and their reasons, and the uploader's condition; as a JSON document, as Prometheus text, and as lines for a terminal.
  * Read from the outbox, so `kura gateway status` works whether or not the gateway is running.
  */
 import type { Outbox, ObjectState } from '../outbox/index.ts'
-import { STATES, WAITING } from '../outbox/index.ts'
+import { RecordOutbox, STATES, WAITING } from '../outbox/index.ts'
 
 export interface StatusRuntime {
   /** Seconds since the gateway started. */
   uptimeSeconds: number
   uploader: { authProblem: string | null; hubFullUntil: string | null; uploadsInFlight: number; uploadsDone: number; bytesSent: number; bandwidthBytesPerSec: number; bytesPerSecLastMinute: number }
   pipeline: { paused: string | null }
+  /** Clinical records since start: queued by the pipeline, held by it, inputs with no record Kura keeps, confirmed by the hub. */
+  records?: { queued: number; held: number; inputsIgnored: number; confirmed: number }
   sources: Array<{ name: string; lastError: string | null }>
 }
 
@@ -25,6 +27,11 @@ export interface GatewayStatus {
   sources: Array<{ source: string; states: Partial<Record<ObjectState, { count: number; bytes: number }>>; receivedLastMinute: { count: number; bytes: number } }>
   waiting: { count: number; bytes: number; oldest: { id: string; source: string; state: ObjectState; receivedAt: string; ageSeconds: number } | null }
   quarantine: { count: number; dir: string }
+  /**
+   * Clinical records (a subset of the counts above): by state, raw inputs not yet processed, and the most recent
+   * held ones (invalid, flagged by verification, or rejected by the hub) with their per-field reasons.
+   */
+  records: { states: Partial<Record<ObjectState, number>>; inputsWaiting: number; held: Array<{ id: string; source: string; ref: string | null; kind: string | null; state: string; at: string; reasons: Array<{ path: string; message: string }> }> }
   lastErrors: Array<{ at: string; component: string; message: string }>
 }
 
@@ -44,6 +51,8 @@ export function collectStatus(outbox: Outbox, ident: { site: string; hub: string
     if (s) s.receivedLastMinute = { count: r.count, bytes: r.bytes }
   }
   const oldest = outbox.oldestWaiting()
+  const recs = new RecordOutbox(outbox)
+  const rc = recs.counts()
   return {
     ...ident,
     generatedAt: new Date(now).toISOString(),
@@ -56,6 +65,11 @@ export function collectStatus(outbox: Outbox, ident: { site: string; hub: string
       oldest: oldest ? { id: oldest.id, source: oldest.source, state: oldest.state, receivedAt: new Date(oldest.received_at).toISOString(), ageSeconds: Math.round((now - oldest.received_at) / 1000) } : null,
     },
     quarantine: { count: totals.quarantined.count, dir: outbox.quarantine },
+    records: {
+      states: rc.states as Partial<Record<ObjectState, number>>,
+      inputsWaiting: rc.inputs,
+      held: recs.held(20).map((h) => ({ id: h.id, source: h.source, ref: h.ref, kind: h.recordKind, state: h.state, at: new Date(h.at).toISOString(), reasons: h.reasons })),
+    },
     lastErrors: outbox.lastEvents(10).map((e) => ({ at: new Date(e.at).toISOString(), component: e.component, message: e.message })),
   }
 }
@@ -78,6 +92,8 @@ export function toPrometheus(s: GatewayStatus): string {
   metric('kura_gateway_received_last_minute', 'Objects received in the last minute, by source.', 'gauge', s.sources.map((src) => [{ source: src.source }, src.receivedLastMinute?.count ?? 0]))
   metric('kura_gateway_waiting_objects', 'Objects not yet confirmed by the hub.', 'gauge', [[{}, s.waiting.count]])
   metric('kura_gateway_oldest_waiting_seconds', 'Age of the oldest object not yet confirmed by the hub.', 'gauge', [[{}, s.waiting.oldest?.ageSeconds ?? 0]])
+  metric('kura_gateway_records', 'Clinical records in the outbox by state (quarantined = held on site with reasons).', 'gauge', STATES.map((st) => [{ state: st }, s.records.states[st] ?? 0]))
+  metric('kura_gateway_record_inputs_waiting', 'Raw record inputs (SS-MIX2 messages, export rows) spooled but not yet processed.', 'gauge', [[{}, s.records.inputsWaiting]])
   metric('kura_gateway_quarantined_objects', 'Objects held on site because verification flagged them.', 'gauge', [[{}, s.quarantine.count]])
   if (s.running) {
     const u = s.running.uploader
@@ -117,6 +133,11 @@ export function formatStatus(s: GatewayStatus): string {
   const o = s.waiting.oldest
   lines.push('', `Waiting for the hub: ${s.waiting.count} (${fmtBytes(s.waiting.bytes)})${o ? `; oldest ${o.id} from ${o.source}, received ${o.ageSeconds} s ago, now ${o.state}` : ''}`)
   lines.push(`Quarantined (never uploaded; reasons in ${s.quarantine.dir}/<id>/reason.json): ${s.quarantine.count}`)
+  const rs = Object.entries(s.records.states).filter(([, n]) => (n ?? 0) > 0)
+  if (rs.length > 0 || s.records.inputsWaiting > 0) {
+    lines.push(`Clinical records: ${rs.map(([st, n]) => `${n} ${st}`).join(', ') || 'none'}; ${s.records.inputsWaiting} inputs waiting to be read`)
+    for (const h of s.records.held.slice(0, 10)) lines.push(`  held ${h.id} from ${h.source}${h.ref ? ` (${h.ref})` : ''}: ${h.reasons.slice(0, 3).map((r) => (r.path ? `${r.path}: ${r.message}` : r.message)).join('; ')}`)
+  }
   if (s.lastErrors.length > 0) {
     lines.push('', 'Last errors:')
     for (const e of s.lastErrors) lines.push(`  ${e.at} ${e.component}: ${e.message}`)

@@ -4,3 +4,4 @@ export { TusClient, type TusClientOptions, type UploadResult, type UploadResultO
 export { writeUstar, ustarHeader, type TarEntry } from './tar.ts'
 export { Bandwidth } from './bandwidth.ts'
 export { UploadErrors } from './errors.ts'
+export { RecordsClient, RECORD_BATCH_MAX, RECORD_BATCH_BYTES, type RecordResult, type RecordStatus, type RecordsClientOptions } from './records-client.ts'

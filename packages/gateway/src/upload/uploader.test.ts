@@ -117,3 +117,49 @@ test('stopping mid-upload aborts it, puts the object back in the queue uncounted
     rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test('clinical records travel in batches to POST /api/records and are settled per record from the answer', async () => {
+  const { RecordOutbox } = await import('../outbox/index.ts')
+  const bodies: string[] = []
+  let calls = 0
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      calls++
+      if (calls === 1) { res.writeHead(500).end('boom'); return } // the whole batch again, later
+      const body = Buffer.concat(chunks).toString('utf8')
+      bodies.push(`${req.method} ${req.url} ${req.headers['content-type']}`)
+      const keys = body.trim().split('\n').map((l) => (JSON.parse(l) as { key: string }).key)
+      // k1 stored, k2 rejected, k3 not answered (retried), and the retry of k3 a duplicate.
+      const results = keys.filter((k) => k !== 'k3' || calls > 2).map((key) => (key === 'k2' ? { key, status: 'rejected', reason: 'record.subject.name: identity' } : { key, status: key === 'k3' ? 'duplicate' : 'stored' }))
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ results }))
+    })
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const hub = `http://127.0.0.1:${(server.address() as { port: number }).port}`
+  const dir = mkdtempSync(join(tmpdir(), 'kura-upl-rec-'))
+  writeFileSync(join(dir, 'token'), 'kura_x')
+  const ob = Outbox.open(join(dir, 'spool'))
+  const rec = new RecordOutbox(ob)
+  rec.addInputs([{ source: 's', ref: 'r', format: 'ssmix2', raw: 'x' }])
+  rec.settle([{ input: rec.pendingInputs(1)[0]!, outputs: ['k1', 'k2', 'k3'].map((key) => ({ kind: 'clean' as const, key, body: `{"id":"${key}"}`, recordKind: 'patient', studyUid: null })) }])
+  const up = new Uploader(ob, { hub, tokenFile: join(dir, 'token'), collection: 'c 1', concurrency: 1, bandwidth: new Bandwidth(0), bundleBytes: 1e6, largeObjectBytes: 1e6, chunkBytes: 65536, backoffMs: 20, maxBackoffMs: 50, pollMs: 20 })
+  const state = (key: string) => (ob.db.prepare('SELECT state FROM objects WHERE output_sha256 = ?').pluck().get(key) as string)
+  try {
+    up.start()
+    await until('every record settled', () => ['k1', 'k2', 'k3'].every((k) => ['confirmed', 'failed'].includes(state(k))))
+    assert.equal(state('k1'), 'confirmed')
+    assert.equal(state('k2'), 'failed', 'a rejected record is held here, not retried')
+    assert.match(rec.held().find((h) => h.state === 'failed')!.reasons[0]!.message, /rejected.*subject\.name/)
+    assert.equal(state('k3'), 'confirmed', 'an unanswered record is sent again')
+    assert.equal(up.state.recordsConfirmed, 2)
+    assert.equal(bodies[0], 'POST /api/records?collection=c%201 application/x-ndjson')
+    assert.ok(calls >= 3, 'the failed batch was retried')
+  } finally {
+    await up.stop()
+    ob.close()
+    server.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+})

@@ -3,6 +3,9 @@
  * upload, a large object alone), sends them with the tus client under the shared bandwidth cap, reads the hub's
  * per-object result and records it. Bounded concurrency; exponential back-off with jitter per object.
  *
+ * Clinical records (outbox rows of kind `record`) go first, in batches to POST /api/records, each confirmed from the
+ * hub's per-record answer; they are small and cheap, and a site's records should not wait behind a day of images.
+ *
  * Auth failures (401/403) stop all uploading (retrying with a bad token only fills the hub's audit log) until
  * the token file changes. A full hub (507) pauses for a while. Everything else is retried, never dropped.
  */
@@ -10,11 +13,12 @@ import { readFileSync, statSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { isKuraError, newId, type Logger, silentLogger } from '@kura/core'
-import type { Outbox, OutboxRow } from '../outbox/index.ts'
+import { RecordOutbox, type ClaimedRecord, type Outbox, type OutboxRow } from '../outbox/index.ts'
 import { Bandwidth } from './bandwidth.ts'
 import { UploadErrors } from './errors.ts'
 import { writeUstar } from './tar.ts'
 import { TusClient, type UploadResult } from './tus-client.ts'
+import { RECORD_BATCH_BYTES, RECORD_BATCH_MAX, RecordsClient, type RecordResult } from './records-client.ts'
 
 export interface UploaderOptions {
   hub: string
@@ -34,6 +38,8 @@ export interface UploaderOptions {
   pollMs?: number
   /** How long a newly queued object waits for the rest of its series before it is sent (default 1 s). */
   lingerMs?: number
+  /** Clinical records per POST /api/records (default and most: 1000). */
+  recordBatch?: number
 }
 
 export interface UploaderState {
@@ -44,17 +50,21 @@ export interface UploaderState {
   uploadsInFlight: number
   uploadsDone: number
   bytesSent: number
+  /** Clinical records the hub confirmed (stored or duplicate) since start. */
+  recordsConfirmed: number
   /** Interrupted uploads continued from where the hub stood. */
   resumes: number
   lastError: string | null
 }
 
 export class Uploader {
-  readonly state: UploaderState = { authProblem: null, hubFullUntil: null, uploadsInFlight: 0, uploadsDone: 0, bytesSent: 0, resumes: 0, lastError: null }
+  readonly state: UploaderState = { authProblem: null, hubFullUntil: null, uploadsInFlight: 0, uploadsDone: 0, bytesSent: 0, recordsConfirmed: 0, resumes: 0, lastError: null }
   private readonly outbox: Outbox
   private readonly o: UploaderOptions
   private readonly log: Logger
   private readonly tus: TusClient
+  private readonly recordsClient: RecordsClient
+  private readonly records: RecordOutbox
   private tokenStamp = ''
   private stopped = true
   private wake: (() => void) | null = null
@@ -67,6 +77,8 @@ export class Uploader {
     this.o = o
     this.log = o.log ?? silentLogger
     this.tus = new TusClient({ hub: o.hub, token: () => this.token(), pace: (n) => o.bandwidth.take(n), signal: this.abort.signal })
+    this.recordsClient = new RecordsClient({ hub: o.hub, token: () => this.token(), pace: (n) => o.bandwidth.take(n), signal: this.abort.signal })
+    this.records = new RecordOutbox(outbox)
   }
 
   private token(): string {
@@ -127,6 +139,8 @@ export class Uploader {
         this.outbox.recordEvent('uploader', 'token file changed; uploads resume')
       }
       if (this.state.hubFullUntil && Date.now() < this.state.hubFullUntil) { await this.sleep(Math.min(poll * 5, this.state.hubFullUntil - Date.now())); continue }
+      const recs = this.records.claim(Math.min(RECORD_BATCH_MAX, this.o.recordBatch ?? RECORD_BATCH_MAX), RECORD_BATCH_BYTES - 64 * 1024)
+      if (recs.length > 0) { await this.sendRecords(recs); continue }
       const rows = this.outbox.claim({ bundleBytes: this.o.bundleBytes, largeObjectBytes: this.o.largeObjectBytes, lingerMs: this.o.lingerMs ?? 1000 })
       if (rows.length === 0) {
         const due = this.outbox.nextDue()
@@ -176,14 +190,56 @@ export class Uploader {
       this.outbox.forgetUpload(sha256)
       this.record(rows, result)
       this.state.uploadsDone++
-      this.state.bytesSent = this.tus.sentBytes
+      this.state.bytesSent = this.tus.sentBytes + this.recordsClient.sentBytes
     } catch (e) {
       this.onError(rows, e)
     } finally {
-      this.state.bytesSent = this.tus.sentBytes
+      this.state.bytesSent = this.tus.sentBytes + this.recordsClient.sentBytes
       this.state.resumes = this.tus.resumes
       this.state.uploadsInFlight--
       await rm(tarPath, { force: true })
+    }
+  }
+
+  /** One batch of clinical records through to each record's recorded answer. */
+  private async sendRecords(rows: ClaimedRecord[]): Promise<void> {
+    this.state.uploadsInFlight++
+    try {
+      this.tokenStamp = this.tokenFileStamp()
+      const results = await this.recordsClient.post(this.o.collection, rows.map((r) => ({ key: r.output_sha256!, body: r.body })))
+      this.recordRecords(rows, results)
+      this.state.uploadsDone++
+    } catch (e) {
+      this.onError(rows, e)
+    } finally {
+      this.state.bytesSent = this.tus.sentBytes + this.recordsClient.sentBytes
+      this.state.uploadsInFlight--
+    }
+  }
+
+  /** stored/duplicate: confirmed; rejected: held here as failed with the hub's reason; unanswered: retried. */
+  private recordRecords(rows: ClaimedRecord[], results: RecordResult[]): void {
+    const byKey = new Map(results.map((r) => [r.key, r]))
+    const confirmed: Record<string, string[]> = {}
+    const missing: ClaimedRecord[] = []
+    for (const r of rows) {
+      const a = byKey.get(r.output_sha256!)
+      if (!a) missing.push(r)
+      else if (a.status === 'rejected') {
+        const reason = `the hub rejected the record: ${a.reason ?? 'no reason given'}`
+        this.outbox.fail([r.id], 'rejected', reason)
+        this.outbox.recordEvent('uploader', `record from ${r.source} ${reason}`)
+      } else (confirmed[a.status] ??= []).push(r.id)
+    }
+    for (const [outcome, ids] of Object.entries(confirmed)) {
+      this.records.confirm(ids, outcome)
+      this.state.recordsConfirmed += ids.length
+    }
+    if (missing.length > 0) {
+      const reason = 'the hub did not answer for every record sent'
+      this.outbox.retry(missing.map((r) => r.id), reason, Date.now() + this.backoff(Math.max(...missing.map((r) => r.attempts))))
+      this.outbox.recordEvent('uploader', reason)
+      this.state.lastError = reason
     }
   }
 

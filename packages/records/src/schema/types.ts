@@ -15,7 +15,8 @@ export const RECORD_KINDS: readonly RecordKind[] = ['endoscopy', 'pathology', 'r
 
 /**
  * A coded term. `system` names the vocabulary: `MST3` (Minimal Standard Terminology 3.0), `JED` (Japan Endoscopy
- * Database categories), `KURA` (our own small code lists shipped in `vocabularies/`), `JJ1017`, `ICD10`,
+ * Database categories), `KURA` (our own small code lists, schema/codes/kura.ts), `PARIS` and `JNET` (morphology
+ * classifications, schema/codes/kura.ts), `JJ1017`, `ICD10`,
  * `SNOMED-CT`, or `LOCAL:<site>` for a site code not (yet) mapped, which validation reports as unmapped.
  */
 export interface Coded {

@@ -1,0 +1,123 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { Outbox } from './outbox.ts'
+import { RecordOutbox, type RecordOutput } from './records.ts'
+
+const spool = () => mkdtempSync(join(tmpdir(), 'kura-outbox-rec-'))
+
+test('a spool written before records existed opens: old rows become DICOM and still travel; records are kept apart', () => {
+  const dir = spool()
+  try {
+    // The pre-records schema, as an older gateway left it, with one queued DICOM object.
+    mkdirSync(join(dir, 'clean'), { recursive: true })
+    const old = new Database(join(dir, 'outbox.sqlite'))
+    old.exec(`CREATE TABLE objects (id TEXT PRIMARY KEY, source TEXT NOT NULL, source_ref TEXT, state TEXT NOT NULL, input_bytes INTEGER NOT NULL,
+      input_sha256 TEXT, output_sha256 TEXT, output_bytes INTEGER, study_uid TEXT, series_uid TEXT, sop_uid TEXT, received_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL DEFAULT 0, last_error TEXT, outcome TEXT)`)
+    old.prepare('INSERT INTO objects (id, source, state, input_bytes, output_sha256, output_bytes, series_uid, study_uid, received_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run('old', 'dimse', 'queued', 3, 'aa', 3, '1.2.1', '1.2', 1, 1)
+    old.close()
+    writeFileSync(join(dir, 'clean', 'aa.dcm'), 'abc')
+
+    const ob = Outbox.open(dir)
+    try {
+      assert.equal(ob.get('old')!.kind, 'dicom')
+      assert.equal(ob.db.pragma('user_version', { simple: true }), 1)
+      const rec = new RecordOutbox(ob)
+      const [inputId] = rec.addInputs([{ source: 'ssmix2:/t', ref: 'a/b', format: 'ssmix2', raw: 'MSH|...' }])
+      const input = rec.pendingInputs(10)[0]!
+      assert.equal(input.id, inputId)
+      rec.settle([{ input, outputs: [{ kind: 'clean', key: 'k1', body: '{"a":1}', recordKind: 'patient', studyUid: null }] }])
+      const rep = ob.recover()
+      assert.equal(rep.lost, 0, 'a queued record has no clean file and is not "lost"')
+      // DICOM claims never pick up records, and the record claim never picks up DICOM.
+      const dicom = ob.claim({ bundleBytes: 1e6, largeObjectBytes: 1e6 })
+      assert.deepEqual(dicom.map((r) => r.id), ['old'])
+      const recs = rec.claim(10, 1e6)
+      assert.equal(recs.length, 1)
+      assert.equal(recs[0]!.body, '{"a":1}')
+      assert.equal(ob.pending().length, 0, 'the DICOM pipeline sees no record rows')
+    } finally {
+      ob.close()
+    }
+    // Reopening does not migrate again.
+    const again = Outbox.open(dir)
+    assert.equal(again.get('old')!.kind, 'dicom')
+    again.close()
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('record inputs → queued and held records → claimed in batches → confirmed per record; held ones keep raw and reasons', () => {
+  const dir = spool()
+  let now = 1000
+  const ob = Outbox.open(dir, { now: () => now })
+  try {
+    const rec = new RecordOutbox(ob, () => now)
+    rec.addInputs([
+      { source: 's', ref: 'f1', format: 'ssmix2', raw: 'one' },
+      { source: 's', ref: 'f2', format: 'ssmix2', raw: 'two' },
+    ], { taken: [{ path: '/t/f1', size: 3, mtimeMs: 5, sha256: 'x' }, { path: '/t/f2', size: 3, mtimeMs: 5, sha256: 'y' }] })
+    assert.equal(rec.wasTaken('/t/f1', 3, 5), true)
+    assert.equal(rec.wasTaken('/t/f1', 4, 5), false, 'a changed file is new')
+    const [i1, i2] = rec.pendingInputs(10)
+    const clean = (key: string): RecordOutput => ({ kind: 'clean', key, body: `{"k":"${key}"}`, recordKind: 'endoscopy', studyUid: '1.2.3' })
+    const n = rec.settle([
+      { input: i1!, outputs: [clean('k1'), clean('k2')] },
+      { input: i2!, outputs: [{ kind: 'held', recordKind: 'pathology', reasons: [{ path: 'SPM-8', message: 'specimen source site (SPM-8) is missing' }], summary: 'invalid record: SPM-8: missing' }, clean('k1')] },
+    ])
+    assert.deepEqual(n, { queued: 2, held: 1, duplicates: 1 }, 'the same record key is queued once')
+    assert.equal(rec.pendingInputs(10).length, 0, 'inputs go in the same transaction')
+    assert.deepEqual(rec.counts(), { inputs: 0, states: { queued: 2, quarantined: 1 } })
+    const held = rec.held()
+    assert.equal(held.length, 1)
+    assert.equal(held[0]!.ref, 'f2')
+    assert.deepEqual(held[0]!.reasons, [{ path: 'SPM-8', message: 'specimen source site (SPM-8) is missing' }])
+    assert.equal(Buffer.from(ob.db.prepare('SELECT raw FROM records WHERE id = ?').pluck().get(held[0]!.id) as Buffer).toString(), 'two', 'the raw input stays on site with the reasons')
+
+    const batch = rec.claim(1, 1e6)
+    assert.equal(batch.length, 1, 'at most `max` per batch')
+    const rest = rec.claim(10, 1e6)
+    assert.equal(rest.length, 1)
+    assert.deepEqual(rec.claim(10, 1e6), [], 'claimed records are not claimed twice')
+    rec.confirm([batch[0]!.id], 'stored')
+    ob.retry([rest[0]!.id], 'hub down', now + 5000)
+    assert.deepEqual(rec.claim(10, 1e6), [], 'not due yet')
+    now += 6000
+    const retried = rec.claim(10, 1e6)
+    assert.equal(retried.length, 1)
+    assert.equal(retried[0]!.attempts, 2)
+    ob.fail([retried[0]!.id], 'rejected', 'the hub rejected the record: subject.id missing')
+    assert.equal(ob.get(batch[0]!.id)!.state, 'confirmed')
+    assert.equal(ob.db.prepare('SELECT body FROM records WHERE id = ?').pluck().get(batch[0]!.id), null, 'a confirmed record keeps its row, not its body')
+    const failed = rec.held().find((h) => h.state === 'failed')!
+    assert.match(failed.reasons[0]!.message, /rejected/)
+    assert.throws(() => rec.confirm([batch[0]!.id], 'stored'), /not being uploaded/)
+  } finally {
+    ob.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('vendor export progress is kept with each batch and forgotten when the file is finished', () => {
+  const dir = spool()
+  const ob = Outbox.open(dir)
+  try {
+    const rec = new RecordOutbox(ob)
+    assert.equal(rec.exportProgress('/x/a.csv', 100, 7), 0)
+    rec.addInputs([{ source: 'e', ref: 'a.csv:2', format: 'record', raw: '{}' }], { progress: { path: '/x/a.csv', size: 100, mtimeMs: 7, rowsDone: 1 } })
+    assert.equal(rec.exportProgress('/x/a.csv', 100, 7), 1)
+    assert.equal(rec.exportProgress('/x/a.csv', 120, 8), 0, 'a changed file starts again')
+    rec.finishExport({ path: '/x/a.csv', size: 100, mtimeMs: 7, sha256: 'z' })
+    assert.equal(rec.exportProgress('/x/a.csv', 100, 7), 0)
+    assert.equal(rec.wasTaken('/x/a.csv', 100, 7), true)
+  } finally {
+    ob.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+})

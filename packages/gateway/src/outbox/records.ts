@@ -1,0 +1,208 @@
+/**
+ * @module Clinical records in the outbox. Records are small, so they live in the outbox database rather than as
+ * spool files: a source spools each raw input (an SS-MIX2 message, a vendor export row) into `record_inputs`
+ * in batched transactions, together with what it has taken (so a restart never takes it twice); the pipeline
+ * turns each input into `objects` rows of kind `record` (queued with the de-identified record, or quarantined
+ * with the raw input and per-field reasons: held, never dropped) and removes the input in the same transaction;
+ * the uploader claims queued records in batches and confirms each from the hub's per-record answer.
+ *
+ * A record's `output_sha256` is its record key (SHA-256 of its canonical JSON, docs/upload-protocol.md).
+ */
+import type Database from 'better-sqlite3'
+import { newId } from '@kura/core'
+import type { Outbox, OutboxRow } from './outbox.ts'
+
+/** A raw input as a source read it. `format` says how to read it: `ssmix2`, or `adapter:<name>` for an export row. */
+export interface RecordInput {
+  source: string
+  /** Where it came from (file path, row number): shown with a held record's reasons. */
+  ref: string
+  format: string
+  raw: Uint8Array | string
+}
+
+export interface SpooledInput extends RecordInput {
+  id: string
+  raw: Uint8Array
+  receivedAt: number
+}
+
+/** A whole file taken (an SS-MIX2 message file, a finished export file). */
+export interface TakenFile {
+  path: string
+  size: number
+  mtimeMs: number
+  sha256: string
+}
+
+/** What the pipeline made of one input: clean records, and held ones with their reasons. */
+export type RecordOutput =
+  | { kind: 'clean'; key: string; body: string; recordKind: string; studyUid: string | null }
+  | { kind: 'held'; recordKind: string | null; reasons: Array<{ path: string; message: string }>; summary: string }
+
+export interface ClaimedRecord extends OutboxRow {
+  body: string
+}
+
+export interface HeldRecordRow {
+  id: string
+  source: string
+  ref: string | null
+  recordKind: string | null
+  state: string
+  reasons: Array<{ path: string; message: string }>
+  at: number
+}
+
+export class RecordOutbox {
+  private readonly db: Database.Database
+  private readonly outbox: Outbox
+  private readonly now: () => number
+  private readonly st: Record<string, Database.Statement>
+
+  constructor(outbox: Outbox, now: () => number = Date.now) {
+    this.outbox = outbox
+    this.db = outbox.db
+    this.now = now
+    const p = (sql: string) => this.db.prepare(sql)
+    this.st = {
+      addInput: p('INSERT INTO record_inputs (id, source, ref, format, raw, received_at) VALUES (?, ?, ?, ?, ?, ?)'),
+      taken: p('INSERT OR REPLACE INTO taken (path, size, mtime_ms, sha256, object_id, taken_at) VALUES (?, ?, ?, ?, ?, ?)'),
+      progress: p('INSERT OR REPLACE INTO export_progress (path, size, mtime_ms, rows_done) VALUES (?, ?, ?, ?)'),
+      getProgress: p('SELECT rows_done FROM export_progress WHERE path = ? AND size = ? AND mtime_ms = ?'),
+      dropProgress: p('DELETE FROM export_progress WHERE path = ?'),
+      pending: p('SELECT * FROM record_inputs ORDER BY received_at, rowid LIMIT ?'),
+      dropInput: p('DELETE FROM record_inputs WHERE id = ?'),
+      addObject: p('INSERT INTO objects (id, kind, source, source_ref, state, input_bytes, output_sha256, output_bytes, study_uid, received_at, updated_at, last_error, outcome) VALUES (?, \'record\', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+      addRecord: p('INSERT INTO records (id, record_kind, body, raw, reasons) VALUES (?, ?, ?, ?, ?)'),
+      known: p('SELECT 1 FROM objects WHERE output_sha256 = ? AND kind = \'record\' AND state IN (\'queued\', \'uploading\', \'retry\', \'confirmed\') LIMIT 1'),
+      due: p('SELECT o.*, r.body FROM objects o JOIN records r ON r.id = o.id WHERE o.kind = \'record\' AND o.state IN (\'queued\', \'retry\') AND o.next_attempt_at <= ? ORDER BY o.next_attempt_at, o.received_at LIMIT ?'),
+      claimOne: p('UPDATE objects SET state = \'uploading\', attempts = attempts + 1, updated_at = ? WHERE id = ? AND state IN (\'queued\', \'retry\')'),
+      confirmOne: p('UPDATE objects SET state = \'confirmed\', outcome = ?, last_error = NULL, updated_at = ? WHERE id = ? AND state = \'uploading\''),
+      dropBody: p('UPDATE records SET body = NULL WHERE id = ?'),
+      held: p('SELECT o.id, o.source, o.source_ref AS ref, o.state, o.updated_at AS at, o.last_error AS lastError, r.record_kind AS recordKind, r.reasons FROM objects o JOIN records r ON r.id = o.id WHERE o.kind = \'record\' AND o.state IN (\'quarantined\', \'failed\') ORDER BY o.updated_at DESC LIMIT ?'),
+      counts: p('SELECT state, COUNT(*) AS count FROM objects WHERE kind = \'record\' GROUP BY state'),
+      inputs: p('SELECT COUNT(*) AS n FROM record_inputs'),
+    }
+  }
+
+  /**
+   * Spools raw inputs in one transaction, with the files they complete (`taken`) or a vendor export's progress,
+   * so what is spooled and what is remembered as taken never disagree after a crash. Returns the input ids.
+   */
+  addInputs(inputs: readonly RecordInput[], opts: { taken?: readonly TakenFile[]; progress?: { path: string; size: number; mtimeMs: number; rowsDone: number } } = {}): string[] {
+    const ids: string[] = []
+    this.db.transaction(() => {
+      const t = this.now()
+      for (const i of inputs) {
+        const id = newId()
+        const raw = typeof i.raw === 'string' ? Buffer.from(i.raw, 'utf8') : i.raw
+        this.st.addInput!.run(id, i.source, i.ref, i.format, raw, t)
+        ids.push(id)
+      }
+      // One file per input (SS-MIX2) names its input; otherwise the file produced several (or none).
+      const taken = opts.taken ?? []
+      taken.forEach((f, i) => this.st.taken!.run(f.path, f.size, Math.floor(f.mtimeMs), f.sha256, taken.length === ids.length ? ids[i] : 'inputs', t))
+      const p = opts.progress
+      if (p) this.st.progress!.run(p.path, p.size, Math.floor(p.mtimeMs), p.rowsDone)
+    })()
+    return ids
+  }
+
+  /** Rows of this export file (same size and mtime) already spooled; 0 when it is new or changed. */
+  exportProgress(path: string, size: number, mtimeMs: number): number {
+    const r = this.st.getProgress!.get(path, size, Math.floor(mtimeMs)) as { rows_done: number } | undefined
+    return r?.rows_done ?? 0
+  }
+
+  /** The export file is wholly spooled: remembered as taken, its progress forgotten. */
+  finishExport(file: TakenFile): void {
+    this.db.transaction(() => {
+      this.st.taken!.run(file.path, file.size, Math.floor(file.mtimeMs), file.sha256, 'export', this.now())
+      this.st.dropProgress!.run(file.path)
+    })()
+  }
+
+  wasTaken(path: string, size: number, mtimeMs: number): boolean {
+    return this.outbox.wasTaken(path, size, mtimeMs)
+  }
+
+  pendingInputs(limit: number): SpooledInput[] {
+    return (this.st.pending!.all(limit) as Array<{ id: string; source: string; ref: string; format: string; raw: Buffer; received_at: number }>)
+      .map((r) => ({ id: r.id, source: r.source, ref: r.ref, format: r.format, raw: r.raw, receivedAt: r.received_at }))
+  }
+
+  inputCount(): number {
+    return (this.st.inputs!.get() as { n: number }).n
+  }
+
+  /**
+   * Records what the pipeline made of inputs, and removes the inputs, in one transaction. A clean record whose key
+   * is already waiting or confirmed is not queued twice (the same message read again). Returns counts.
+   */
+  settle(results: ReadonlyArray<{ input: SpooledInput; outputs: readonly RecordOutput[] }>): { queued: number; held: number; duplicates: number } {
+    const n = { queued: 0, held: 0, duplicates: 0 }
+    this.db.transaction(() => {
+      const t = this.now()
+      for (const { input, outputs } of results) {
+        for (const o of outputs) {
+          if (o.kind === 'clean') {
+            if (this.st.known!.get(o.key)) { n.duplicates++; continue }
+            const id = newId()
+            this.st.addObject!.run(id, input.source, input.ref, 'queued', input.raw.length, o.key, Buffer.byteLength(o.body), o.studyUid, input.receivedAt, t, null, null)
+            this.st.addRecord!.run(id, o.recordKind, o.body, null, null)
+            n.queued++
+          } else {
+            const id = newId()
+            this.st.addObject!.run(id, input.source, input.ref, 'quarantined', input.raw.length, null, null, null, input.receivedAt, t, o.summary, 'held')
+            this.st.addRecord!.run(id, o.recordKind, null, input.raw, JSON.stringify(o.reasons))
+            n.held++
+          }
+        }
+        this.st.dropInput!.run(input.id)
+      }
+    })()
+    return n
+  }
+
+  /** Claims up to `max` due records (and at most `maxBytes` of bodies) for one POST /api/records. */
+  claim(max: number, maxBytes: number): ClaimedRecord[] {
+    return this.db.transaction(() => {
+      const t = this.now()
+      const rows = this.st.due!.all(t, max) as ClaimedRecord[]
+      const out: ClaimedRecord[] = []
+      let bytes = 0
+      for (const r of rows) {
+        if (out.length > 0 && bytes + (r.output_bytes ?? 0) > maxBytes) break
+        bytes += r.output_bytes ?? 0
+        this.st.claimOne!.run(t, r.id)
+        out.push({ ...r, state: 'uploading', attempts: r.attempts + 1 })
+      }
+      return out
+    })()
+  }
+
+  /** The hub stored the records (or already had them): the row stays, the body goes. */
+  confirm(ids: readonly string[], outcome: string): void {
+    this.db.transaction(() => {
+      const t = this.now()
+      for (const id of ids) {
+        if (this.st.confirmOne!.run(outcome, t, id).changes !== 1) throw new Error(`record ${id} is not being uploaded; cannot confirm it`)
+        this.st.dropBody!.run(id)
+      }
+    })()
+  }
+
+  /** Held and failed records with their reasons, newest first (for status). */
+  held(limit = 20): HeldRecordRow[] {
+    return (this.st.held!.all(limit) as Array<Omit<HeldRecordRow, 'reasons'> & { reasons: string | null; lastError: string | null }>)
+      .map(({ lastError, ...r }) => ({ ...r, reasons: r.reasons ? JSON.parse(r.reasons) : [{ path: '', message: lastError ?? 'refused by the hub' }] }))
+  }
+
+  /** Records by state (every source together), and raw inputs not yet processed. */
+  counts(): { inputs: number; states: Record<string, number> } {
+    const states: Record<string, number> = {}
+    for (const r of this.st.counts!.all() as Array<{ state: string; count: number }>) states[r.state] = r.count
+    return { inputs: this.inputCount(), states }
+  }
+}

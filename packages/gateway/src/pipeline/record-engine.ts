@@ -1,0 +1,32 @@
+/**
+ * @module The real record engine of the gateway: @kura/records reads SS-MIX2 messages (file name and HL7) and
+ * validates records; @kura/deid de-identifies them with the gateway's policy, site secret and collection (the
+ * same three the DICOM path uses, so a record and its images share one pseudonymous subject and date shift) and
+ * runs the verification scan against the source record's identifiers.
+ */
+import { collectRecordIdentifiers, deidentifyRecord, verifyRecord, type Policy } from '@kura/deid'
+import { parseHl7, parseSsmix2FileName, toClinicalRecords, validateRecord } from '@kura/records'
+import type { RecordEngine } from './record-stage.ts'
+
+export function recordEngine(s: { policy: Policy; secret: Uint8Array; collection: string }): RecordEngine {
+  const ctx = { policy: s.policy, secret: s.secret, collection: s.collection }
+  return {
+    readSsmix2(raw, ref) {
+      const parsed = parseSsmix2FileName(ref.slice(ref.lastIndexOf('/') + 1))
+      if (!parsed.ok) return { records: [], held: [[{ path: 'fileName', message: parsed.reason }]] }
+      // The tree is ID[0:3]/ID[3:6]/ID/date/type/file: a file whose name disagrees with its folders is misfiled.
+      const segs = ref.split('/')
+      if (segs.length === 6) {
+        const f = parsed.name
+        const [a, b, id, date, type] = segs
+        const off = [id !== f.patientId || (f.patientId.length >= 6 && (a !== f.patientId.slice(0, 3) || b !== f.patientId.slice(3, 6))) ? 'patient ID' : '', date !== (f.date ?? '-') ? 'date' : '', type !== f.dataType ? 'data type' : ''].filter(Boolean)
+        if (off.length) return { records: [], held: [[{ path: 'fileName', message: `file name's ${off.join(', ')} differ(s) from its folder; the file is misplaced` }]] }
+      }
+      const r = toClinicalRecords(parseHl7(raw), { path: ref, file: parsed.name })
+      return { records: r.records, held: r.held.map((h) => h.reasons), ...(r.skipped ? { skipped: r.skipped } : {}) }
+    },
+    validate: (record) => validateRecord(record),
+    deidentify: (record) => deidentifyRecord(record, ctx),
+    verify: (deid, record) => verifyRecord(deid, collectRecordIdentifiers(record)).map((f) => ({ path: f.path, message: f.reason })),
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * @module SS-MIX2 tree source: reads a hospital's SS-MIX2 standardized storage in place (never changing it) and
+ * spools each message file Kura maps (patient basic information ADT-00; endoscopy, radiology and specimen result
+ * notices) into the outbox as a record input. An initial scan, then periodic rescans for new and changed files.
+ *
+ * What was taken (path, size, mtime, SHA-256) is remembered in the outbox in the same transaction as the spooled
+ * inputs, so a restart never sends a file twice. The condition flag is respected as the storage rules define it:
+ * per data-type folder and order number only the newest flag-1 file is read (older versions and flag-0 files are
+ * superseded; a group with no flag-1 file was withdrawn and is not sent); a newer version taken later supersedes
+ * the earlier one at the hub, which keeps records by identity. A file whose name does not parse is spooled anyway,
+ * so the pipeline holds it with the reason. Data-type folders whose mtime has not changed since a complete pass
+ * are not listed again while the gateway runs (writers add and rename files; they do not edit them in place).
+ */
+import { createHash } from 'node:crypto'
+import { readdir, readFile, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { type Logger, silentLogger } from '@kura/core'
+import { parseSsmix2FileName, timestampKey, type Ssmix2FileName } from '@kura/records'
+import type { Ssmix2SourceConfig } from '../../config/index.ts'
+import { RecordOutbox, type Outbox, type RecordInput, type TakenFile } from '../../outbox/index.ts'
+
+/** The data types that carry a record Kura keeps; other folders are never read. */
+export const SSMIX2_RECORD_TYPES: readonly string[] = ['ADT-00', 'OMG-11', 'OMG-12', 'OML-11']
+
+export interface Ssmix2SourceOptions {
+  log?: Logger
+  /** Overrides rescanSeconds (tests). */
+  pollMs?: number
+  onTaken?: () => void
+  paused?: () => string | null
+}
+
+export interface Ssmix2Counters {
+  taken: number
+  /** Files not sent because a newer flag-1 file of their order exists, or their flag is 0. */
+  superseded: number
+  /** Order groups with no flag-1 file: withdrawn. */
+  withdrawn: number
+  scans: number
+}
+
+const BATCH = 256
+const SKIP = /(^\.|\.part$|\.tmp$)/i
+
+interface Candidate {
+  abs: string
+  rel: string
+}
+
+export class Ssmix2Source {
+  readonly name: string
+  readonly counters: Ssmix2Counters = { taken: 0, superseded: 0, withdrawn: 0, scans: 0 }
+  lastError: string | null = null
+  private readonly cfg: Ssmix2SourceConfig
+  private readonly outbox: Outbox
+  private readonly records: RecordOutbox
+  private readonly opts: Ssmix2SourceOptions
+  private readonly log: Logger
+  /** Data-type folders wholly taken at this mtime. */
+  private readonly done = new Map<string, number>()
+  private timer: NodeJS.Timeout | null = null
+  private scanning: Promise<void> | null = null
+  private stopped = false
+  private batch: RecordInput[] = []
+  private batchTaken: TakenFile[] = []
+
+  constructor(cfg: Ssmix2SourceConfig, outbox: Outbox, opts: Ssmix2SourceOptions = {}) {
+    this.cfg = cfg
+    this.outbox = outbox
+    this.records = new RecordOutbox(outbox)
+    this.opts = opts
+    this.log = opts.log ?? silentLogger
+    this.name = `ssmix2:${cfg.path}`
+  }
+
+  start(): void {
+    this.stopped = false
+    this.timer = setInterval(() => void this.scan(), this.opts.pollMs ?? this.cfg.rescanSeconds * 1000)
+    this.timer.unref()
+    void this.scan()
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    if (this.timer) clearInterval(this.timer)
+    await this.scanning
+  }
+
+  /** One pass over the tree; overlapping calls share the pass in flight. */
+  scan(): Promise<void> {
+    this.scanning ??= this.scanOnce().then(() => { this.lastError = null }, (e) => {
+      this.lastError = `reading the SS-MIX2 tree ${this.cfg.path} failed: ${(e as Error).message}`
+      this.outbox.recordEvent(this.name, this.lastError)
+      this.log.error({ source: this.name, err: (e as Error).message }, 'SS-MIX2 scan failed; will try again')
+    }).finally(() => { this.scanning = null })
+    return this.scanning
+  }
+
+  private async scanOnce(): Promise<void> {
+    const root = this.cfg.path
+    const wanted = new Set(SSMIX2_RECORD_TYPES)
+    for (const a of await dirs(root)) {
+      for (const b of await dirs(join(root, a))) {
+        for (const id of await dirs(join(root, a, b))) {
+          for (const date of await dirs(join(root, a, b, id))) {
+            for (const type of await dirs(join(root, a, b, id, date))) {
+              if (this.stopped || this.opts.paused?.()) return this.flush()
+              if (!wanted.has(type)) continue
+              await this.typeFolder(`${a}/${b}/${id}/${date}/${type}`)
+            }
+          }
+        }
+      }
+    }
+    this.flush()
+    this.counters.scans++
+  }
+
+  /** One data-type folder: the current file of each order group, when settled and not yet taken. */
+  private async typeFolder(rel: string): Promise<void> {
+    const abs = join(this.cfg.path, rel)
+    const st = await stat(abs)
+    if (this.done.get(rel) === st.mtimeMs) return
+    let names: string[]
+    try { names = (await readdir(abs)).filter((n) => !SKIP.test(n)) } catch { return }
+    const candidates: Candidate[] = []
+    const groups = new Map<string, Array<{ n: string; f: Ssmix2FileName }>>()
+    for (const n of names) {
+      const parsed = parseSsmix2FileName(n)
+      // Unparseable names are taken too: the pipeline holds them with the reason, so the site can fix them.
+      if (!parsed.ok) { candidates.push({ abs: join(abs, n), rel: `${rel}/${n}` }); continue }
+      const f = parsed.name
+      const key = f.orderNumber === undefined && f.dataType !== 'ADT-00' ? `\0${n}` : (f.orderNumber ?? '')
+      const g = groups.get(key)
+      if (g) g.push({ n, f })
+      else groups.set(key, [{ n, f }])
+    }
+    for (const g of groups.values()) {
+      let best: { n: string; f: Ssmix2FileName } | undefined
+      for (const x of g) if (x.f.flag === '1' && (!best || timestampKey(x.f.timestamp) >= timestampKey(best.f.timestamp))) best = x
+      if (!best) { this.counters.withdrawn++; continue }
+      this.counters.superseded += g.length - 1
+      candidates.push({ abs: join(abs, best.n), rel: `${rel}/${best.n}` })
+    }
+    let complete = true
+    const settleMs = this.cfg.settleSeconds * 1000
+    for (const c of candidates) {
+      let fst
+      try { fst = await stat(c.abs) } catch { complete = false; continue }
+      if (!fst.isFile()) continue
+      if (this.records.wasTaken(c.abs, fst.size, fst.mtimeMs)) continue
+      if (Date.now() - fst.mtimeMs < settleMs) { complete = false; continue }
+      let bytes: Buffer
+      try { bytes = await readFile(c.abs) } catch (e) {
+        complete = false
+        this.lastError = `cannot read ${c.rel}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`
+        continue
+      }
+      if (bytes.length !== fst.size) { complete = false; continue } // being written: next pass
+      this.batch.push({ source: this.name, ref: c.rel, format: 'ssmix2', raw: bytes })
+      this.batchTaken.push({ path: c.abs, size: fst.size, mtimeMs: fst.mtimeMs, sha256: createHash('sha256').update(bytes).digest('hex') })
+      if (this.batch.length >= BATCH) this.flush()
+    }
+    if (complete) this.done.set(rel, st.mtimeMs)
+  }
+
+  /** Spools the batch and remembers its files as taken, in one transaction. */
+  private flush(): void {
+    if (this.batch.length === 0) return
+    const inputs = this.batch
+    const taken = this.batchTaken
+    this.batch = []
+    this.batchTaken = []
+    this.records.addInputs(inputs, { taken })
+    this.counters.taken += inputs.length
+    this.opts.onTaken?.()
+  }
+}
+
+async function dirs(path: string): Promise<string[]> {
+  try {
+    return (await readdir(path, { withFileTypes: true })).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort()
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ENOENT') return []
+    throw e
+  }
+}

@@ -1,0 +1,10 @@
+/** @module Vendor-export adapters: declarative YAML mappings, the streaming reader, the unmapped-term report and the mapping proposer. */
+export { loadAdapter, ENCODINGS, type Adapter, type FieldSpec, type RowItemSpec, type Column, type ExportFormat, type ExportEncoding } from './adapter.ts'
+export { readVendorExport, type ExportItem, type ReadExportOptions } from './read-export.ts'
+export { UnmappedTermCounter, checkExport, unmappedTerms, type UnmappedTerm, type ExportCheck } from './unmapped.ts'
+export { proposeMapping, type AdapterDraft, type ColumnGuess } from './propose.ts'
+export { SHIPPED_ADAPTERS, shippedAdapter, shippedAdapterPath, type ShippedAdapterName } from './shipped.ts'
+export { textChunks, byteChunks, type ExportInput } from './decode.ts'
+export { compileDateFormat, eraToGregorian, gregorianToEra } from './dates.ts'
+export { AdapterErrors } from './errors.ts'
+export type { TermListener } from './fields.ts'

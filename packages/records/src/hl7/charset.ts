@@ -1,0 +1,221 @@
+/**
+ * @module Bytes ⇄ text for HL7 v2 as Japanese hospitals write it: ISO-2022-JP (JIS X 0208 behind `ESC $ B`,
+ * ASCII behind `ESC ( B`), declared in MSH-18 as "~ISO IR87" and in MSH-20 as "ISO 2022-1994" (JAHIS HL7 v2.5
+ * implementation guide; SS-MIX2 standardized storage specification, "文字コード").
+ *
+ * The whole message is decoded BEFORE it is split: the second byte of many kanji equals a delimiter
+ * (日 is 0x46 0x7C, `|`; 美 is 0x48 0x7E, `~`; 本 is 0x4B 0x5C, `\`; 五 is 0x38 0x5E, `^`; 愛 is 0x30 0x26, `&`), so splitting raw bytes corrupts names.
+ *
+ * Why not @kura/dicom's decodeIso2022: DICOM resets the code set at every `^`/`\` delimiter (PS3.5 6.1.2.5.3) and
+ * designates katakana into G1; HL7 files carry one state machine per message, and real files also use SO/SI,
+ * `ESC ( I` in G0, 8-bit JIS X 0201 katakana and `ESC $ @`. This transcodes JIS to EUC-JP in one pass and makes
+ * ONE TextDecoder call per message, which is what keeps parsing above 50k messages/s.
+ * Tolerated on purpose: `ESC ( J` (JIS X 0201 Roman, read as ASCII: SS-MIX2 files never mean ¥ there),
+ * `ESC $ @` (JIS C 6226-1978, read as JIS X 0208), `ESC & @ ESC $ B`, JIS X 0212 (`ESC $ ( D`), half-width
+ * katakana by `ESC ( I`, SO/SI or 8-bit bytes A1–DF, and CR/LF inside a kanji run (taken as a reset to ASCII).
+ */
+import iconv from 'iconv-lite'
+import { Hl7Errors } from './errors.ts'
+
+export type DetectedCharset = 'ascii' | 'iso-2022-jp'
+
+export interface DecodedText {
+  text: string
+  charset: DetectedCharset
+}
+
+const eucJp = new TextDecoder('euc-jp')
+const utf8Fatal = new TextDecoder('utf-8', { fatal: true })
+
+const MODE_ASCII = 0
+const MODE_KANJI = 1
+const MODE_KANA = 2
+const MODE_X0212 = 3
+
+// Grown on demand and reused: one message decodes without allocating a buffer.
+let scratch = new Uint8Array(16 * 1024)
+
+/**
+ * Decodes a message's bytes to text. ASCII-only messages take a fast path; ISO-2022-JP is transcoded; Shift_JIS,
+ * UTF-8 and other 8-bit text throw a KuraError naming the encoding (SS-MIX2 requires ISO-2022-JP, so such files
+ * are held for the site to fix rather than guessed at).
+ */
+export function decodeHl7Bytes(bytes: Uint8Array): DecodedText {
+  const n = bytes.length
+  let esc = false
+  let high = false
+  for (let i = 0; i < n; i++) {
+    const c = bytes[i]
+    if (c === 0x1b) esc = true
+    else if (c >= 0x80) high = true
+    else if (c === 0x0e) esc = true
+  }
+  if (!esc && !high) return { text: Buffer.from(bytes.buffer, bytes.byteOffset, n).toString('latin1'), charset: 'ascii' }
+  if (!esc) throw classify8bit(bytes)
+  return { text: transcodeIso2022Jp(bytes), charset: 'iso-2022-jp' }
+}
+
+function classify8bit(bytes: Uint8Array) {
+  try {
+    utf8Fatal.decode(bytes)
+    return Hl7Errors.utf8()
+  } catch {
+    /* not UTF-8 */
+  }
+  if (looksShiftJis(bytes)) return Hl7Errors.shiftJis()
+  return Hl7Errors.unknown8bit()
+}
+
+/** Every 8-bit byte is a Shift_JIS lead byte with a valid trail, or a half-width katakana byte. */
+function looksShiftJis(b: Uint8Array): boolean {
+  let pairs = 0
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i]
+    if (c < 0x80 || (c >= 0xa1 && c <= 0xdf)) continue
+    if ((c >= 0x81 && c <= 0x9f) || (c >= 0xe0 && c <= 0xfc)) {
+      const t = b[i + 1]
+      if (t === undefined || t < 0x40 || t === 0x7f || t > 0xfc) return false
+      i++
+      pairs++
+      continue
+    }
+    return false
+  }
+  return pairs > 0 || b.some((c) => c >= 0xa1 && c <= 0xdf)
+}
+
+function transcodeIso2022Jp(b: Uint8Array): string {
+  const n = b.length
+  if (scratch.length < n * 2 + 16) scratch = new Uint8Array(n * 2 + 16)
+  const out = scratch
+  let o = 0
+  let mode = MODE_ASCII
+  let shifted = false // SO: katakana until SI
+  for (let i = 0; i < n; i++) {
+    const c = b[i]
+    if (c === 0x1b) {
+      const b1 = b[i + 1]
+      const b2 = b[i + 2]
+      if (b1 === 0x28 && (b2 === 0x42 || b2 === 0x4a || b2 === 0x48)) mode = MODE_ASCII
+      else if (b1 === 0x28 && b2 === 0x49) mode = MODE_KANA
+      else if (b1 === 0x24 && (b2 === 0x42 || b2 === 0x40)) mode = MODE_KANJI
+      else if (b1 === 0x24 && b2 === 0x28 && (b[i + 3] === 0x42 || b[i + 3] === 0x40)) { mode = MODE_KANJI; i++ }
+      else if (b1 === 0x24 && b2 === 0x28 && b[i + 3] === 0x44) { mode = MODE_X0212; i++ }
+      else if (b1 === 0x26 && b2 === 0x40) { /* JIS X 0208-1990 announcer, ESC $ B follows */ }
+      else if (b1 === 0x29 && b2 === 0x49) { /* katakana into G1: the 8-bit bytes below handle it */ }
+      else throw Hl7Errors.badIso2022(i, 'unknown escape sequence')
+      i += 2
+      continue
+    }
+    if (c === 0x0e) { shifted = true; continue }
+    if (c === 0x0f) { shifted = false; continue }
+    if (c >= 0x80) {
+      // 8-bit JIS X 0201 katakana (JIS8, or G1 after ESC ) I).
+      if (c >= 0xa1 && c <= 0xdf) { out[o++] = 0x8e; out[o++] = c; continue }
+      throw Hl7Errors.badIso2022(i, '8-bit byte outside the half-width katakana range')
+    }
+    if (c === 0x0d || c === 0x0a) {
+      // A line end inside a kanji run: the writer forgot ESC ( B; the segment ends anyway.
+      mode = MODE_ASCII
+      shifted = false
+      out[o++] = c
+      continue
+    }
+    if (shifted || mode === MODE_KANA) {
+      if (c < 0x21 || c > 0x5f) throw Hl7Errors.badIso2022(i, 'byte outside the katakana range')
+      out[o++] = 0x8e
+      out[o++] = c | 0x80
+      continue
+    }
+    if (mode === MODE_ASCII) { out[o++] = c; continue }
+    const t = b[i + 1]
+    if (t === undefined || t === 0x0d || t === 0x0a || t === 0x1b) throw Hl7Errors.badIso2022(i, 'a kanji is cut in half')
+    if (mode === MODE_X0212) out[o++] = 0x8f
+    out[o++] = c | 0x80
+    out[o++] = t | 0x80
+    i++
+  }
+  return eucJp.decode(out.subarray(0, o))
+}
+
+/**
+ * Encodes text as ISO-2022-JP the way SS-MIX2 writers do: ASCII by default, `ESC $ B` before a run of JIS X 0208,
+ * `ESC ( B` after it (and before every CR, so each segment ends in ASCII). Half-width katakana, which
+ * ISO-2022-JP (RFC 1468) lacks, go out as `ESC ( I` runs; characters outside JIS throw.
+ */
+export function encodeIso2022Jp(text: string): Uint8Array {
+  // eslint-disable-next-line no-control-regex
+  if (/^[\x00-\x7f]*$/.test(text)) return Buffer.from(text, 'latin1')
+  const table = jisTable()
+  const out = Buffer.allocUnsafe(text.length * 5 + 16)
+  let o = 0
+  let mode = MODE_ASCII
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    let want: number
+    let jis = 0
+    if (c < 0x80) want = MODE_ASCII
+    else if (c >= 0xff61 && c <= 0xff9f) want = MODE_KANA
+    else {
+      const j = table.get(c)
+      if (j === undefined) throw new RangeError(`Character U+${c.toString(16).toUpperCase().padStart(4, '0')} is not in JIS X 0208, so ISO-2022-JP cannot carry it.`)
+      want = MODE_KANJI
+      jis = j
+    }
+    if (want !== mode) { o = designate(out, o, want); mode = want }
+    if (want === MODE_ASCII) out[o++] = c
+    else if (want === MODE_KANA) out[o++] = c - 0xff61 + 0x21
+    else { out[o++] = jis >> 8; out[o++] = jis & 0xff }
+  }
+  if (mode !== MODE_ASCII) o = designate(out, o, MODE_ASCII)
+  return Uint8Array.prototype.slice.call(out, 0, o)
+}
+
+/** Writes the escape sequence that designates `mode` into G0; returns the new length. */
+function designate(out: Uint8Array, o: number, mode: number): number {
+  out[o++] = 0x1b
+  if (mode === MODE_ASCII) { out[o++] = 0x28; out[o++] = 0x42 }
+  else if (mode === MODE_KANJI) { out[o++] = 0x24; out[o++] = 0x42 }
+  else { out[o++] = 0x28; out[o++] = 0x49 }
+  return o
+}
+
+let table: Map<number, number> | undefined
+/** Unicode → JIS X 0208 row/cell, built once from the same decoder that reads (so encode ∘ decode is identity). */
+function jisTable(): Map<number, number> {
+  if (table) return table
+  table = new Map()
+  const buf = new Uint8Array(94 * 94 * 2)
+  let k = 0
+  for (let r = 0x21; r <= 0x7e; r++) for (let c = 0x21; c <= 0x7e; c++) { buf[k++] = r | 0x80; buf[k++] = c | 0x80 }
+  const s = eucJp.decode(buf)
+  let i = 0
+  for (let r = 0x21; r <= 0x7e; r++) {
+    for (let c = 0x21; c <= 0x7e; c++) {
+      const ch = s.charCodeAt(i++)
+      if (ch !== 0xfffd && !table.has(ch)) table.set(ch, (r << 8) | c)
+    }
+  }
+  // What Windows (CP932) writes for a few JIS cells: take both spellings.
+  const alias: Array<[number, number]> = [[0xff5e, 0x301c], [0xff0d, 0x2212], [0x2225, 0x2016], [0xffe0, 0x00a2], [0xffe1, 0x00a3], [0xffe2, 0x00ac]]
+  for (const [a, b] of alias) {
+    const j = table.get(a) ?? table.get(b)
+    if (j === undefined) continue
+    if (!table.has(a)) table.set(a, j)
+    if (!table.has(b)) table.set(b, j)
+  }
+  return table
+}
+
+/** Best-effort text of bytes that could not be parsed, for a held record's `raw` (kept on the gateway only). */
+export function decodeForDisplay(bytes: Uint8Array): string {
+  try {
+    return decodeHl7Bytes(bytes).text
+  } catch {
+    try {
+      return utf8Fatal.decode(bytes)
+    } catch {
+      return looksShiftJis(bytes) ? iconv.decode(Buffer.from(bytes), 'shift_jis') : Buffer.from(bytes).toString('latin1')
+    }
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * @module Reading the HL7 v2.5 data types our mappings need (XPN, XAD, XTN, CX, CWE/CE, TS/DTM), with the
+ * Japanese conventions of the JAHIS HL7 v2.5 implementation guide that SS-MIX2 follows: PID-5 repeats the name,
+ * ideographic (XPN-8 `I`, kanji) and phonetic (`P`, katakana), each with name type XPN-7 `L`; the whole address
+ * in XAD-8 (other geographic designation) or split over XAD-1..4; the telephone number in XTN-12 (unformatted)
+ * or XTN-1. Real files omit XPN-8, swap the order or send one script only, so the script is also recognised from
+ * the characters themselves.
+ */
+import type { Hl7Field } from './message.ts'
+
+export type NameScript = 'kanji' | 'kana' | 'alphabetic'
+
+export interface PersonNameParts {
+  family: string
+  given: string
+  script: NameScript
+  /** XPN-7 as written (`L` legal, `D` display, ...), '' when absent. */
+  type: string
+}
+
+const KANA = /^[\u3040-\u30ff\uff61-\uff9f\u3000\s・ー－-]+$/u
+const LATIN = /^[A-Za-z\s.'-]+$/
+
+/** The script of a name: from XPN-8 when present, else from its characters. */
+export function nameScript(text: string, representation: string): NameScript {
+  const r = representation.toUpperCase()
+  if (r === 'I') return 'kanji'
+  if (r === 'P') return 'kana'
+  if (r === 'A') return 'alphabetic'
+  if (KANA.test(text)) return 'kana'
+  if (LATIN.test(text)) return 'alphabetic'
+  return 'kanji'
+}
+
+export function readXpn(f: Hl7Field): PersonNameParts | undefined {
+  const family = f.component(1).trim()
+  const given = f.component(2).trim()
+  if (!family && !given) return undefined
+  return { family, given, script: nameScript(family + given, f.component(8)), type: f.component(7) }
+}
+
+/** PID-5 (or any XPN field): at most one name per script, first one wins, joined "family given". */
+export function readNames(reps: Hl7Field[]): { kanji?: string; kana?: string; alphabetic?: string } {
+  const out: { kanji?: string; kana?: string; alphabetic?: string } = {}
+  for (const r of reps) {
+    const n = readXpn(r)
+    if (!n) continue
+    const full = [n.family, n.given].filter(Boolean).join(' ')
+    if (out[n.script] === undefined) out[n.script] = full
+  }
+  return out
+}
+
+export interface Address {
+  /** The full address as one line. */
+  text: string
+  postalCode?: string
+}
+
+/** XAD: XAD-8 when it holds the whole address (JAHIS), else XAD-4 (prefecture), -3 (city), -1, -2 in that order. */
+export function readXad(f: Hl7Field): Address | undefined {
+  const whole = f.component(8).trim()
+  const text = whole || [f.component(4), f.component(3), f.component(1), f.component(2)].map((s) => s.trim()).filter(Boolean).join('')
+  const postalCode = f.component(5).trim() || undefined
+  if (!text && !postalCode) return undefined
+  return { text, postalCode }
+}
+
+/** XTN: the unformatted number (XTN-12) or the formatted one (XTN-1). */
+export function readXtn(f: Hl7Field): string | undefined {
+  const v = (f.component(12) || f.component(1)).trim()
+  return v || undefined
+}
+
+export interface CodedValue {
+  code: string
+  text: string
+  system: string
+}
+
+/** CWE/CE: the first triplet, or the alternate (components 4–6) when the first has no code. */
+export function readCwe(f: Hl7Field): CodedValue | undefined {
+  const code = f.component(1).trim()
+  if (code) return { code, text: f.component(2).trim(), system: f.component(3).trim() }
+  const alt = f.component(4).trim()
+  if (alt) return { code: alt, text: f.component(5).trim(), system: f.component(6).trim() }
+  const text = f.component(2).trim()
+  return text ? { code: '', text, system: '' } : undefined
+}
+
+/**
+ * TS/DTM (`YYYY[MM[DD[HH[MM[SS[.S+]]]]]][+/-ZZZZ]`) to our ISO form: `YYYY-MM-DD` when there is no time,
+ * `YYYY-MM-DDTHH:MM[:SS]` when there is (site local time, zone dropped). Undefined when not a valid date.
+ */
+export function hl7DateTime(ts: string): string | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})?(\d{2})?(?:\.\d+)?)?(?:[+-]\d{4})?$/.exec(ts.trim())
+  if (!m) return undefined
+  const [, y, mo, d, h, mi, s] = m
+  if (Number(mo) < 1 || Number(mo) > 12 || Number(d) < 1 || Number(d) > 31) return undefined
+  const date = `${y}-${mo}-${d}`
+  if (h === undefined) return date
+  if (Number(h) > 23 || Number(mi ?? 0) > 59 || Number(s ?? 0) > 59) return undefined
+  return `${date}T${h}:${mi ?? '00'}${s ? `:${s}` : ''}`
+}

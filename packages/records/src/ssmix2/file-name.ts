@@ -1,0 +1,81 @@
+/**
+ * @module SS-MIX2 standardized storage paths. The tree is `root/ID[0:3]/ID[3:6]/ID/<date or "->/<data type>/<file>`
+ * and the file name `<patient ID>_<date or "->_<data type>_<order number or "->_<timestamp>_<department or "->_
+ * <condition flag>` (SS-MIX2 標準化ストレージ 仕様書, "格納ルール"): the date is the day of care YYYYMMDD ("-" for
+ * data without one, like ADT-00), the order number is 15 characters (ADT-00 uses 999999999999999), the timestamp
+ * is when the data arose, YYYYMMDDHHMMSSfff (17 digits; some writers drop the milliseconds: 14 accepted), and
+ * the condition flag is 1 for valid data and 0 for data made invalid (deleted, or superseded by a newer file for
+ * the same order: writers rename the old file's flag to 0 when they add the new one).
+ */
+
+export interface Ssmix2FileName {
+  patientId: string
+  /** `YYYYMMDD`, or undefined for "-". */
+  date?: string
+  dataType: string
+  /** Undefined for "-". */
+  orderNumber?: string
+  /** `YYYYMMDDHHMMSSfff` as written (14 or 17 digits). */
+  timestamp: string
+  /** Undefined for "-". */
+  department?: string
+  /** '1' valid, '0' invalid (deleted or superseded). */
+  flag: '0' | '1'
+}
+
+export type FileNameResult = { ok: true; name: Ssmix2FileName } | { ok: false; reason: string }
+
+const DATA_TYPE = /^[A-Z]{3}(?:-[0-9A-Z]{2})?$/
+
+function validDate(s: string): boolean {
+  if (!/^\d{8}$/.test(s)) return false
+  const y = Number(s.slice(0, 4))
+  const m = Number(s.slice(4, 6))
+  const d = Number(s.slice(6, 8))
+  if (y < 1800 || m < 1 || m > 12 || d < 1) return false
+  return d <= new Date(Date.UTC(y, m, 0)).getUTCDate()
+}
+
+/** Parses a file name; the reason names the part that is wrong (never the patient ID, which is identifying). */
+export function parseSsmix2FileName(fileName: string): FileNameResult {
+  const parts = fileName.split('_')
+  if (parts.length < 7) return { ok: false, reason: `file name has ${parts.length} "_"-separated parts; SS-MIX2 needs 7 (ID_date_type_order_timestamp_department_flag)` }
+  // A patient ID with "_" in it (seen in some sites' IDs): the last six parts are fixed, the rest is the ID.
+  const tail = parts.slice(-6)
+  const patientId = parts.slice(0, -6).join('_')
+  const [date, dataType, orderNumber, timestamp, department, flag] = tail
+  if (!patientId) return { ok: false, reason: 'file name has an empty patient ID' }
+  if (date !== '-' && !validDate(date)) return { ok: false, reason: 'date part is neither YYYYMMDD nor "-"' }
+  if (!DATA_TYPE.test(dataType)) return { ok: false, reason: 'data type part is not like "ADT-00" or "OMD"' }
+  if (!orderNumber) return { ok: false, reason: 'order number part is empty (use "-" when there is none)' }
+  if (!/^\d{14}(?:\d{3})?$/.test(timestamp) || !validDate(timestamp.slice(0, 8))) return { ok: false, reason: 'timestamp part is not YYYYMMDDHHMMSSfff' }
+  if (!department) return { ok: false, reason: 'department part is empty (use "-" when there is none)' }
+  if (flag !== '0' && flag !== '1') return { ok: false, reason: 'condition flag is neither 1 (valid) nor 0 (invalid)' }
+  return {
+    ok: true,
+    name: {
+      patientId,
+      date: date === '-' ? undefined : date,
+      dataType,
+      orderNumber: orderNumber === '-' ? undefined : orderNumber,
+      timestamp,
+      department: department === '-' ? undefined : department,
+      flag,
+    },
+  }
+}
+
+export function formatSsmix2FileName(n: Ssmix2FileName): string {
+  return [n.patientId, n.date ?? '-', n.dataType, n.orderNumber ?? '-', n.timestamp, n.department ?? '-', n.flag].join('_')
+}
+
+/** The folder a file belongs in, relative to the root, with "/" separators. */
+export function ssmix2Directory(n: Pick<Ssmix2FileName, 'patientId' | 'date' | 'dataType'>): string {
+  const id = n.patientId
+  return `${id.slice(0, 3)}/${id.slice(3, 6)}/${id}/${n.date ?? '-'}/${n.dataType}`
+}
+
+/** Timestamps compare as text once padded to 17 digits. */
+export function timestampKey(ts: string): string {
+  return ts.length === 14 ? `${ts}000` : ts
+}
