@@ -12,10 +12,23 @@
  * Target (issue): Kura's memory stays flat (growth well under 100 MB); Orthanc holds the object
  * in memory, its peak is printed for comparison.
  *
+ * `--mode tus` instead measures the gateway's upload (issue 4: a 1 GB object at ≥ 90% of a plain
+ * HTTP PUT of the same bytes on loopback): in each round, the same file is PUT to a bare Node
+ * server that streams it to a file on the same disk and fsyncs it once, then sent by the
+ * gateway's tus client (`--chunk-mb`, `--parallel`) to a fresh-process Kura hub, which verifies
+ * per-chunk and whole SHA-256, stores and indexes it. Both in the same run, alternating, so the
+ * load of a shared machine hits both; the ratio is PUT seconds / tus seconds.
+ *
  *   npx tsx bench/large-object.ts --help
  */
-import { closeSync, existsSync, openSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, createReadStream, existsSync, readFileSync, openSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { once } from 'node:events'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import http from 'node:http'
+import { TusClient } from '../packages/gateway/src/upload/tus-client.ts'
 import { largeObjectHeader, largeObjectPixelBytes, uidRoot } from './lib/dicom-bytes.ts'
 import { label, startServer, type Backend, type ServerKind } from './lib/servers.ts'
 import { stowFileStreaming } from './lib/stow.ts'
@@ -103,8 +116,14 @@ export async function run(argv: string[]): Promise<void> {
     'keep-file': { type: 'boolean', default: true, help: 'keep the object in /tmp for the next run' },
     'orthanc-config': { type: 'string', help: 'JSON merged over the generated Orthanc configuration' },
     json: { type: 'string', help: 'also write the results as JSON to this file' },
+    mode: { type: 'string', default: 'stow', help: 'stow (memory, Kura vs Orthanc) | tus (gateway tus upload vs a plain HTTP PUT)' },
+    runs: { type: 'string', default: '3', help: 'tus mode: rounds (PUT then tus each)' },
+    'chunk-mb': { type: 'string', default: '64', help: 'tus mode: PATCH size in MiB' },
+    parallel: { type: 'string', default: '1', help: 'tus mode: partial uploads sent at once (concatenation extension); 1 = one upload' },
+    'cpu-prof': { type: 'string', help: 'tus mode: write V8 CPU profiles of the hub into this directory' },
   })
   if (!f) return
+  if (f.mode === 'tus') return runTus(f)
   console.log(await machineLine())
   const rows = num(f.rows, 'rows'), cols = num(f.cols, 'cols'), frames = num(f.frames, 'frames')
   const maxGrowth = num(f['max-growth-mb'], 'max-growth-mb')
@@ -178,6 +197,106 @@ export async function run(argv: string[]): Promise<void> {
     }
   }
   if (f.json) writeFileSync(String(f.json), JSON.stringify({ object: obj, results: results.map((r) => ({ ...r, stow: r.stow && { ...r.stow, series: undefined }, retrieve: r.retrieve && { ...r.retrieve, series: undefined } })) }, null, 2))
+}
+
+/** A bare HTTP server in its own process that streams each PUT body to a file and fsyncs it once. */
+const PUT_SINK = `
+const http = require('node:http'), fs = require('node:fs'), path = require('node:path')
+const dir = process.argv[1]
+let n = 0
+http.createServer((req, res) => {
+  const file = path.join(dir, 'put-' + (n++))
+  const out = fs.createWriteStream(file)
+  req.pipe(out)
+  out.on('finish', () => { const fd = fs.openSync(file, 'r+'); fs.fdatasyncSync(fd); fs.closeSync(fd); fs.rmSync(file); res.writeHead(201).end() })
+}).listen(0, '127.0.0.1', function () { console.log(this.address().port) })
+`
+
+async function startPutSink(dir: string): Promise<{ url: string; pid: number; stop(): void }> {
+  const child = spawn(process.execPath, ['-e', PUT_SINK, dir], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const [line] = await once(child.stdout!, 'data') as [Buffer]
+  return { url: `http://127.0.0.1:${line.toString().trim()}`, pid: child.pid!, stop: () => child.kill() }
+}
+
+/** CPU seconds (user + system) a process has used so far: less sensitive to a busy machine than wall time. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(f[11]) + Number(f[12])) / 100
+}
+
+/** Runs `work`, returning its result with the CPU seconds this process and `pid` spent meanwhile. */
+async function withCpu<T>(pid: number, work: () => Promise<T>): Promise<{ value: T; client: number; server: number }> {
+  const c0 = process.cpuUsage()
+  const s0 = cpuSeconds(pid)
+  const value = await work()
+  const c = process.cpuUsage(c0)
+  return { value, client: (c.user + c.system) / 1e6, server: cpuSeconds(pid) - s0 }
+}
+
+function putFile(url: string, file: string, size: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = nowMs()
+    const req = http.request(url, { method: 'PUT', headers: { 'content-length': String(size) } }, (res) => {
+      res.resume()
+      res.on('end', () => (res.statusCode === 201 ? resolve((nowMs() - t0) / 1000) : reject(new Error(`PUT answered ${res.statusCode}`))))
+    })
+    req.on('error', reject)
+    createReadStream(file, { highWaterMark: 1024 * 1024 }).pipe(req)
+  })
+}
+
+async function runTus(f: Record<string, string | boolean>): Promise<void> {
+  console.log(await machineLine())
+  const rows = num(f.rows, 'rows'), cols = num(f.cols, 'cols'), frames = num(f.frames, 'frames')
+  const runs = num(f.runs, 'runs'), chunkMb = num(f['chunk-mb'], 'chunk-mb'), parallel = num(f.parallel, 'parallel')
+  const obj = ensureLargeObject({ rows, cols, frames })
+  console.log(`object: ${obj.file}, ${fmt(mb(obj.size))} MB, ${obj.written ? `written in ${fmt(obj.seconds)} s` : 'reused'}`)
+  // The gateway knows the object's SHA-256 from spooling it; so does the bench, before timing.
+  const h = createHash('sha256')
+  for await (const c of createReadStream(obj.file, { highWaterMark: 4 * 1024 * 1024 })) h.update(c as Buffer)
+  const sha256 = h.digest('hex')
+  const sinkDir = join(tmpdir(), `kura-bench-put-${process.pid}`)
+  rmSync(sinkDir, { recursive: true, force: true })
+  const { mkdirSync } = await import('node:fs')
+  mkdirSync(sinkDir, { recursive: true })
+  const sink = await startPutSink(sinkDir)
+  const prof = f['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${f['cpu-prof']}`] : []
+  const rowsOut: string[][] = [['round', 'PUT s', 'PUT MB/s', 'tus s', 'tus MB/s', 'tus/PUT', 'CPU s PUT client+server', 'CPU s tus client+hub', 'outcome']]
+  const ratios: number[] = []
+  try {
+    for (let round = 1; round <= runs; round++) {
+      const { value: put, client: putClient, server: putServer } = await withCpu(sink.pid, () => putFile(sink.url, obj.file, obj.size))
+      // A fresh hub per round: every round stores the object (no `duplicate` shortcut).
+      const s = await startServer('kura', 'sqlite', { kura: { nodeArgs: prof } })
+      if (!s) throw new Error('the Kura hub did not start')
+      try {
+        const c = await fetch(`${s.url}/api/collections`, { method: 'POST', headers: { ...s.headers, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench' }) })
+        if (c.status !== 201) throw new Error(`creating the collection answered ${c.status}`)
+        const token = s.headers.authorization!.replace(/^Bearer /, '')
+        const tus = new TusClient({ hub: s.url, token: () => token, timeoutMs: 600_000 })
+        const t0 = nowMs()
+        const { value: url, client: tusClient, server: tusHub } = await withCpu(s.pid, () => tus.upload({ file: obj.file, length: obj.size, chunkBytes: chunkMb * 1024 * 1024, parallel, metadata: { kind: 'dicom', collection: 'bench', sha256, study: obj.study, count: '1' } }))
+        const secs = (nowMs() - t0) / 1000
+        const r = await tus.result(url)
+        const outcome = r.objects.map((o) => o.outcome).join(',') || r.state
+        ratios.push(put / secs)
+        rowsOut.push([String(round), fmt(put, 2), fmt(mb(obj.size) / put, 0), fmt(secs, 2), fmt(mb(obj.size) / secs, 0), fmt((100 * put) / secs, 0) + '%', `${fmt(putClient, 2)}+${fmt(putServer, 2)}`, `${fmt(tusClient, 2)}+${fmt(tusHub, 2)}`, outcome])
+        console.log(rowsOut.at(-1)!.join('  '))
+      } finally {
+        await s.stop()
+      }
+    }
+  } finally {
+    sink.stop()
+    rmSync(sinkDir, { recursive: true, force: true })
+    if (!f['keep-file']) rmSync(obj.file, { force: true })
+  }
+  printTable(rowsOut, `Gateway tus upload vs plain HTTP PUT — ${fmt(mb(obj.size))} MB, chunk ${chunkMb} MiB, parallel ${parallel}`)
+  const sorted = [...ratios].sort((a, b) => a - b)
+  const median = sorted[Math.floor(sorted.length / 2)] ?? 0
+  console.log(`  median tus/PUT ${fmt(100 * median, 0)}% (target ≥ 90%) ${median >= 0.9 ? 'MET' : 'NOT MET'}`)
+  if (f.json) writeFileSync(String(f.json), JSON.stringify({ object: obj, chunkMb, parallel, rows: rowsOut }, null, 2))
 }
 
 runIfMain(import.meta.url, run)

@@ -13,7 +13,7 @@ import { startTestHub, stowBody, PYDICOM_FILES, type TestHub } from './support/h
 /** What each role may do, restated here on purpose: the test must not read the code's table. */
 const ALLOWED: Record<Role, string[]> = {
   admin: ['study:read', 'study:write', 'study:delete', 'quarantine:review', 'annotation:write', 'annotation:review', 'audit:read', 'admin'],
-  curator: ['study:read', 'study:write', 'study:delete', 'quarantine:review', 'annotation:review'],
+  curator: ['study:read', 'study:write', 'study:delete', 'quarantine:review', 'annotation:write', 'annotation:review'],
   site_uploader: ['study:write'],
   annotator: ['study:read', 'annotation:write'],
   reviewer: ['study:read', 'annotation:write', 'annotation:review'],
@@ -82,6 +82,7 @@ describe('access control', () => {
       .replace(':sop', ids.sop)
       .replace(':frames', '1')
       .replace(':id', '00000000-0000-7000-8000-000000000000')
+      .replace(':item', '00000000-0000-7000-8000-000000000000')
       .replace(':name', 'no-such-collection')
       .replace('/bulk/*', '/bulk/7FE00010')
       .replace('/assets/*', '/assets/none.js')

@@ -26,7 +26,10 @@ export const VERBS: Record<string, Verb> = {
   site: { summary: 'Create and list sites (facilities), on the hub\'s machine.', load: () => import('./commands/site.ts') },
   token: { summary: 'Create, list and revoke API tokens (on the hub\'s machine).', load: () => import('./commands/token.ts') },
   user: { summary: 'Add users and grant them roles on collections (on the hub\'s machine).', load: () => import('./commands/user.ts') },
+  annotations: { summary: 'Import annotation files (QuPath, Cytomine, ASAP, Sectra) into a hub, and export them (GeoJSON, COCO, tiles with masks).', load: () => import('./commands/annotations.ts') },
+  records: { summary: 'Draft a vendor-export adapter from a sample (propose-mapping), or check an export against one.', load: () => import('./commands/records.ts') },
   audit: { summary: 'Verify the hash-chained audit log, or export a range of it.', load: () => import('./commands/audit.ts') },
+  vocabulary: { summary: 'List vocabularies, or import a licensed one (SNOMED CT, ICD-O-3, MEDIS) from a CSV/TSV file (on the hub\'s machine).', load: () => import('./commands/vocabulary.ts') },
   bench: { summary: 'Run a benchmark from bench/ (ingest, query, ...).', passThrough: true, load: () => import('./commands/bench.ts') },
 }
 

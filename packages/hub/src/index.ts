@@ -9,3 +9,6 @@ export { addGrant, listGrants, removeGrant, createSite, listSites, createCollect
 export { createToken, listTokens, revokeToken } from './auth/tokens.ts'
 export { ROLES, type Role } from './auth/roles.ts'
 export { verifyAudit, auditRows, auditView, type ChainReport } from './audit/log.ts'
+export * as annotations from './annotations/index.ts'
+export { storeSlide, storeDicomSlide, instanceSetSha256, type SlideInstanceFile, type StoreResult as SlideStoreResult } from './slides/upload.ts'
+export { slideInfo, type SlideInfo } from './slides/catalog.ts'

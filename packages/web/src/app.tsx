@@ -8,7 +8,7 @@ import { NotFound } from './components.tsx'
 import { useI18n, type Lang } from './i18n.tsx'
 import { Link, matchPath, navigate, useLocation } from './router.tsx'
 import { useSession } from './session.tsx'
-import { canReadAudit, isAdmin, type Session } from './types.ts'
+import { canAnnotate, canReadAudit, canReview, isAdmin, type Session } from './types.ts'
 import { Audit } from './pages/audit.tsx'
 import { ChangePassword } from './pages/change-password.tsx'
 import { Collections } from './pages/collections.tsx'
@@ -20,9 +20,15 @@ import { Studies } from './pages/studies.tsx'
 import { Study } from './pages/study.tsx'
 import { Tokens } from './pages/tokens.tsx'
 import { Users } from './pages/users.tsx'
+import { Records } from './pages/records.tsx'
+import { RecordCounts } from './pages/records-counts.tsx'
+import { RecordDetail } from './pages/records-detail.tsx'
 
 // The viewer brings OpenSeadragon (~200 kB): load it only when a slide is opened.
 const Slide = lazy(() => import('./pages/slide.tsx').then((m) => ({ default: m.Slide })))
+// Annotation tasks share the annotation text and styles with the viewer: loaded on demand too.
+const Tasks = lazy(() => import('./pages/tasks.tsx').then((m) => ({ default: m.Tasks })))
+const Task = lazy(() => import('./pages/tasks.tsx').then((m) => ({ default: m.Task })))
 
 /**
  * Admin pages are routed for everyone: a researcher who opens one sees the hub's 403 as the
@@ -35,6 +41,11 @@ const ROUTES: { path: string; render(params: Record<string, string>): ReactNode 
   // `/wsi`, not `/slides`: the hub answers `/slides/...` with its slide API (JSON and tiles).
   { path: '/wsi', render: () => <Slides /> },
   { path: '/wsi/:id', render: (p) => <SlideLoader id={p.id!} /> },
+  { path: '/tasks', render: () => <Lazy><Tasks /></Lazy> },
+  { path: '/tasks/:id', render: (p) => <Lazy><Task id={p.id!} /></Lazy> },
+  { path: '/records', render: () => <Records /> },
+  { path: '/records/counts', render: () => <RecordCounts /> },
+  { path: '/records/:id', render: (p) => <RecordDetail id={p.id!} /> },
   { path: '/tokens', render: () => <Tokens /> },
   { path: '/password', render: () => <ChangePassword forced={false} /> },
   { path: '/admin/users', render: () => <Users /> },
@@ -82,6 +93,11 @@ export function App() {
     }
   }
   return <Frame session={session}>{page ?? (pathname === '/' || onSignIn ? null : <NotFound />)}</Frame>
+}
+
+function Lazy({ children }: { children: ReactNode }) {
+  const { t } = useI18n()
+  return <Suspense fallback={<p aria-busy="true">{t('app.loading')}</p>}>{children}</Suspense>
 }
 
 function SlideLoader({ id }: { id: string }) {
@@ -152,6 +168,7 @@ function Nav({ session }: { session: Session }) {
         {item('/collections', t('nav.collections'))}
         {item('/studies', t('nav.studies'))}
         {item('/wsi', t('nav.slides'))}
+        {item('/records', t('nav.records'))}
         {item('/tokens', t('nav.tokens'))}
         {isAdmin(session) && (
           <>
@@ -160,6 +177,7 @@ function Nav({ session }: { session: Session }) {
             {item('/admin/sites', t('nav.sites'))}
           </>
         )}
+        {(canAnnotate(session) || canReview(session)) && item('/tasks', t('nav.tasks'))}
         {canReadAudit(session) && item('/audit', t('nav.audit'))}
       </ul>
     </nav>

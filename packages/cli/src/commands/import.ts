@@ -1,6 +1,7 @@
 /**
- * @module `kura import`: store DICOM files and folders in a collection, straight into the
- * archive under --data, or to a running hub over STOW-RS with --url.
+ * @module `kura import`: store DICOM files, slide files and DICOM WSI folders in a collection, straight
+ * into the archive under --data, or to a running hub (STOW-RS, POST /slides) with --url. The ids of the
+ * stored slides are printed last, one per line, for scripts.
  */
 import { FileSource, loadHubConfig } from '@kura/core'
 import { UsageError, intFlag, parseFlags, urlFlag } from '../args.ts'
@@ -8,13 +9,20 @@ import { localSink, runIngest, stowSink, type Item, type Sink } from '../ingest.
 import { Progress } from '../progress.ts'
 import { formatSummary } from '../summary.ts'
 import { walk } from '../walk.ts'
+import { classify, formatSlideSummary, httpSlideSink, localSlideSink, type SlideOutcome, type SlideSink } from '../slides-import.ts'
 
 export const help = `Usage: kura import <file|folder>... --collection NAME [--data DIR | --url URL]
 
-Stores DICOM Part 10 files in a collection. Folders are walked recursively (hidden files and
-DICOMDIR are skipped). Each object is verified and indexed; one already stored with the same
-bytes counts as a duplicate, one with the same SOP Instance UID but other bytes as a conflict
-(never overwritten). Exit code 0 when everything was stored or already there, 1 otherwise.
+Stores DICOM Part 10 files and whole-slide images in a collection. Folders are walked recursively
+(hidden files and DICOMDIR are skipped). Each object is verified and indexed; one already stored
+with the same bytes counts as a duplicate, one with the same SOP Instance UID but other bytes as a
+conflict (never overwritten).
+
+Slides are told apart by content: a slide file (Aperio SVS, Hamamatsu NDPI, tiled TIFF/BigTIFF)
+is one slide; DICOM WSI instances (VL Whole Slide Microscopy Image) become one slide per series;
+other DICOM files are stored as DICOM. After the summary, the id of each stored slide (or of the
+slide already there with the same bytes) is printed on its own line, last.
+Exit code 0 when everything was stored or already there, 1 otherwise.
 
 Options:
   --collection NAME  Collection to store into (e.g. jmid-demo). Required.
@@ -63,19 +71,44 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write('No files to import.\n')
     return 0
   }
-  const totalBytes = found.files.reduce((n, f) => n + f.size, 0)
   const collection = values.collection
-  const items: Item[] = found.files.map((f) => ({ label: f.path, path: f.path, size: f.size, collection }))
+  const { dicom, slides } = await classify(found.files)
+  let failed = false
+  if (dicom.length > 0) failed = (await importDicom(dicom, collection, url, values.data, concurrency, batchSize)) || failed
+  if (slides.length > 0) {
+    const sink: SlideSink = url ? httpSlideSink(url, collection, process.env.KURA_TOKEN || undefined) : await localSlideSink(loadHubConfig({ data: values.data }), collection)
+    const outcomes: SlideOutcome[] = []
+    try {
+      // One at a time: a slide is large, and the hub spools each to disk before it answers.
+      for (const [i, job] of slides.entries()) {
+        process.stderr.write(`slide ${i + 1}/${slides.length}: ${job.label}\n`)
+        outcomes.push(await sink.send(job))
+      }
+    } finally {
+      await sink.close()
+    }
+    process.stdout.write(formatSlideSummary(outcomes, `Slides into "${collection}"${url ? ` at ${url}` : ''}`))
+    if (outcomes.some((o) => o.status === 'failed')) failed = true
+    // The contract scripts rely on: each stored slide's id on its own line, last.
+    for (const o of outcomes) if (o.id) process.stdout.write(`${o.id}\n`)
+  }
+  return failed ? 1 : 0
+}
+
+/** DICOM objects, as `kura import` always sent them; true when something was not stored. */
+async function importDicom(files: { path: string; size: number }[], collection: string, url: string | undefined, data: string | undefined, concurrency: number, batchSize: number): Promise<boolean> {
+  const totalBytes = files.reduce((n, f) => n + f.size, 0)
+  const items: Item[] = files.map((f) => ({ label: f.path, path: f.path, size: f.size, collection }))
 
   const sink: Sink = url
     ? stowSink(url, { batchSize, token: process.env.KURA_TOKEN || undefined, sopInstanceUidOf })
-    : await localSink(loadHubConfig({ data: values.data }))
+    : await localSink(loadHubConfig({ data }))
   const progress = new Progress({ label: 'import', totalFiles: items.length, totalBytes })
   try {
     const summary = await runIngest(items, sink, { concurrency, onOutcome: (_o, s) => progress.update(s.files, s.bytes) })
     progress.done()
     process.stdout.write(formatSummary(summary, `Imported into "${collection}"${url ? ` at ${url}` : ''}`))
-    return summary.counts.conflict + summary.counts.rejected > 0 ? 1 : 0
+    return summary.counts.conflict + summary.counts.rejected > 0
   } finally {
     progress.done()
     await sink.close()

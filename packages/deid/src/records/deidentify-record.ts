@@ -24,6 +24,7 @@ import type { Policy } from '../policy/schema.ts'
 import { collectRecordIdentifiers } from './identifiers.ts'
 import { RecordDeidErrors } from './errors.ts'
 import { textScrubber, type TextScrubber } from './scrub-text.ts'
+import type { Identifier } from '../verify/identifiers.ts'
 
 export interface RecordDeidContext {
   /** The site secret (at least 32 bytes), the one the DICOM engine uses. */
@@ -75,30 +76,16 @@ function shiftDate(value: string, days: number, path: string): string {
   return `${da.slice(0, 4)}-${da.slice(4, 6)}-${da.slice(6, 8)}${m[4] ?? ''}`
 }
 
-// A subject's records come in runs (one patient's exams, a finding per row): building the scrubber (date variants,
-// romaji, folded needles) costs more than using it, so the last few are kept, keyed by their identifiers.
-const SCRUBBERS = new Map<string, TextScrubber>()
-const SCRUBBERS_MAX = 256
-
-function scrubberOf(ids: ReturnType<typeof collectRecordIdentifiers>): TextScrubber {
-  const key = ids.map((i) => `${i.kind}\u0001${i.value}`).join('\u0002')
-  let s = SCRUBBERS.get(key)
-  if (!s) {
-    if (SCRUBBERS.size >= SCRUBBERS_MAX) SCRUBBERS.delete(SCRUBBERS.keys().next().value!)
-    SCRUBBERS.set(key, (s = textScrubber(ids)))
-  }
-  return s
-}
-
 /** The keyed pseudonym of a record or staff id: the patient-ID HMAC in its own NUL-prefixed domain, re-lettered. */
 const keyedId = (pseudo: Pseudonymizer, letter: 'R' | 'S', domain: string): string => letter + pseudo.patientId(`\0${domain}`).slice(1)
 
 /**
  * The de-identified form of `record` (which should have passed validateRecord). Pure: the same record, secret,
  * collection and policy always give the same output. Throws DEID_RECORD_NO_SUBJECT / DEID_RECORD_BAD_DATE for a
- * record that cannot be de-identified; hold such a record, never send it.
+ * record that cannot be de-identified; hold such a record, never send it. `identifiers` are the record's
+ * (collectRecordIdentifiers), passed in by a caller that verifies with the same list afterwards.
  */
-export function deidentifyRecord(record: ClinicalRecord, ctx: RecordDeidContext): DeidentifiedRecord {
+export function deidentifyRecord(record: ClinicalRecord, ctx: RecordDeidContext, identifiers: readonly Identifier[] = collectRecordIdentifiers(record)): DeidentifiedRecord {
   const { policy } = ctx
   const pseudo = pseudonymizer(ctx.secret, ctx.collection)
   const patientId = trim(record.subject.patientId)
@@ -117,9 +104,12 @@ export function deidentifyRecord(record: ClinicalRecord, ctx: RecordDeidContext)
   const birthAction = overrides.get(PATIENT_BIRTH_DATE)
   if (birth && birthAction !== 'X' && birthAction !== 'Z' && birthAction !== 'D') subject.birthYear = +birth[1]!
 
-  const scrubber = scrubberOf(collectRecordIdentifiers(record))
+  const scrubber = textScrubber(identifiers)
   const { subject: _subject, source, ...rest } = record
-  const body = cleaned(rest, scrubber) as typeof rest
+  // Staff and images are rebuilt below from the source record (ids and UIDs are structural, staff names dropped),
+  // so they are copied as they are, in their place, rather than cleaned.
+  const body = {} as typeof rest
+  for (const [k, x] of Object.entries(rest)) if (x !== undefined) (body as Record<string, unknown>)[k] = k === 'staff' || k === 'images' ? x : cleaned(x, scrubber, k)
 
   body.recordId = keyedId(pseudo, 'R', `record/${source.system}/${record.recordId}`)
   body.performedAt = fullDates ? record.performedAt : shiftDate(record.performedAt, days, 'performedAt')

@@ -18,42 +18,80 @@ function longEnough(kind: IdentifierKind, value: string): boolean {
   return n.length >= MIN_OTHER_LENGTH
 }
 
-/** Every identifier of the record, deduplicated by kind and normalised value. Secret-grade: never log values. */
-export function collectRecordIdentifiers(record: ClinicalRecord): Identifier[] {
-  const out: Identifier[] = []
-  const seen = new Set<string>()
-  const add = (kind: IdentifierKind, value: string | undefined, source: string) => {
-    const v = value?.trim()
-    if (!v || !longEnough(kind, v)) return
-    const key = `${kind}\0${kind === 'date' ? v : normalizeText(v)}`
-    if (seen.has(key)) return
-    seen.add(key)
-    out.push({ kind, value: v, source })
-  }
-  const addName = (value: string | undefined, source: string) => {
-    if (!value) return
-    add('name', value, source)
-    for (const part of value.split(NAME_PARTS)) add('name', part, source)
-  }
-  const s = record.subject
-  add('id', s.patientId, 'subject.patientId')
-  addName(s.name?.kanji, 'subject.name.kanji')
-  addName(s.name?.kana, 'subject.name.kana')
-  addName(s.name?.alphabetic, 'subject.name.alphabetic')
+/** Identifiers being collected, deduplicated by kind and normalised value (`seen` may start from a subject's). */
+interface Collected {
+  out: Identifier[]
+  seen: Set<string>
+  /** Keys of identifiers collected before (the subject's), not to be added again. */
+  before?: ReadonlySet<string>
+}
+
+// Module-level functions, not closures: tsx (esbuild keepNames) wraps every named inner function per call.
+function add(c: Collected, kind: IdentifierKind, value: string | undefined, source: string): void {
+  const v = value?.trim()
+  if (!v || !longEnough(kind, v)) return
+  const key = `${kind}\0${kind === 'date' ? v : normalizeText(v)}`
+  if (c.seen.has(key) || c.before?.has(key)) return
+  c.seen.add(key)
+  c.out.push({ kind, value: v, source })
+}
+
+function addName(c: Collected, value: string | undefined, source: string): void {
+  if (!value) return
+  add(c, 'name', value, source)
+  for (const part of value.split(NAME_PARTS)) add(c, 'name', part, source)
+}
+
+function collectSubject(s: ClinicalRecord['subject']): Collected {
+  const c: Collected = { out: [], seen: new Set() }
+  add(c, 'id', s.patientId, 'subject.patientId')
+  addName(c, s.name?.kanji, 'subject.name.kanji')
+  addName(c, s.name?.kana, 'subject.name.kana')
+  addName(c, s.name?.alphabetic, 'subject.name.alphabetic')
   // Text may spell the name in Latin letters even when the source had only kanji and kana.
-  if (s.name?.kana) for (const r of romajiOf(s.name.kana)) add('name', r, 'subject.name.kana (romaji)')
-  if (s.birthDate && /^\d{4}-\d{2}-\d{2}$/.test(s.birthDate)) add('date', s.birthDate.replaceAll('-', ''), 'subject.birthDate')
-  add('address', s.address, 'subject.address')
+  if (s.name?.kana) for (const r of romajiOf(s.name.kana)) add(c, 'name', r, 'subject.name.kana (romaji)')
+  if (s.birthDate && /^\d{4}-\d{2}-\d{2}$/.test(s.birthDate)) add(c, 'date', s.birthDate.replaceAll('-', ''), 'subject.birthDate')
+  add(c, 'address', s.address, 'subject.address')
   // An address is often quoted without its prefecture ("新宿区西新宿2-8-1"): search for that too.
   const withoutPrefecture = s.address?.replace(/^\s*(?:東京都|北海道|(?:大阪|京都)府|.{2,3}県)/, '')
-  if (withoutPrefecture !== s.address) add('address', withoutPrefecture, 'subject.address')
-  add('address', s.postalCode, 'subject.postalCode')
-  add('phone', s.phone, 'subject.phone')
-  add('id', record.recordId, 'recordId')
+  if (withoutPrefecture !== s.address) add(c, 'address', withoutPrefecture, 'subject.address')
+  add(c, 'address', s.postalCode, 'subject.postalCode')
+  add(c, 'phone', s.phone, 'subject.phone')
+  return c
+}
+
+// A subject's records come in runs (its exams, one after another): its identifiers (normalised names, romaji)
+// are collected once per run. Keyed by every subject field they are made from; bounded, cleared when full.
+const SUBJECTS = new Map<string, Collected>()
+const SUBJECTS_MAX = 1024
+
+/** The subject's identifiers, from the cache when its fields are all text (or absent) and seen before. */
+function subjectIdentifiers(s: ClinicalRecord['subject']): Collected {
+  const fields = [s.patientId, s.name?.kanji, s.name?.kana, s.name?.alphabetic, s.birthDate, s.address, s.postalCode, s.phone]
+  let key = ''
+  for (const f of fields) {
+    if (f !== undefined && typeof f !== 'string') return collectSubject(s)
+    key += f === undefined ? '\u0002' : `\u0001${f}`
+  }
+  let c = SUBJECTS.get(key)
+  if (c === undefined) {
+    c = collectSubject(s)
+    if (SUBJECTS.size >= SUBJECTS_MAX) SUBJECTS.clear()
+    SUBJECTS.set(key, c)
+  }
+  return c
+}
+
+/** Every identifier of the record, deduplicated by kind and normalised value. Secret-grade: never log values. */
+export function collectRecordIdentifiers(record: ClinicalRecord): Identifier[] {
+  const subject = subjectIdentifiers(record.subject)
+  const c: Collected = { out: subject.out.slice(), seen: new Set(), before: subject.seen }
+  add(c, 'id', record.recordId, 'recordId')
   const staff = 'staff' in record ? record.staff : []
-  staff.forEach((st, i) => {
-    addName(st.name, `staff[${i}].name`)
-    add('id', st.id, `staff[${i}].id`)
-  })
-  return out
+  for (let i = 0; i < staff.length; i++) {
+    const st = staff[i]!
+    addName(c, st.name, `staff[${i}].name`)
+    add(c, 'id', st.id, `staff[${i}].id`)
+  }
+  return c.out
 }

@@ -111,46 +111,69 @@ export interface TextScrubber {
   scrub(text: string): string | undefined
 }
 
+interface IdentifierNeedles {
+  plain: string[]
+  romaji: string[]
+}
+
+// An identifier's needles (folded forms, date variants, romaji) depend only on its kind and value; one subject's
+// come back with every record of it, so they are made once. Bounded, cleared when full.
+const NEEDLES = new Map<string, IdentifierNeedles>()
+const NEEDLES_MAX = 4096
+
+function needlesOf(id: Identifier): IdentifierNeedles {
+  const key = `${id.kind}\u0000${id.value}`
+  let n = NEEDLES.get(key)
+  if (n !== undefined) return n
+  n = { plain: [], romaji: [] }
+  if (id.kind === 'date') {
+    n.plain.push(id.value)
+    for (const v of dateVariants(id.value)) n.plain.push(plain(v))
+  } else {
+    const p = plain(id.value)
+    if (p.length > 0) {
+      n.plain.push(p)
+      if (id.kind === 'name' && /^[a-z]+$/.test(p)) n.romaji.push(romaji(id.value))
+    }
+  }
+  if (NEEDLES.size >= NEEDLES_MAX) NEEDLES.clear()
+  NEEDLES.set(key, n)
+  return n
+}
+
+/** Where `needles` occur in the folded text, as spans of the original `text`. */
+function spansIn(text: string, f: Folded, needles: Iterable<string>, out: Array<[number, number]>): void {
+  for (const n of needles) {
+    if (n.length === 0) continue
+    for (let at = f.text.indexOf(n); at >= 0; at = f.text.indexOf(n, at + 1)) {
+      const s = f.start[at]!
+      const e = f.end[at + n.length - 1]!
+      // A number must stand alone in the ORIGINAL text: 1234567 is not in 91234567.
+      if (isDigit(n[0]) && isDigit(text[s - 1])) continue
+      if (isDigit(n[n.length - 1]) && isDigit(text[e])) continue
+      out.push([s, e])
+    }
+  }
+}
+
 /** A scrubber for the given identifiers (collectRecordIdentifiers). */
 export function textScrubber(identifiers: readonly Identifier[]): TextScrubber {
-  const plainNeedles = new Set<string>()
-  const romajiNeedles = new Set<string>()
+  // Every occurrence of every needle becomes a span and overlapping spans are merged, so neither the order of the
+  // needles nor a needle given twice changes the result: no sorting, only de-duplication.
+  const plainList = new Set<string>()
+  const romajiList = new Set<string>()
   for (const id of identifiers) {
-    if (id.kind === 'date') {
-      plainNeedles.add(id.value)
-      for (const v of dateVariants(id.value)) plainNeedles.add(plain(v))
-      continue
-    }
-    const p = plain(id.value)
-    if (p.length === 0) continue
-    plainNeedles.add(p)
-    if (id.kind === 'name' && /^[a-z]+$/.test(p)) romajiNeedles.add(romaji(id.value))
+    const n = needlesOf(id)
+    for (const p of n.plain) plainList.add(p)
+    for (const r of n.romaji) romajiList.add(r)
   }
-  // Longest first, so the whole name is cut before its parts (the merge below makes the order otherwise harmless).
-  const byLength = (s: Set<string>) => [...s].filter(Boolean).sort((a, b) => b.length - a.length)
-  const plainList = byLength(plainNeedles)
-  const romajiList = byLength(romajiNeedles)
-
-  const spansIn = (text: string, f: Folded, needles: readonly string[], out: Array<[number, number]>) => {
-    for (const n of needles) {
-      for (let at = f.text.indexOf(n); at >= 0; at = f.text.indexOf(n, at + 1)) {
-        const s = f.start[at]!
-        const e = f.end[at + n.length - 1]!
-        // A number must stand alone in the ORIGINAL text: 1234567 is not in 91234567.
-        if (isDigit(n[0]) && isDigit(text[s - 1])) continue
-        if (isDigit(n[n.length - 1]) && isDigit(text[e])) continue
-        out.push([s, e])
-      }
-    }
-  }
-
   return {
     scrub(text) {
       const spans: Array<[number, number]> = []
-      if (plainList.length > 0) {
+      if (plainList.size > 0) {
         const f = fold(text)
         spansIn(text, f, plainList, spans)
-        if (romajiList.length > 0) spansIn(text, foldRomaji(f), romajiList, spans)
+        if (romajiList.size > 0) spansIn(text, foldRomaji(f), romajiList, spans)
       }
       // Patterns run on the text itself when NFKC keeps its length (offsets stay valid), else on each character's
       // NFKC form joined, which keeps one character per code unit for the digits and dashes they look for.

@@ -15,41 +15,97 @@ const ADDRESS = /(?:都|道|府|県|市|区|郡|町|村)[^\s、。,，（）()*\
 const GENERATED = /^(?:subject\.id|recordId|staff\[\d+\]\.id|images\[\d+\]\.(?:study|series|sop)InstanceUid)$/
 const SUBJECT_KEYS = new Set(['id', 'sex', 'birthYear'])
 
-// One subject's records come in runs; the needles (date variants, folded names) are built once per run.
+// One subject's records come in runs; its needles (date variants, folded names) are indexed once per run. A
+// record's own ID and staff change with every record, so they get a small matcher of their own.
 const MATCHERS = new Map<string, (text: string) => Identifier[]>()
+const MATCHERS_MAX = 256
 
-function matcherOf(identifiers: readonly Identifier[]): (text: string) => Identifier[] {
-  const key = identifiers.map((i) => `${i.kind}\u0001${i.source}\u0001${i.value}`).join('\u0002')
+function cachedMatcher(identifiers: readonly Identifier[]): (text: string) => Identifier[] {
+  let key = ''
+  for (const i of identifiers) key += `${i.kind}\u0001${i.source}\u0001${i.value}\u0002`
   let m = MATCHERS.get(key)
   if (!m) {
-    if (MATCHERS.size >= 256) MATCHERS.delete(MATCHERS.keys().next().value!)
+    if (MATCHERS.size >= MATCHERS_MAX) MATCHERS.delete(MATCHERS.keys().next().value!)
     MATCHERS.set(key, (m = identifierMatcher(identifiers)))
   }
   return m
 }
 
-/** Findings in `deid` (empty when clean). `identifiers` come from collectRecordIdentifiers(source record). */
-export function verifyRecord(deid: unknown, identifiers: readonly Identifier[]): Finding[] {
-  const findings: Finding[] = []
-  const match = matcherOf(identifiers)
-  const visit = (v: unknown, path: string) => {
-    if (typeof v === 'string') {
-      if (GENERATED.test(path)) return
+const ownOfRecord = (id: Identifier): boolean => id.source === 'recordId' || id.source.startsWith('staff[')
+
+/** The identifiers found in a text, in the order of `identifiers`, as one identifierMatcher over them all would. */
+interface SplitMatcher {
+  identifiers: readonly Identifier[]
+  subject: (text: string) => Identifier[]
+  record: (text: string) => Identifier[]
+}
+
+function matcherOf(identifiers: readonly Identifier[]): SplitMatcher {
+  const subject: Identifier[] = []
+  const record: Identifier[] = []
+  for (const id of identifiers) (ownOfRecord(id) ? record : subject).push(id)
+  return { identifiers, subject: cachedMatcher(subject), record: identifierMatcher(record) }
+}
+
+function matchIn(m: SplitMatcher, text: string): Identifier[] {
+  const a = m.subject(text)
+  const b = m.record(text)
+  if (b.length === 0) return a
+  if (a.length === 0) return b
+  // Both parts found something: back into the order of the identifiers, as the findings are listed.
+  const found = new Set([...a, ...b])
+  return m.identifiers.filter((id) => found.has(id))
+}
+
+/** The patterns found in a text, whoever's: they depend on the text alone, and most texts recur. */
+type PatternKind = 'pattern:address' | 'pattern:phone' | 'pattern:postal-code'
+const PATTERNS = new Map<string, readonly PatternKind[]>()
+const PATTERNS_MAX = 8192
+const NO_PATTERNS: readonly PatternKind[] = []
+
+function patternsIn(text: string): readonly PatternKind[] {
+  let p = PATTERNS.get(text)
+  if (p !== undefined) return p
+  const found: PatternKind[] = []
+  if (ADDRESS.test(text.normalize('NFKC'))) found.push('pattern:address')
+  for (const kind of phiPatternsIn(text)) found.push(kind)
+  p = found.length === 0 ? NO_PATTERNS : found
+  if (text.length <= 256) {
+    if (PATTERNS.size >= PATTERNS_MAX) PATTERNS.clear()
+    PATTERNS.set(text, p)
+  }
+  return p
+}
+
+const PATTERN_NAMES: Record<PatternKind, string> = { 'pattern:address': 'street address', 'pattern:phone': 'telephone number', 'pattern:postal-code': 'postal code' }
+
+function visit(v: unknown, path: string, match: SplitMatcher, findings: Finding[]): void {
+  if (typeof v === 'string') {
+    if (GENERATED.test(path)) return
+    const ids = matchIn(match, v)
+    if (ids.length > 0) {
       const reported = new Set<string>()
-      for (const id of match(v)) {
+      for (const id of ids) {
         const key = `${id.kind}\0${id.source}`
         if (reported.has(key)) continue
         reported.add(key)
         findings.push({ path, kind: id.kind, reason: `${id.source} of the source record found in ${path}` })
       }
-      if (ADDRESS.test(v.normalize('NFKC'))) findings.push({ path, kind: 'pattern:address', reason: `a street address pattern found in ${path}` })
-      for (const kind of phiPatternsIn(v)) findings.push({ path, kind, reason: `a ${kind === 'pattern:phone' ? 'telephone number' : 'postal code'} pattern found in ${path}` })
-      return
     }
-    if (Array.isArray(v)) return v.forEach((x, i) => visit(x, `${path}[${i}]`))
-    if (typeof v === 'object' && v !== null) for (const [k, x] of Object.entries(v)) visit(x, path ? `${path}.${k}` : k)
+    for (const kind of patternsIn(v)) findings.push({ path, kind, reason: `a ${PATTERN_NAMES[kind]} pattern found in ${path}` })
+    return
   }
-  visit(deid, '')
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) visit(v[i], `${path}[${i}]`, match, findings)
+    return
+  }
+  if (typeof v === 'object' && v !== null) for (const k in v) visit((v as Record<string, unknown>)[k], path ? `${path}.${k}` : k, match, findings)
+}
+
+/** Findings in `deid` (empty when clean). `identifiers` come from collectRecordIdentifiers(source record). */
+export function verifyRecord(deid: unknown, identifiers: readonly Identifier[]): Finding[] {
+  const findings: Finding[] = []
+  visit(deid, '', matcherOf(identifiers), findings)
 
   const rec = (typeof deid === 'object' && deid !== null ? deid : {}) as Record<string, unknown>
   const subject = rec.subject as Record<string, unknown> | undefined

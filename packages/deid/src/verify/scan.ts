@@ -64,13 +64,26 @@ interface Needle {
   loose: string[]
 }
 
+// An identifier's needles depend only on its kind and value, and one subject's identifiers come back with each of
+// its objects and records (a record's own ID and staff change, the subject's do not): built once, reused.
+const NEEDLE_CACHE = new Map<string, Omit<Needle, 'id'>>()
+const NEEDLE_CACHE_MAX = 4096
+
 function needlesOf(id: Identifier): Needle {
-  if (id.kind === 'date') {
-    const compact = id.value.trim()
-    return { id, strip: [compact], fold: [], loose: dateVariants(compact) }
+  const key = `${id.kind}\u0000${id.value}`
+  let parts = NEEDLE_CACHE.get(key)
+  if (parts === undefined) {
+    if (id.kind === 'date') {
+      const compact = id.value.trim()
+      parts = { strip: [compact], fold: [], loose: dateVariants(compact) }
+    } else {
+      const n = normalizeText(id.value)
+      parts = { strip: [n], fold: [foldRomaji(n)], loose: [] }
+    }
+    if (NEEDLE_CACHE.size >= NEEDLE_CACHE_MAX) NEEDLE_CACHE.clear()
+    NEEDLE_CACHE.set(key, parts)
   }
-  const n = normalizeText(id.value)
-  return { id, strip: [n], fold: [foldRomaji(n)], loose: [] }
+  return { id, strip: parts.strip, fold: parts.fold, loose: parts.loose }
 }
 
 const isDigit = (c: string | undefined) => c !== undefined && c >= '0' && c <= '9'
@@ -146,15 +159,98 @@ export function phiPatternsIn(text: string): ('pattern:phone' | 'pattern:postal-
   return found
 }
 
+/** A text's haystack with, per needle form, the distinct code units it holds (an occurrence starts with one). */
+interface IndexedHaystack {
+  hay: Haystack
+  /** Of strip and stripMarked together, fold, and loose and looseMarked together. */
+  strip: number[]
+  fold: number[]
+  loose: number[]
+}
+
+function distinctUnits(a: string, b?: string): number[] {
+  const seen = new Set<number>()
+  for (let i = 0; i < a.length; i++) seen.add(a.charCodeAt(i))
+  if (b !== undefined) for (let i = 0; i < b.length; i++) seen.add(b.charCodeAt(i))
+  return [...seen]
+}
+
+function indexedHaystackOf(text: string): IndexedHaystack {
+  const hay = haystackOf(text)
+  return { hay, strip: distinctUnits(hay.strip, hay.stripMarked), fold: distinctUnits(hay.fold), loose: distinctUnits(hay.loose, hay.looseMarked) }
+}
+
+// Clinical records repeat most of their texts (code systems, code meanings, section names) from record to record
+// and subject to subject: a text's normalised forms are made once. Bounded, cleared when full; long texts (report
+// narratives, rarely repeated) are not kept.
+const HAYSTACKS = new Map<string, IndexedHaystack>()
+const HAYSTACKS_MAX = 8192
+const HAYSTACK_TEXT_MAX = 256
+
+function cachedHaystackOf(text: string): IndexedHaystack {
+  if (text.length > HAYSTACK_TEXT_MAX) return indexedHaystackOf(text)
+  let h = HAYSTACKS.get(text)
+  if (h === undefined) {
+    h = indexedHaystackOf(text)
+    if (HAYSTACKS.size >= HAYSTACKS_MAX) HAYSTACKS.clear()
+    HAYSTACKS.set(text, h)
+  }
+  return h
+}
+
+/** Needle strings by their first code unit: [needle number, string] pairs. */
+type NeedleIndex = Map<number, Array<[number, string]>>
+
+function indexNeedles(strings: ReadonlyArray<readonly string[]>): NeedleIndex {
+  const index: NeedleIndex = new Map()
+  strings.forEach((list, i) => {
+    for (const s of list) {
+      if (!s) continue
+      const c = s.charCodeAt(0)
+      const at = index.get(c)
+      if (at) at.push([i, s])
+      else index.set(c, [[i, s]])
+    }
+  })
+  return index
+}
+
+/**
+ * Marks in `hit` every needle with a string found in `a` (or `b`). Only strings whose first code unit occurs in
+ * the text can occur in it, so exactly the needles `matches` would find, without trying every one.
+ */
+function probe(index: NeedleIndex, units: readonly number[], a: string, b: string | undefined, hit: Uint8Array): void {
+  if (index.size === 0) return
+  for (const u of units) {
+    const candidates = index.get(u)
+    if (candidates === undefined) continue
+    for (const [i, s] of candidates) {
+      if (hit[i] === 1) continue
+      if (contains(a, s) || (b !== undefined && contains(b, s))) hit[i] = 1
+    }
+  }
+}
+
 /**
  * A matcher for free text outside DICOM (clinical records): the identifiers found in a text, however re-typed,
- * with exactly the needles and matching verifyDeidentified uses.
+ * with exactly the needles and matching verifyDeidentified uses, in the order given. The needles are indexed by
+ * their first character and each text's normalised forms are cached, because a record has dozens of short texts.
  */
 export function identifierMatcher(identifiers: readonly Identifier[]): (text: string) => Identifier[] {
   const needles = identifiers.map(needlesOf)
+  const strip = indexNeedles(needles.map((n) => n.strip))
+  const fold = indexNeedles(needles.map((n) => n.fold))
+  const loose = indexNeedles(needles.map((n) => n.loose))
   return (text) => {
-    const hay = haystackOf(text)
-    return needles.filter((n) => matches(n, hay)).map((n) => n.id)
+    if (needles.length === 0) return []
+    const h = cachedHaystackOf(text)
+    const hit = new Uint8Array(needles.length)
+    probe(strip, h.strip, h.hay.strip, h.hay.stripMarked, hit)
+    probe(fold, h.fold, h.hay.fold, undefined, hit)
+    probe(loose, h.loose, h.hay.loose, h.hay.looseMarked, hit)
+    const found: Identifier[] = []
+    for (let i = 0; i < needles.length; i++) if (hit[i] === 1) found.push(needles[i]!.id)
+    return found
   }
 }
 

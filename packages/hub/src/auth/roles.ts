@@ -16,7 +16,7 @@ export type Role = (typeof ROLES)[number]
 const ROLE_PERMISSIONS: Record<Role, readonly GrantedPermission[]> = {
   admin: ['study:read', 'study:write', 'study:delete', 'quarantine:review', 'annotation:write', 'annotation:review', 'audit:read', 'admin'],
   // Curators set up vocabularies and annotation tasks and may adjudicate them.
-  curator: ['study:read', 'study:write', 'study:delete', 'quarantine:review', 'annotation:review'],
+  curator: ['study:read', 'study:write', 'study:delete', 'quarantine:review', 'annotation:write', 'annotation:review'],
   // Uploads only: a gateway's token must not be able to read back what other sites sent.
   site_uploader: ['study:write'],
   annotator: ['study:read', 'annotation:write'],

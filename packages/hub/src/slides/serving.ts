@@ -3,7 +3,7 @@
  * open readers, and the audit throttle for tile reads.
  */
 import type { FastifyRequest } from 'fastify'
-import { combineLevels, needsPyramid, openSlide, withDerivedLevels, type Level, type Slide } from '@kura/wsi'
+import { combineLevels, needsPyramid, openDicomSlide, openSlide, withDerivedLevels, type Level, type Slide } from '@kura/wsi'
 import type { Archive } from '../archive/archive.ts'
 import type { GrantedPermission } from '../auth/roles.ts'
 import { TileAuditThrottle } from './audit-throttle.ts'
@@ -11,6 +11,7 @@ import { findSlide, type SlideRow } from './catalog.ts'
 import { SlideErrors } from './errors.ts'
 import { enqueuePyramid, SLIDE_PYRAMID_JOB } from './pyramid-job.ts'
 import { ReaderCache } from './reader-cache.ts'
+import { DICOM_SLIDE_KEY_PREFIX } from './upload.ts'
 
 const ROW_CACHE = 4096
 const THUMBNAIL_CACHE = 512
@@ -32,11 +33,13 @@ export class SlideServing {
   private readonly rows = new Map<string, RowEntry>()
   /** Rendered thumbnails (tens of kB each), so a slide list does not decode every slide again. */
   private readonly thumbnails = new Map<string, Promise<Uint8Array>>()
+  /** The instance object keys of DICOM WSI slides by their set key, for the reader cache to open them. */
+  private readonly instanceKeys = new Map<string, readonly string[]>()
 
   constructor(readonly archive: Archive) {
     this.readers = new ReaderCache(async (key) => {
       const [base, derived] = key.split('+')
-      const slide = await openSlide(await archive.objects.source(base!))
+      const slide = base!.startsWith(DICOM_SLIDE_KEY_PREFIX) ? await this.openInstances(base!) : await openSlide(await archive.objects.source(base!))
       if (!derived) return slide
       try {
         return withDerivedLevels(slide, await openSlide(await archive.objects.source(derived)))
@@ -45,6 +48,20 @@ export class SlideServing {
         throw e
       }
     })
+  }
+
+  /** A DICOM WSI: every instance's object, opened together (each read is a range read, as for one file). */
+  private async openInstances(setKey: string): Promise<Slide> {
+    const keys = this.instanceKeys.get(setKey)
+    if (!keys?.length) throw SlideErrors.notFound('The instances of this slide are')
+    const sources = []
+    try {
+      for (const k of keys) sources.push(await this.archive.objects.source(k))
+    } catch (e) {
+      await Promise.all(sources.map((s) => s.close().catch(() => {})))
+      throw e
+    }
+    return openDicomSlide(sources)
   }
 
   /**
@@ -72,7 +89,13 @@ export class SlideServing {
     return row
   }
 
-  withSlide<T>(row: ServedSlideRow, fn: (slide: Slide) => Promise<T>): Promise<T> {
+  async withSlide<T>(row: ServedSlideRow, fn: (slide: Slide) => Promise<T>): Promise<T> {
+    if (row.object_key.startsWith(DICOM_SLIDE_KEY_PREFIX) && !this.instanceKeys.has(row.object_key)) {
+      // Rows never change, and the same set key always names the same objects (content-addressed), whatever the collection.
+      const keys = (await this.archive.catalog.db.selectFrom('slide_instance').select('object_key').where('slide_id', '=', row.id).orderBy('object_key').execute()).map((r) => r.object_key)
+      this.instanceKeys.set(row.object_key, keys)
+      if (this.instanceKeys.size > ROW_CACHE) this.instanceKeys.delete(this.instanceKeys.keys().next().value!)
+    }
     return this.readers.use(row.derived_key ? `${row.object_key}+${row.derived_key}` : row.object_key, fn)
   }
 
@@ -83,7 +106,8 @@ export class SlideServing {
   private async lookForDerived(entry: RowEntry): Promise<void> {
     entry.checkedAt = Date.now()
     const levels = JSON.parse(entry.row.levels) as Level[]
-    if (!needsPyramid(levels)) return
+    // A DICOM WSI has the levels its scanner wrote: libvips cannot read it to build more.
+    if (!needsPyramid(levels) || entry.row.object_key.startsWith(DICOM_SLIDE_KEY_PREFIX)) return
     const db = this.archive.catalog.db
     const d = await db.selectFrom('slide_derivative').select(['object_key', 'levels']).where('slide_id', '=', entry.row.id).where('kind', '=', 'pyramid').executeTakeFirst()
     if (d) {

@@ -1,5 +1,5 @@
 /**
- * @module /slides: store a slide (raw file body), list and describe slides, thumbnails,
+ * @module /slides: store a slide (raw file body, or a DICOM WSI's instances as a ustar archive), list and describe slides, thumbnails,
  * associated images, and Deep Zoom (`/slides/{id}.dzi`, `/slides/{id}_files/{level}/{col}_{row}.jpeg`,
  * the URL OpenSeadragon derives from the .dzi one).
  */
@@ -12,7 +12,7 @@ import { dziLayout, dziTile, regionSource } from './geometry.ts'
 import { imageEtag, notModified } from './http-cache.ts'
 import { renderRegion, renderSource } from './render.ts'
 import type { SlideServing } from './serving.ts'
-import { storeSlide } from './upload.ts'
+import { storeDicomSlideTar, storeSlide } from './upload.ts'
 
 const read = { config: { permission: 'study:read' as const } }
 const write = { config: { permission: 'study:write' as const } }
@@ -32,7 +32,7 @@ export async function slideApiRoutes(app: FastifyInstance, opts: { serving: Slid
     req.audit.collection = name
     if (!req.access.can('study:write', name)) throw AuthErrors.forbidden(`study:write permission on collection "${name.slice(0, 64)}"`)
     const ct = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
-    if (ct !== 'application/octet-stream') {
+    if (ct !== 'application/octet-stream' && ct !== 'application/x-tar') {
       ;(req.body as Readable | undefined)?.resume?.()
       throw SlideErrors.mediaType(ct || '(none)')
     }
@@ -41,7 +41,8 @@ export async function slideApiRoutes(app: FastifyInstance, opts: { serving: Slid
       ;(req.body as Readable).resume()
       throw SlideErrors.collectionNotFound(name)
     }
-    const r = await storeSlide(serving.archive, opts.tmpDir, { id: collection.id, name: collection.name, deidentified: collection.deidentified === 1 }, req.body as Readable)
+    const target = { id: collection.id, name: collection.name, deidentified: collection.deidentified === 1 }
+    const r = ct === 'application/x-tar' ? await storeDicomSlideTar(serving.archive, opts.tmpDir, target, req.body as Readable) : await storeSlide(serving.archive, opts.tmpDir, target, req.body as Readable)
     req.audit.detail = { slide: r.row.id, status: r.status }
     return reply.status(r.status === 'stored' ? 201 : 200).send(slideInfo(r.row))
   })

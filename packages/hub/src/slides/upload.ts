@@ -3,7 +3,8 @@
  * memory), opened with the slide reader to check it and read its metadata, then moved into the
  * object store (`slides/<sha256>`) before its catalog row is written, so a crash in between leaves
  * at most an unreferenced object, never a row without bytes. A file the reader refuses leaves
- * nothing behind.
+ * nothing behind. A DICOM WSI (a set of instances) is stored the same way, each instance its own
+ * object listed in `slide_instance`; its identity is the SHA-256 over its instances' sorted hashes.
  */
 import { createHash } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
@@ -12,18 +13,30 @@ import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { FileSource, isKuraError, newId } from '@kura/core'
-import { openSlide, type Level, type Slide } from '@kura/wsi'
+import { getString, getStrings } from '@kura/dicom'
+import { openDicomSlide, openSlide, type Level, type Slide } from '@kura/wsi'
 import type { Archive } from '../archive/archive.ts'
+import { readForCheck, receiptFindings } from '../archive/receipt-check.ts'
 import { findSlide, slideQuery, type SlideRow } from './catalog.ts'
 import { SlideErrors } from './errors.ts'
 import { enqueuePyramid } from './pyramid-job.ts'
+import { spoolTar } from './tar-body.ts'
+
+/** The `object_key` of a slide made of instances: a name for the set (the objects are its `slide_instance` rows). */
+export const DICOM_SLIDE_KEY_PREFIX = 'slides/dicom-wsi/'
+
+export interface SlideCollection {
+  id: string
+  name: string
+  deidentified?: boolean
+}
 
 export interface StoreResult {
   status: 'stored' | 'duplicate'
   row: SlideRow
 }
 
-export async function storeSlide(archive: Archive, tmpDir: string, collection: { id: string; name: string; deidentified?: boolean }, body: Readable): Promise<StoreResult> {
+export async function storeSlide(archive: Archive, tmpDir: string, collection: SlideCollection, body: Readable): Promise<StoreResult> {
   await mkdir(tmpDir, { recursive: true })
   const path = join(tmpDir, `slide-${newId()}`)
   try {
@@ -51,7 +64,7 @@ export async function storeSlide(archive: Archive, tmpDir: string, collection: {
     const existing = await slideQuery(archive.catalog.db).where('s.collection_id', '=', collection.id).where('s.sha256', '=', sha256).executeTakeFirst()
     if (existing) return { status: 'duplicate', row: existing }
 
-    const meta = await describe(path)
+    const meta = await describe(async () => openSlide(await FileSource.open(path)))
     // A label or macro image shows the patient's name and ID on most scanners. Until slides are
     // de-identified on the gateway, a de-identified collection refuses them rather than guess.
     const pictures = (JSON.parse(meta.associated) as Array<{ name: string }>).map((a) => a.name).filter((n) => n === 'label' || n === 'macro')
@@ -86,11 +99,108 @@ export async function storeSlide(archive: Archive, tmpDir: string, collection: {
   }
 }
 
-/** Opens the file with the slide reader and decodes one tile: a file it refuses is answered with the reader's reason. */
-async function describe(path: string) {
+/** One instance file of a DICOM WSI, with its SHA-256 (computed while it was received or read). */
+export interface SlideInstanceFile {
+  /** What to call it in messages (a file name, a tar member name). */
+  name: string
+  path: string
+  sha256: string
+  size: number
+}
+
+/** The identity of a slide made of instances: SHA-256 over the sorted lowercase hex hashes, each followed by "\n". */
+export function instanceSetSha256(hashes: readonly string[]): string {
+  return createHash('sha256').update([...new Set(hashes)].sort().map((h) => `${h}\n`).join('')).digest('hex')
+}
+
+/** A DICOM WSI sent as a ustar archive of its instances (POST /slides, application/x-tar), spooled to temp files. */
+export async function storeDicomSlideTar(archive: Archive, tmpDir: string, collection: SlideCollection, body: Readable): Promise<StoreResult> {
+  const dir = join(tmpDir, `slide-${newId()}`)
+  await mkdir(dir, { recursive: true })
+  try {
+    let files
+    try {
+      files = await spoolTar(body, dir)
+    } catch (e) {
+      if (isKuraError(e)) {
+        body.resume()
+        throw e
+      }
+      throw SlideErrors.receiveFailed((e as Error)?.message ?? String(e))
+    }
+    if (files.length === 0) throw SlideErrors.noInstances()
+    return await storeDicomSlide(archive, collection, files, { move: true })
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * Stores the instances of one DICOM WSI as one slide. `move`: the files are the caller's temp copies (moved into
+ * the store); otherwise they are copied (`kura import --data` reads the user's files in place).
+ */
+export async function storeDicomSlide(archive: Archive, collection: SlideCollection, given: readonly SlideInstanceFile[], opts: { move: boolean }): Promise<StoreResult> {
+  // The same instance twice (a member repeated in the archive) is one object.
+  const files = [...new Map(given.map((f) => [f.sha256, f])).values()]
+  if (files.length === 0) throw SlideErrors.noInstances()
+  const sha256 = instanceSetSha256(files.map((f) => f.sha256))
+  const existing = await slideQuery(archive.catalog.db).where('s.collection_id', '=', collection.id).where('s.sha256', '=', sha256).executeTakeFirst()
+  if (existing) return { status: 'duplicate', row: existing }
+
+  // Each header once: what kind of image it is, and (in a de-identified collection) the receipt check of DICOM objects.
+  const headers: { sopInstanceUid: string; flavor: string }[] = []
+  const findings: { name: string; kinds: string[] }[] = []
+  for (const f of files) {
+    const src = await FileSource.open(f.path)
+    try {
+      const parsed = await readForCheck(src)
+      headers.push({ sopInstanceUid: getString(parsed.dataset, 0x00080018) ?? '', flavor: (getStrings(parsed.dataset, 0x00080008)[2] ?? 'VOLUME').toUpperCase() })
+      if (collection.deidentified) {
+        const found = receiptFindings(parsed)
+        if (found.length) findings.push({ name: f.name, kinds: found.map((x) => x.kind) })
+      }
+    } catch (e) {
+      if (isKuraError(e)) throw SlideErrors.notAnInstance(f.name, e.message)
+      throw e
+    } finally {
+      await src.close()
+    }
+  }
+  if (collection.deidentified) {
+    // A label photographs the glass label (name, ID); an overview usually shows it too: as SVS label/macro images.
+    const identifying = [...new Set(headers.map((h) => h.flavor).filter((k) => k === 'LABEL' || k === 'OVERVIEW'))].sort()
+    if (identifying.length) throw SlideErrors.identifyingInstances(collection.name, identifying)
+    if (findings.length) throw SlideErrors.notDeidentified(collection.name, findings[0]!.name, findings[0]!.kinds)
+  }
+  const meta = await describe(async () => openDicomSlide(await Promise.all(files.map((f) => FileSource.open(f.path)))))
+
+  for (const f of files) await archive.objects.putFile(`slides/${f.sha256}`, f.path, { sha256: f.sha256, move: opts.move, verified: opts.move })
+  const id = newId()
+  try {
+    await archive.catalog.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('slide')
+        .values({ id, collection_id: collection.id, sha256, object_key: `${DICOM_SLIDE_KEY_PREFIX}${sha256}`, size: files.reduce((n, f) => n + f.size, 0), ...meta, created_at: new Date().toISOString() })
+        .execute()
+      await trx
+        .insertInto('slide_instance')
+        .values(files.map((f, i) => ({ slide_id: id, sha256: f.sha256, object_key: `slides/${f.sha256}`, size: f.size, sop_instance_uid: headers[i]!.sopInstanceUid, flavor: headers[i]!.flavor })))
+        .execute()
+    })
+  } catch (e) {
+    const raced = await slideQuery(archive.catalog.db).where('s.collection_id', '=', collection.id).where('s.sha256', '=', sha256).executeTakeFirst()
+    if (raced) return { status: 'duplicate', row: raced }
+    throw e
+  }
+  // No pyramid job: the levels are the instances the scanner wrote (libvips cannot read DICOM WSI to add more).
+  return { status: 'stored', row: (await findSlide(archive.catalog.db, id))! }
+}
+
+/** Opens the slide with its reader and decodes one tile: a slide it refuses is answered with the reader's reason. */
+async function describe(open: () => Promise<Slide>) {
   let slide: Slide
   try {
-    slide = await openSlide(await FileSource.open(path))
+    slide = await open()
   } catch (e) {
     if (isKuraError(e) && e.code.startsWith('WSI_')) throw SlideErrors.notASlide(e.code, e.message)
     throw e

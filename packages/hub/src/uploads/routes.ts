@@ -12,8 +12,6 @@
  */
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Hash } from 'node:crypto'
-import { createHash } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { getStudy, listInstances } from '@kura/storage'
@@ -22,6 +20,7 @@ import { AuthErrors } from '../auth/errors.ts'
 import { completeUpload } from './complete.ts'
 import { UploadErrors } from './errors.ts'
 import { parseUploadMetadata } from './metadata.ts'
+import { WholeHasher } from './whole-hasher.ts'
 import { appendBody, createPartFile, cutBack, removePartFile, syncPrefix } from './part-file.ts'
 import {
   acquireLease, advance, createUpload, deleteUpload, finish, getUpload, isExpired, leaseLive, listExpired, releaseLease, renewLease,
@@ -39,10 +38,9 @@ export interface UploadRoutesOptions {
   maxSize?: number
 }
 
-/** A PATCH-by-PATCH whole-upload hash, valid while one process handles consecutive PATCHes. */
+/** Where this process's whole-upload hash of an upload stands (the hash itself is on the WholeHasher's thread). */
 interface Running {
   offset: number
-  hash: Hash
 }
 
 export async function uploadRoutes(app: FastifyInstance, opts: UploadRoutesOptions) {
@@ -52,6 +50,8 @@ export async function uploadRoutes(app: FastifyInstance, opts: UploadRoutesOptio
   const maxSize = opts.maxSize ?? DEFAULT_MAX_SIZE
   const partPath = (id: string) => join(dir, `${id}.part`)
   const running = new Map<string, Running>()
+  const hasher = new WholeHasher()
+  const forget = (id: string) => { running.delete(id); hasher.forget(id) }
   const write = { config: { permission: 'study:write' as const } }
 
   // Bodies stay streams: PATCH bodies go straight to disk, and Fastify's bodyLimit never applies.
@@ -66,14 +66,17 @@ export async function uploadRoutes(app: FastifyInstance, opts: UploadRoutesOptio
     for (const row of await listExpired(db)) {
       if (leaseLive(row)) continue
       await removePartFile(partPath(row.id))
-      running.delete(row.id)
+      forget(row.id)
       if (row.state === 'receiving' || row.state === 'processing') await markExpired(row)
       else await deleteUpload(db, row.id)
     }
   }
   const timer = setInterval(() => void sweep().catch((err) => app.log.error({ err }, 'upload sweep failed')), SWEEP_MS)
   timer.unref()
-  app.addHook('onClose', async () => clearInterval(timer))
+  app.addHook('onClose', async () => {
+    clearInterval(timer)
+    await hasher.close()
+  })
 
   async function markExpired(row: UploadRow): Promise<void> {
     const result = { state: 'failed', collection: row.collection, study: row.study_instance_uid, objects: [], reason: 'The upload expired (24 h without a PATCH) and its bytes were removed.' }
@@ -98,7 +101,7 @@ export async function uploadRoutes(app: FastifyInstance, opts: UploadRoutesOptio
     }
     if (isExpired(row)) {
       await removePartFile(partPath(id))
-      running.delete(id)
+      forget(id)
       await markExpired(row)
       throw UploadErrors.gone('expired (24 h without a PATCH) and its bytes were removed')
     }
@@ -166,28 +169,33 @@ export async function uploadRoutes(app: FastifyInstance, opts: UploadRoutesOptio
     let held = true
     try {
       const path = partPath(id)
-      const prior = running.get(id)
-      const base = offset === 0 ? createHash('sha256') : prior?.offset === offset ? prior.hash : null
-      const got = await appendBody(path, offset, req.body as Readable, remaining, base)
+      // The whole-upload hash continues only from this process's state at exactly this offset.
+      const tracked = offset === 0 || running.get(id)?.offset === offset
+      const got = await appendBody(path, offset, req.body as Readable, remaining, tracked ? { hasher, id, fresh: offset === 0 } : null)
+      const refused = () => { if (got.tracked) hasher.discard(id) }
       req.audit.detail = { upload: id, bytes: got.written, objects: row.object_count }
       if (got.broken === 'aborted') {
         // Without a checksum the received prefix is good tus bytes; with one it cannot be verified.
-        if (checksum || got.written === 0) await cutBack(path, offset)
-        else {
+        if (checksum || got.written === 0) {
+          refused()
+          await cutBack(path, offset)
+        } else {
           await syncPrefix(path, offset + got.written)
           await advance(db, id, lease, offset + got.written, { release: true })
           held = false
-          running.delete(id)
+          forget(id)
         }
         req.log.warn({ upload: id, written: got.written }, 'upload PATCH broke off')
         if (req.raw.socket?.destroyed !== false) return reply.hijack()
         throw UploadErrors.badHeader('body', 'the request body ended early; send HEAD and resume from its Upload-Offset.')
       }
       if (got.broken === 'past-end') {
+        refused()
         await cutBack(path, offset)
         throw UploadErrors.pastEnd(row.upload_length)
       }
       if (checksum && checksum !== got.chunkSha256) {
+        refused()
         await cutBack(path, offset)
         throw UploadErrors.checksumMismatch()
       }
@@ -195,17 +203,20 @@ export async function uploadRoutes(app: FastifyInstance, opts: UploadRoutesOptio
       if (newOffset < row.upload_length) {
         const expires = await advance(db, id, lease, newOffset, { release: true })
         held = false
-        if (got.whole) running.set(id, { offset: newOffset, hash: got.whole })
-        else running.delete(id)
+        if (got.tracked) {
+          hasher.commit(id)
+          running.set(id, { offset: newOffset })
+        } else forget(id)
         reply.header('Upload-Offset', String(newOffset))
         reply.header('Upload-Expires', httpDate(expires))
         return reply.status(204).send()
       }
       // The completing PATCH: answered only after the whole hash is checked and every object stored.
       await advance(db, id, lease, newOffset, { state: 'processing' })
-      running.delete(id)
+      const wholeSha256 = got.tracked ? await hasher.digest(id) : null
+      forget(id)
       const t0 = performance.now()
-      const done = await completeUpload(opts.archive, row, path, got.whole ? got.whole.digest('hex') : null, req.access.siteBound('study:write', row.collection) ?? undefined)
+      const done = await completeUpload(opts.archive, row, path, wholeSha256, req.access.siteBound('study:write', row.collection) ?? undefined)
       await finish(db, id, lease, done.result.state === 'failed' ? 'failed' : 'complete', done.result)
       held = false
       await removePartFile(path)
@@ -225,7 +236,7 @@ export async function uploadRoutes(app: FastifyInstance, opts: UploadRoutesOptio
     const row = await load(req, req.params.id)
     if (leaseLive(row)) throw UploadErrors.busy()
     await removePartFile(partPath(row.id))
-    running.delete(row.id)
+    forget(row.id)
     await deleteUpload(db, row.id)
     return reply.status(204).send()
   })

@@ -12,6 +12,7 @@ import type { AnnotationTables } from './tables/annotations.ts'
 import type { AnnotationTaskTables } from './tables/annotation-tasks.ts'
 import type { ClinicalRecordTables } from './tables/clinical-records.ts'
 import type { JobTables } from './tables/jobs.ts'
+import type { SlideInstanceTables } from './tables/slide-instances.ts'
 
 export interface CollectionTable {
   id: string
@@ -242,7 +243,7 @@ export interface StudySiteTable {
   created_at: string
 }
 
-export interface Database extends AnnotationTables, AnnotationTaskTables, ClinicalRecordTables, JobTables {
+export interface Database extends AnnotationTables, AnnotationTaskTables, ClinicalRecordTables, JobTables, SlideInstanceTables {
   study_site: StudySiteTable
   quarantine: QuarantineTable
   user: UserTable

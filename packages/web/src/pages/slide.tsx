@@ -3,13 +3,15 @@
  * overview navigator, zoom and magnification buttons, a scale bar from the slide's MPP, and its
  * facts. Loaded on demand (app.tsx imports it lazily) so OpenSeadragon stays out of the first load.
  * A slide outside the user's collections answers 404 like a missing one, and shows as not found.
+ * The annotation layer (annotations/) comes in this same lazy chunk, so the first load does not grow.
  */
 import { useEffect, useId, useRef, useState } from 'react'
 import OpenSeadragon from 'openseadragon'
 import { api } from '../api.ts'
 import { LoadState, Page, useLoad } from '../components.tsx'
 import { useI18n } from '../i18n.tsx'
-import { Link } from '../router.tsx'
+import { Link, useLocation } from '../router.tsx'
+import { SlideAnnotations, type TaskContext } from '../annotations/slide-annotations.tsx'
 import { formatBytes, scaleBar, scanObjective, type ScaleBar } from '../slide-scale.ts'
 import type { SlideInfo } from '../types.ts'
 
@@ -32,13 +34,19 @@ function preemptInlineStyle(): void {
 export function Slide({ id }: { id: string }) {
   const { t } = useI18n()
   const state = useLoad((signal) => api.get<SlideInfo>(`/slides/${encodeURIComponent(id)}`, { signal }), [id])
+  // Opened from a task (`?task=…&item=…`, `&review=1` for the reviewer): annotations go into the task.
+  const { query } = useLocation()
+  const taskId = query.get('task')
+  const itemId = query.get('item')
+  const review = query.get('review') === '1'
+  const task: TaskContext | null = taskId ? { taskId, itemId, review } : null
   const back = <Link to={state.data ? `/wsi?collection=${encodeURIComponent(state.data.collection)}` : '/wsi'}>← {t('slide.back')}</Link>
   return (
     <Page title={`${t('slide.title')} ${id.slice(0, 8)}`} actions={back}>
       <LoadState state={state} notFound={t('slide.notFound')}>
         {(info) => (
           <div className="slide-layout">
-            <Viewer info={info} />
+            <Viewer info={info} task={task} />
             <Facts info={info} />
           </div>
         )}
@@ -47,7 +55,7 @@ export function Slide({ id }: { id: string }) {
   )
 }
 
-function Viewer({ info }: { info: SlideInfo }) {
+function Viewer({ info, task }: { info: SlideInfo; task: TaskContext | null }) {
   const { t } = useI18n()
   const host = useRef<HTMLDivElement>(null)
   const barLine = useRef<HTMLSpanElement>(null)
@@ -158,6 +166,7 @@ function Viewer({ info }: { info: SlideInfo }) {
       <p id={keysId} className="hint">
         {t('slide.keys')}
       </p>
+      {viewer && <SlideAnnotations viewer={viewer} info={info} task={task} />}
     </div>
   )
 }

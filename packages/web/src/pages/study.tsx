@@ -8,6 +8,7 @@ import { dicomDate, num, personName, str, strs, Tag, type DicomJson } from '../d
 import { useI18n } from '../i18n.tsx'
 import { Link } from '../router.tsx'
 import { Thumbnail } from '../thumbnail.tsx'
+import { StudyRecords } from './records-shared.tsx'
 
 const DICOM_JSON = 'application/dicom+json'
 
@@ -74,6 +75,7 @@ export function Study({ uid }: { uid: string }) {
                   )
                 })}
               </ul>
+              <StudyRecords uid={uid} />
             </>
           )
         }}
