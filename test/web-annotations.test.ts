@@ -18,7 +18,7 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import type { Browser, Page } from 'playwright-core'
 import { startTestHub, type TestHub } from './support/hub.ts'
-import { ensureWebBuilt, launchChromium, requireChromium } from './support/browser.ts'
+import { ensureWebBuilt, launchChromium, requireChromium, withCheckedPage } from './support/browser.ts'
 
 const CMU_SMALL = '/work/shared/data/wsi/CMU-1-Small-Region.svs'
 const COLLECTION = 'annotations-web'
@@ -101,25 +101,7 @@ describe('annotations in Chromium', () => {
 
   async function withPage(name: string, fn: (page: Page) => Promise<void>): Promise<void> {
     browser ??= await launchChromium()
-    const context = await browser.newContext({ locale: 'en-US', viewport: { width: 1400, height: 1000 } })
-    const page = await context.newPage()
-    page.setDefaultTimeout(20_000)
-    const problems: string[] = []
-    page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`))
-    page.on('console', (m) => {
-      if (/Content.Security.Policy|Refused to/i.test(m.text())) problems.push(`CSP: ${m.text()}`)
-    })
-    try {
-      await fn(page)
-      assert.deepEqual(problems, [], 'no uncaught errors or CSP violations in the page')
-    } catch (e) {
-      const shot = join(tmpdir(), `kura-web-annotations-${name}.png`)
-      await page.screenshot({ path: shot, fullPage: true }).catch(() => {})
-      console.error(`screenshot of the failure: ${shot}`)
-      throw e
-    } finally {
-      await context.close()
-    }
+    await withCheckedPage(browser, `web-annotations-${name}`, fn, { viewport: { width: 1400, height: 1000 } })
   }
 
   async function signInFirstTime(page: Page, who: 'alice' | 'bob' | 'carol', start: string): Promise<void> {

@@ -15,7 +15,7 @@ import type { Browser, Page } from 'playwright-core'
 import { createToken } from '@kura/hub'
 import { itemOf, sampleEndoscopy } from '../packages/hub/src/records/samples.ts'
 import { startTestHub, stowBody, PYDICOM_FILES, type TestHub } from './support/hub.ts'
-import { ensureWebBuilt, launchChromium, requireChromium } from './support/browser.ts'
+import { ensureWebBuilt, launchChromium, requireChromium, withCheckedPage } from './support/browser.ts'
 
 const SCREENSHOTS = join(import.meta.dirname, '..', '.tmp', 'web')
 
@@ -68,25 +68,7 @@ describe('clinical records in Chromium', () => {
 
   async function withPage(name: string, locale: string, fn: (page: Page) => Promise<void>): Promise<void> {
     browser ??= await launchChromium()
-    const context = await browser.newContext({ locale, viewport: { width: 1400, height: 950 } })
-    const page = await context.newPage()
-    page.setDefaultTimeout(20_000)
-    const problems: string[] = []
-    page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`))
-    page.on('console', (m) => {
-      if (/Content.Security.Policy|Refused to/i.test(m.text())) problems.push(`CSP: ${m.text()}`)
-    })
-    try {
-      await fn(page)
-      assert.deepEqual(problems, [], 'no uncaught errors or CSP violations in the page')
-    } catch (e) {
-      const shot = join(tmpdir(), `kura-web-records-${name}.png`)
-      await page.screenshot({ path: shot, fullPage: true }).catch(() => {})
-      console.error(`screenshot of the failure: ${shot}`)
-      throw e
-    } finally {
-      await context.close()
-    }
+    await withCheckedPage(browser, `web-records-${name}`, fn, { locale })
   }
 
   async function signIn(page: Page, start: string): Promise<void> {

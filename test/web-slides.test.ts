@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import type { Browser, Page, Response } from 'playwright-core'
 import { scaleBar, formatLength, scanObjective } from '../packages/web/src/slide-scale.ts'
 import { startTestHub, type TestHub } from './support/hub.ts'
-import { ensureWebBuilt, launchChromium, requireChromium } from './support/browser.ts'
+import { ensureWebBuilt, launchChromium, requireChromium, withCheckedPage } from './support/browser.ts'
 
 const CMU_SMALL = '/work/shared/data/wsi/CMU-1-Small-Region.svs'
 const SCREENSHOTS = join(import.meta.dirname, '..', '.tmp', 'web')
@@ -82,25 +82,7 @@ describe('slides in Chromium', () => {
    */
   async function withPage(name: string, fn: (page: Page) => Promise<void>): Promise<void> {
     browser ??= await launchChromium()
-    const context = await browser.newContext({ locale: 'en-US', viewport: { width: 1400, height: 950 } })
-    const page = await context.newPage()
-    page.setDefaultTimeout(20_000)
-    const problems: string[] = []
-    page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`))
-    page.on('console', (m) => {
-      if (/Content.Security.Policy|Refused to/i.test(m.text())) problems.push(`CSP: ${m.text()}`)
-    })
-    try {
-      await fn(page)
-      assert.deepEqual(problems, [], 'no uncaught errors or CSP violations in the page')
-    } catch (e) {
-      const shot = join(tmpdir(), `kura-web-slides-${name}.png`)
-      await page.screenshot({ path: shot, fullPage: true }).catch(() => {})
-      console.error(`screenshot of the failure: ${shot}`)
-      throw e
-    } finally {
-      await context.close()
-    }
+    await withCheckedPage(browser, `web-slides-${name}`, fn)
   }
 
   async function signInFirstTime(page: Page, who: 'admin' | 'researcher', start: string): Promise<void> {
