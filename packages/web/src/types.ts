@@ -164,7 +164,7 @@ export interface Annotation {
  * out; shapes under about one screen pixel (`minExtent` level-0 pixels) are left out; `truncated` when more
  * matched than `limit`.
  */
-export interface AnnotationPage { annotations: Annotation[]; count: number; truncated: boolean; simplified: boolean; minExtent?: number; limit?: number }
+export interface AnnotationPage { annotations: Annotation[]; count: number; truncated: boolean; simplified: boolean; minExtent?: number; limit?: number; /** Level-0 pixels of the simplification the shapes come with (0: full geometry). */ tolerance?: number }
 
 export interface ImageLabel {
   id: string

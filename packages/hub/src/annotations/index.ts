@@ -14,6 +14,7 @@ export {
   getAnnotations,
   listAnnotations,
   queryViewport,
+  queryViewportJson,
   annotationSetVersion,
   annotationHistory,
   targetCollections,

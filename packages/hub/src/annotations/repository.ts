@@ -20,6 +20,7 @@ import { resolveLabel, type ResolvedLabel } from './vocabularies.ts'
 type Db = Kysely<Database>
 /** The columns an annotation is read back from (the derived ones exist for the index and metrics only). */
 const READ_COLUMNS = ['id', 'collection_id', 'slide_id', 'study_instance_uid', 'series_instance_uid', 'sop_instance_uid', 'frame', 'shape', 'geometry', 'ellipse', 'label_system', 'label_code', 'vocabulary_id', 'author', 'created_at', 'updated_at', 'confidence', 'status', 'task_id', 'properties', 'seq'] as const
+const TARGET_COLUMNS = ['slide_id', 'study_instance_uid', 'series_instance_uid', 'sop_instance_uid', 'frame'] as const
 type AnnotationRow = Pick<Selectable<Database['annotation']>, (typeof READ_COLUMNS)[number]>
 /** A viewport row: `geometry` is the stored simplified text of the tier read, `simplified` 1 when it was one. */
 type ViewportRow = AnnotationRow & { simplified: number | boolean }
@@ -172,12 +173,13 @@ async function versionsOf(db: Db, ids: Iterable<string>): Promise<void> {
   for (const r of await db.selectFrom('vocabulary').select(['id', 'version']).where('id', 'in', missing).execute()) versions.set(r.id, r.version)
 }
 
-function annotationOf(r: AnnotationRow, geometry?: Geometry): StoredAnnotation {
+/** `target`: the slide a viewport read was of (its rows leave the target columns out). */
+function annotationOf(r: AnnotationRow, target?: AnnotationTarget): StoredAnnotation {
   const a: StoredAnnotation = {
     id: r.id,
-    target: targetOfRow(r),
+    target: target ?? targetOfRow(r),
     shape: r.shape as ShapeKind,
-    geometry: geometry ?? (JSON.parse(r.geometry) as Geometry),
+    geometry: JSON.parse(r.geometry) as Geometry,
     label: { system: r.label_system, code: r.label_code, version: versions.get(r.vocabulary_id) },
     author: r.author,
     createdAt: r.created_at,
@@ -420,7 +422,8 @@ export async function listAnnotations(db: Db, query: AnnotationListQuery): Promi
 export async function queryViewport(db: Db, target: AnnotationTarget, view: Viewport, filter: AnnotationFilter = {}, limit = VIEWPORT_DEFAULT_LIMIT): Promise<ViewportResult> {
   const { rows, ...meta } = await viewportRows(db, target, view, filter, limit)
   await versionsOf(db, rows.map((r) => r.vocabulary_id))
-  return { annotations: rows.map((r) => annotationOf(r)), count: rows.length, ...meta }
+  const known = target.kind === 'slide' ? target : undefined
+  return { annotations: rows.map((r) => annotationOf(r, known)), count: rows.length, ...meta }
 }
 
 /**
@@ -429,9 +432,42 @@ export async function queryViewport(db: Db, target: AnnotationTarget, view: View
  * `JSON.parse(annotationsJson)` equals queryViewport's `annotations`.
  */
 export async function queryViewportJson(db: Db, target: AnnotationTarget, view: Viewport, filter: AnnotationFilter = {}, limit = VIEWPORT_DEFAULT_LIMIT): Promise<Omit<ViewportResult, 'annotations'> & { annotationsJson: string }> {
+  if (postgres(db) && target.kind === 'slide') return viewportJsonInPostgres(db, target, view, filter, limit)
   const { rows, ...meta } = await viewportRows(db, target, view, filter, limit)
   await versionsOf(db, rows.map((r) => r.vocabulary_id))
-  return { annotationsJson: `[${rows.map(annotationJsonOf).join(',')}]`, count: rows.length, ...meta }
+  const known = target.kind === 'slide' ? JSON.stringify(target) : undefined
+  return { annotationsJson: `[${rows.map((r) => annotationJsonOf(r, known)).join(',')}]`, count: rows.length, ...meta }
+}
+
+/**
+ * PostgreSQL writes the JSON text itself, one string for the whole answer: decoding thousands of rows of twenty
+ * columns was most of a dense viewport's cost in Node. Measured with 1,000,000 cells and 5,000 rows per answer
+ * (bench/annotations.ts, p95): the hub's CPU fell from ~100 to ~20–25 ms a query, PostgreSQL's rose from ~20 to
+ * ~50 ms; less in all, and the hub's single event loop is the scarcer of the two. The inner query is
+ * viewportQuery's, so the index and the limit work as there.
+ */
+async function viewportJsonInPostgres(db: Db, target: AnnotationTarget & { kind: 'slide' }, view: Viewport, filter: AnnotationFilter, limit: number) {
+  return inTransaction(db, async (tx) => {
+    await sql`set local enable_bitmapscan = off`.execute(tx)
+    const { query, minExtent, cap, tolerance } = viewportQuery(tx, target, view, filter, limit)
+    const q = (col: string) => sql`to_json(${sql.ref(`a.${col}`)})`
+    const optional = (key: string, col: string) => sql`case when ${sql.ref(`a.${col}`)} is null then '' else concat(${`,"${key}":`}::text, ${sql.ref(`a.${col}`)}) end`
+    const annotation = sql`concat(${'{"id":'}::text, ${q('id')}, ${`,"target":${JSON.stringify(target)},"shape":`}::text, ${q('shape')},
+      ${',"geometry":'}::text, a.geometry, ${',"label":{"system":'}::text, ${q('label_system')}, ${',"code":'}::text, ${q('label_code')},
+      case when v.version is null then '' else concat(${',"version":'}::text, to_json(v.version)) end,
+      ${'},"author":'}::text, ${q('author')}, ${',"createdAt":'}::text, ${q('created_at')}, ${',"updatedAt":'}::text, ${q('updated_at')},
+      ${',"confidence":'}::text, coalesce(a.confidence::text, 'null'), ${',"status":'}::text, ${q('status')},
+      ${',"taskId":'}::text, coalesce(to_json(a.task_id)::text, 'null'), ${',"collectionId":'}::text, ${q('collection_id')},
+      ${',"seq":'}::text, a.seq, ${optional('ellipse', 'ellipse')}, ${optional('properties', 'properties')}, '}')`
+    const r = await sql<{ n: string; simplified: boolean | null; json: string | null }>`
+      select count(*) as n, coalesce(bool_or(a.simplified) filter (where a.rn <= ${cap}), false) as simplified,
+        string_agg(${annotation}, ',' order by a.rn) filter (where a.rn <= ${cap}) as json
+      from (select l.*, row_number() over () as rn from (${query}) as l) as a
+      left join vocabulary as v on v.id = a.vocabulary_id`.execute(tx)
+    const row = r.rows[0]!
+    const n = Number(row.n)
+    return { annotationsJson: `[${row.json ?? ''}]`, count: Math.min(n, cap), truncated: n > cap, simplified: Boolean(row.simplified), tolerance, minExtent, limit: cap }
+  })
 }
 
 async function viewportRows(db: Db, target: AnnotationTarget, view: Viewport, filter: AnnotationFilter, limit: number) {
@@ -440,7 +476,7 @@ async function viewportRows(db: Db, target: AnnotationTarget, view: Viewport, fi
   if (postgres(db)) {
     // A plain GiST index scan streams and stops at the limit; the bitmap scan PostgreSQL often picks reads every
     // match in the viewport first (measured with 1,000,000 cells: 2 ms against 56 ms zoomed in). SET LOCAL needs
-    // a transaction. (Having PostgreSQL build one JSON array of the rows instead was measured too: slower.)
+    // a transaction.
     const run = async (tx: Db) => {
       await sql`set local enable_bitmapscan = off`.execute(tx)
       plan = viewportQuery(tx, target, view, filter, limit)
@@ -460,11 +496,11 @@ async function viewportRows(db: Db, target: AnnotationTarget, view: Viewport, fi
 }
 
 /** One annotation as JSON text, the same as JSON.stringify(annotationOf(r)) (keys in the same order). */
-function annotationJsonOf(r: AnnotationRow): string {
+function annotationJsonOf(r: AnnotationRow, targetJson?: string): string {
   const q = JSON.stringify
   const version = versions.get(r.vocabulary_id)
   return (
-    `{"id":${q(r.id)},"target":${q(targetOfRow(r))},"shape":${q(r.shape)},"geometry":${r.geometry}` +
+    `{"id":${q(r.id)},"target":${targetJson ?? q(targetOfRow(r))},"shape":${q(r.shape)},"geometry":${r.geometry}` +
     `,"label":{"system":${q(r.label_system)},"code":${q(r.label_code)}${version === undefined ? '' : `,"version":${q(version)}`}}` +
     `,"author":${q(r.author)},"createdAt":${q(r.created_at)},"updatedAt":${q(r.updated_at)},"confidence":${r.confidence == null ? 'null' : Number(r.confidence)}` +
     `,"status":${q(r.status)},"taskId":${r.task_id == null ? 'null' : q(r.task_id)},"collectionId":${q(r.collection_id)},"seq":${Number(r.seq)}` +
@@ -490,9 +526,11 @@ export function viewportQuery(db: Db, target: AnnotationTarget, view: Viewport, 
     const col = tier ? sql.ref(`${prefix}${lodColumn(tier)}`) : undefined
     return col
       ? [sql<string>`coalesce(${col}, ${sql.ref(`${prefix}geometry`)})`.as('geometry'), sql<boolean>`${col} is not null`.as('simplified')]
-      : [sql.ref<string>(`${prefix}geometry`).as('geometry'), sql<boolean>`${sql.lit(0)}`.as('simplified')]
+      : [sql.ref<string>(`${prefix}geometry`).as('geometry'), sql<boolean>`1 = 0`.as('simplified')]
   }
-  const others = READ_COLUMNS.filter((c) => c !== 'geometry')
+  // A slide's rows all have the same target: leave its columns out (fewer bytes per row to send and decode).
+  const skip = new Set<string>(['geometry', ...(target.kind === 'slide' ? TARGET_COLUMNS : [])])
+  const others = READ_COLUMNS.filter((c) => !skip.has(c))
   if (postgres(db)) {
     let q = db
       .selectFrom('annotation')

@@ -267,7 +267,8 @@ export function AnnotationLayer({
       const w = Math.min(info.width, b.x + b.width + mx) - x
       const h = Math.min(info.height, b.y + b.height + my) - y
       if (w <= 0 || h <= 0) return
-      const scale = viewer.viewport.viewportToImageZoom(viewer.viewport.getZoom(true))
+      // Level-0 pixels per screen pixel (what the hub simplifies by): the inverse of OpenSeadragon's image zoom.
+      const scale = 1 / viewer.viewport.viewportToImageZoom(viewer.viewport.getZoom(true))
       ac?.abort()
       ac = new AbortController()
       const signal = ac.signal
