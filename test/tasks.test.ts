@@ -96,12 +96,20 @@ describe('annotation tasks over HTTP', () => {
     await label('ann2', 1, '5')
     assert.equal(a1.status, 'draft')
     assert.deepEqual((await json(await as('ann1', `/api/tasks/${task.id}/items`))).map((i: any) => i.state), ['in_progress', 'in_progress'])
+    // Blind reading: a reader sees only their own task work in the viewport; the reviewer sees both readers'.
+    const inView = async (who: string) => ((await json(await as(who, `${instancePath(0)}/annotations?x=0&y=0&w=100&h=100`))).annotations as any[]).map((a) => a.id).sort()
+    assert.deepEqual(await inView('ann1'), [a1.id])
+    assert.deepEqual(await inView('ann2'), [b1.id])
+    assert.deepEqual(await inView('rev'), [a1.id, b1.id].sort())
+    // Another reader's item cannot be written into, and one's own submitted work is locked (below).
+    assert.equal((await as('ann3', `${instancePath(0)}/annotations`, { shape: 'polygon', geometry: rect(0, 0, 1, 1), label: { system: 'KURA-HE-TISSUE', code: 'tumour' }, taskId: task.id })).status, 404)
 
     // Submit: drafts become submitted.
     assert.equal((await as('ann3', `/api/tasks/${task.id}/items/${items[0].id}/submit`, {})).status, 404)
     const sub = await json(await as('ann1', `/api/tasks/${task.id}/items/${items[0].id}/submit`, {}))
     assert.deepEqual(sub.submitted, { annotations: 1, imageLabels: 1 })
     assert.equal((await json(await as('ann1', `/api/annotations/${a1.id}`))).status, 'submitted')
+    assert.equal((await as('ann1', `/api/annotations/${a1.id}`, { geometry: rect(0, 0, 9, 9) }, 'PATCH')).status, 409, 'submitted work is locked')
     for (const who of ['ann1', 'ann2']) for (const it of items) await json(await as(who, `/api/tasks/${task.id}/items/${it.id}/submit`, {}))
 
     // Progress: the reviewer sees both readers; a reader only themself.

@@ -67,6 +67,11 @@ export interface AnnotationFilter {
   authors?: string[]
   statuses?: AnnotationStatus[]
   taskIds?: string[]
+  /**
+   * Blind reading: readers' work inside tasks is hidden from everyone but its author (and reviewers, who do not set
+   * this), so annotators do not see each other's answers. Accepted work (the ground truth) stays visible.
+   */
+  blindTo?: string
 }
 
 export interface AnnotationListQuery extends AnnotationFilter {
@@ -397,6 +402,10 @@ function applyFilter<Q extends { where: (...a: any[]) => Q }>(q: Q, f: Annotatio
   if (f.authors?.length) q = q.where(`${prefix}author`, 'in', f.authors)
   if (f.statuses?.length) q = q.where(`${prefix}status`, 'in', f.statuses)
   if (f.taskIds?.length) q = q.where(`${prefix}task_id`, 'in', f.taskIds)
+  if (f.blindTo !== undefined) {
+    const me = f.blindTo
+    q = q.where((eb: any) => eb.or([eb(`${prefix}task_id`, 'is', null), eb(`${prefix}author`, '=', me), eb(`${prefix}status`, '=', 'accepted')]))
+  }
   return q
 }
 
