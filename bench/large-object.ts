@@ -15,13 +15,13 @@
  * `--mode tus` instead measures the gateway's upload (issue 4: a 1 GB object at ≥ 90% of a plain
  * HTTP PUT of the same bytes on loopback): in each round, the same file is PUT to a bare Node
  * server that streams it to a file on the same disk and fsyncs it once, then sent by the
- * gateway's tus client (`--chunk-mb`, `--parallel`) to a fresh-process Kura hub, which verifies
+ * gateway's tus client (`--chunk-mb`) to a fresh-process Kura hub, which verifies
  * per-chunk and whole SHA-256, stores and indexes it. Both in the same run, alternating, so the
  * load of a shared machine hits both; the ratio is PUT seconds / tus seconds.
  *
  *   npx tsx bench/large-object.ts --help
  */
-import { closeSync, createReadStream, existsSync, readFileSync, openSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, createReadStream, existsSync, mkdirSync, readFileSync, openSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { once } from 'node:events'
@@ -119,7 +119,6 @@ export async function run(argv: string[]): Promise<void> {
     mode: { type: 'string', default: 'stow', help: 'stow (memory, Kura vs Orthanc) | tus (gateway tus upload vs a plain HTTP PUT)' },
     runs: { type: 'string', default: '3', help: 'tus mode: rounds (PUT then tus each)' },
     'chunk-mb': { type: 'string', default: '64', help: 'tus mode: PATCH size in MiB' },
-    parallel: { type: 'string', default: '1', help: 'tus mode: partial uploads sent at once (concatenation extension); 1 = one upload' },
     'cpu-prof': { type: 'string', help: 'tus mode: write V8 CPU profiles of the hub into this directory' },
   })
   if (!f) return
@@ -249,7 +248,7 @@ function putFile(url: string, file: string, size: number): Promise<number> {
 async function runTus(f: Record<string, string | boolean>): Promise<void> {
   console.log(await machineLine())
   const rows = num(f.rows, 'rows'), cols = num(f.cols, 'cols'), frames = num(f.frames, 'frames')
-  const runs = num(f.runs, 'runs'), chunkMb = num(f['chunk-mb'], 'chunk-mb'), parallel = num(f.parallel, 'parallel')
+  const runs = num(f.runs, 'runs'), chunkMb = num(f['chunk-mb'], 'chunk-mb')
   const obj = ensureLargeObject({ rows, cols, frames })
   console.log(`object: ${obj.file}, ${fmt(mb(obj.size))} MB, ${obj.written ? `written in ${fmt(obj.seconds)} s` : 'reused'}`)
   // The gateway knows the object's SHA-256 from spooling it; so does the bench, before timing.
@@ -258,7 +257,6 @@ async function runTus(f: Record<string, string | boolean>): Promise<void> {
   const sha256 = h.digest('hex')
   const sinkDir = join(tmpdir(), `kura-bench-put-${process.pid}`)
   rmSync(sinkDir, { recursive: true, force: true })
-  const { mkdirSync } = await import('node:fs')
   mkdirSync(sinkDir, { recursive: true })
   const sink = await startPutSink(sinkDir)
   const prof = f['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${f['cpu-prof']}`] : []
@@ -276,7 +274,7 @@ async function runTus(f: Record<string, string | boolean>): Promise<void> {
         const token = s.headers.authorization!.replace(/^Bearer /, '')
         const tus = new TusClient({ hub: s.url, token: () => token, timeoutMs: 600_000 })
         const t0 = nowMs()
-        const { value: url, client: tusClient, server: tusHub } = await withCpu(s.pid, () => tus.upload({ file: obj.file, length: obj.size, chunkBytes: chunkMb * 1024 * 1024, parallel, metadata: { kind: 'dicom', collection: 'bench', sha256, study: obj.study, count: '1' } }))
+        const { value: url, client: tusClient, server: tusHub } = await withCpu(s.pid, () => tus.upload({ file: obj.file, length: obj.size, chunkBytes: chunkMb * 1024 * 1024, metadata: { kind: 'dicom', collection: 'bench', sha256, study: obj.study, count: '1' } }))
         const secs = (nowMs() - t0) / 1000
         const r = await tus.result(url)
         const outcome = r.objects.map((o) => o.outcome).join(',') || r.state
@@ -292,11 +290,11 @@ async function runTus(f: Record<string, string | boolean>): Promise<void> {
     rmSync(sinkDir, { recursive: true, force: true })
     if (!f['keep-file']) rmSync(obj.file, { force: true })
   }
-  printTable(rowsOut, `Gateway tus upload vs plain HTTP PUT — ${fmt(mb(obj.size))} MB, chunk ${chunkMb} MiB, parallel ${parallel}`)
+  printTable(rowsOut, `Gateway tus upload vs plain HTTP PUT — ${fmt(mb(obj.size))} MB, chunk ${chunkMb} MiB`)
   const sorted = [...ratios].sort((a, b) => a - b)
   const median = sorted[Math.floor(sorted.length / 2)] ?? 0
   console.log(`  median tus/PUT ${fmt(100 * median, 0)}% (target ≥ 90%) ${median >= 0.9 ? 'MET' : 'NOT MET'}`)
-  if (f.json) writeFileSync(String(f.json), JSON.stringify({ object: obj, chunkMb, parallel, rows: rowsOut }, null, 2))
+  if (f.json) writeFileSync(String(f.json), JSON.stringify({ object: obj, chunkMb, rows: rowsOut }, null, 2))
 }
 
 runIfMain(import.meta.url, run)

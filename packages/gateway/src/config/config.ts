@@ -215,7 +215,7 @@ export function parseGatewayConfig(doc: unknown, file: string): GatewayConfig {
       else windows.push(parsed)
     })
   }
-  const chunkBytes = bytes(limits, 'chunkBytes', 'limits.chunkBytes', 8 * 1024 * 1024)
+  const chunkBytes = bytes(limits, 'chunkBytes', 'limits.chunkBytes', 32 * 1024 * 1024) // 2 buffers per upload in flight: 4 × 2 × 32 MiB stays well under 512 MB; 8 MiB halved tus throughput
   if (chunkBytes < 64 * 1024) bad('limits.chunkBytes', 'must be at least 64KiB')
   const limitsOut: GatewayConfig['limits'] = {
     concurrency: int(limits, 'concurrency', 'limits.concurrency', 4, 1, 64),

@@ -41,8 +41,6 @@ export interface UploadSpec {
   length: number
   metadata: Record<string, string>
   chunkBytes: number
-  /** Partial uploads sent at once for a large object (tus concatenation); default 1. */
-  parallel?: number
 }
 
 const TUS = { 'tus-resumable': '1.0.0' }

@@ -55,8 +55,7 @@ export async function appendBody(path: string, offset: number, body: Readable, m
     at += gatheredBytes
     gathered = []
     gatheredBytes = 0
-    whole?.hasher.update(whole.id, bufs)
-    inFlight = writeAll(fh, bufs, start)
+    inFlight = writeAll(fh, bufs, start).then(() => whole?.hasher.update(whole.id, bufs))
     // Handled when awaited; this keeps a failed write from counting as an unhandled rejection meanwhile.
     inFlight.catch(() => {})
   }

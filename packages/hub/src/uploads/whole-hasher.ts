@@ -24,7 +24,7 @@ parentPort.on('message', (m) => {
       tentative.set(m.id, base ? base.copy() : createHash('sha256'))
       break
     }
-    case 'data': tentative.get(m.id)?.update(m.bytes); break
+    case 'data': { const h = tentative.get(m.id); if (h) for (const b of m.bytes) h.update(b); break }
     case 'commit': { const h = tentative.get(m.id); tentative.delete(m.id); if (h) committed.set(m.id, h); break }
     case 'discard': tentative.delete(m.id); break
     case 'forget': tentative.delete(m.id); committed.delete(m.id); break
@@ -65,14 +65,29 @@ export class WholeHasher {
     this.w.postMessage({ op: 'begin', id, fresh })
   }
 
-  /** Bytes of the PATCH being received: copied once into a buffer of their own, which is handed over (not cloned). */
+  /**
+   * Bytes of the PATCH being received, once the caller is done with them (written): their memory
+   * is handed over to the worker, not copied (a copy of every byte cost as much as the hash it
+   * moved off this thread). Socket reads own their memory; anything that cannot be handed over
+   * (pooled or shared) is copied.
+   */
   update(id: string, bytes: Buffer[]): void {
-    let n = 0
-    for (const b of bytes) n += b.length
-    const own = new Uint8Array(n)
-    let at = 0
-    for (const b of bytes) { own.set(b, at); at += b.length }
-    this.w.postMessage({ op: 'data', id, bytes: own }, [own.buffer])
+    const owned: ArrayBuffer[] = []
+    const views = bytes.map((b) => {
+      const ab = b.buffer
+      // Only memory that is exactly this buffer: a slice of a pool would take its neighbours along.
+      if (ab instanceof ArrayBuffer && b.byteOffset === 0 && ab.byteLength === b.length && !owned.includes(ab)) {
+        owned.push(ab)
+        return new Uint8Array(ab)
+      }
+      return Uint8Array.prototype.slice.call(b)
+    })
+    try {
+      this.w.postMessage({ op: 'data', id, bytes: views }, owned)
+    } catch {
+      // Not transferable after all: copy.
+      this.w.postMessage({ op: 'data', id, bytes: views.map((v) => v.slice()) })
+    }
   }
 
   /** The PATCH was accepted: its bytes now count. */
