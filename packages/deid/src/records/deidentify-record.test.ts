@@ -9,7 +9,7 @@ import { parsePolicy } from '../policy/schema.ts'
 import { BASIC_POLICY } from '../policy/policy.ts'
 import { pseudonymizer } from '../keys/pseudonym.ts'
 import { deidentifyRecord, type RecordDeidContext } from './deidentify-record.ts'
-import { collectRecordIdentifiers } from './identifiers.ts'
+import { collectRecordIdentifiers, recordIdentifiers } from './identifiers.ts'
 import { verifyRecord } from './verify-record.ts'
 import { romajiOf } from './romaji.ts'
 
@@ -201,4 +201,28 @@ test('pathology and radiology records: text fields cleaned, staff pseudonymised;
   assert.equal(anon.subject.id, p.patientId('\0study/1.2.3.4.5'))
   assert.equal(anon.performedAt, `${shift('2023-04-05', p.dateShiftDays('1.2.3.4.5'))}T14:00`)
   assert.throws(() => deidentifyRecord({ ...rad, subject: { patientId: ' ' }, images: [] }, ctx()), /DEID_RECORD_NO_SUBJECT|neither a patient ID/)
+})
+
+test('a subject\'s identifiers kept from record to record: the same output and findings as one flat list, staff and record ID per record', () => {
+  // Two records of one subject with different record IDs and staff: the subject's part is shared (cached), each
+  // record's own part is not, and a staff name or record ID planted in text is still cut and still found.
+  const a = record({ recordId: 'E2023000123', text: '能勢 健一 E2023000123 ﾉﾄ ﾀﾛｳ', staff: [{ role: 'endoscopist', id: 'D0107', name: '能勢 健一' }] })
+  const b = record({ recordId: 'E2023000999', text: '能勢 健一 E2023000123 大友 恵 E2023000999', staff: [{ role: 'endoscopist', id: 'D0200', name: '大友 恵' }] })
+  const ra = recordIdentifiers(a)
+  const rb = recordIdentifiers(b)
+  assert.equal(ra.subject, rb.subject, 'one subject, one identifier list')
+  assert.deepEqual([...ra.subject, ...ra.own], collectRecordIdentifiers(a))
+  for (const r of [a, b]) {
+    const split = deidentifyRecord(r, ctx(), recordIdentifiers(r))
+    assert.deepEqual(split, deidentifyRecord(r, ctx(), collectRecordIdentifiers(r)))
+    assert.deepEqual(verifyRecord(split, recordIdentifiers(r)), [])
+  }
+  assert.equal((deidentifyRecord(a, ctx()) as unknown as EndoscopyRecord).text, '* * *')
+  // b's text still names a's endoscopist and record: not b's identifiers, so they stay; b's own are cut.
+  assert.equal((deidentifyRecord(b, ctx()) as unknown as EndoscopyRecord).text, '能勢 健一 E2023000123 * *')
+  // Planted back into the output, each part is found, in the order of the flat list.
+  const leaked = { ...deidentifyRecord(b, ctx()), department: '大友恵 00012345 E2023000999' }
+  const flat = verifyRecord(leaked, collectRecordIdentifiers(b))
+  assert.deepEqual(verifyRecord(leaked, recordIdentifiers(b)), flat)
+  assert.deepEqual(flat.map((f) => f.kind), ['id', 'id', 'name'])
 })

@@ -21,7 +21,7 @@ import { pseudonymizer, type Pseudonymizer } from '../keys/pseudonym.ts'
 import { shiftDA } from '../keys/dates.ts'
 import { methodDescription } from '../policy/policy.ts'
 import type { Policy } from '../policy/schema.ts'
-import { collectRecordIdentifiers } from './identifiers.ts'
+import { isSplit, recordIdentifiers, type RecordIdentifiers } from './identifiers.ts'
 import { RecordDeidErrors } from './errors.ts'
 import { textScrubber, type TextScrubber } from './scrub-text.ts'
 import type { Identifier } from '../verify/identifiers.ts'
@@ -56,11 +56,50 @@ function cleaned<T>(v: T, scrubber: TextScrubber, key?: string): T {
   if (typeof v === 'string') return ((key !== undefined && STRUCTURAL.has(key)) || SHIPPED_TERMS.has(v) ? v : scrubber.scrub(v) ?? v) as T
   if (Array.isArray(v)) return v.map((x) => cleaned(x, scrubber)) as T
   if (typeof v === 'object' && v !== null) {
+    const o = v as Record<string, unknown>
     const out: Record<string, unknown> = {}
-    for (const [k, x] of Object.entries(v)) if (x !== undefined) out[k] = cleaned(x, scrubber, k)
+    for (const k of Object.keys(o)) {
+      const x = o[k]
+      if (x !== undefined) out[k] = cleaned(x, scrubber, k)
+    }
     return out as T
   }
   return v
+}
+
+/** A record without its subject and source, kind by kind. */
+type WithoutIdentity<R> = R extends unknown ? Omit<R, 'subject' | 'source'> : never
+
+const BIRTH_DATE = /^(\d{4})-\d{2}-\d{2}$/
+
+/** What a policy decides for records, worked out once per policy. */
+interface RecordRules {
+  /** PatientSex overridden to X. */
+  dropSex: boolean
+  /** PatientBirthDate not overridden to X, Z or D. */
+  keepBirthYear: boolean
+  fullDates: boolean
+  retainDevice: boolean
+  method: string
+}
+
+const RULES = new WeakMap<Policy, RecordRules>()
+
+function rulesOf(policy: Policy): RecordRules {
+  let r = RULES.get(policy)
+  if (r === undefined) {
+    const overrides = new Map(policy.overrides.map((o) => [o.tag >>> 0, o.action]))
+    const birthAction = overrides.get(PATIENT_BIRTH_DATE)
+    r = {
+      dropSex: overrides.get(PATIENT_SEX) === 'X',
+      keepBirthYear: birthAction !== 'X' && birthAction !== 'Z' && birthAction !== 'D',
+      fullDates: policy.options.has('retainLongitudinalFullDates'),
+      retainDevice: policy.options.has('retainDeviceIdentity'),
+      method: `${RECORD_DEID_METHOD} (${methodDescription(policy)})`,
+    }
+    RULES.set(policy, r)
+  }
+  return r
 }
 
 /** A record date moved by `days` with the engine's DA arithmetic; the time of day is kept (whole-day shifts). */
@@ -76,6 +115,18 @@ function shiftDate(value: string, days: number, path: string): string {
   return `${da.slice(0, 4)}-${da.slice(4, 6)}-${da.slice(6, 8)}${m[4] ?? ''}`
 }
 
+// A subject's records come in runs (its exams, one after another): the scrubber for its identifiers (folded names,
+// date variants, romaji) is kept with its identifier list, which recordIdentifiers hands out for every record of
+// that subject; each record adds its own ID and staff. Weak, so it goes when the list does.
+const SUBJECT_SCRUBBERS = new WeakMap<readonly Identifier[], TextScrubber>()
+
+function scrubberOf(ids: readonly Identifier[] | RecordIdentifiers): TextScrubber {
+  if (!isSplit(ids)) return textScrubber(ids)
+  let s = SUBJECT_SCRUBBERS.get(ids.subject)
+  if (s === undefined) SUBJECT_SCRUBBERS.set(ids.subject, (s = textScrubber(ids.subject)))
+  return textScrubber(ids.own, s)
+}
+
 /** The keyed pseudonym of a record or staff id: the patient-ID HMAC in its own NUL-prefixed domain, re-lettered. */
 const keyedId = (pseudo: Pseudonymizer, letter: 'R' | 'S', domain: string): string => letter + pseudo.patientId(`\0${domain}`).slice(1)
 
@@ -83,9 +134,9 @@ const keyedId = (pseudo: Pseudonymizer, letter: 'R' | 'S', domain: string): stri
  * The de-identified form of `record` (which should have passed validateRecord). Pure: the same record, secret,
  * collection and policy always give the same output. Throws DEID_RECORD_NO_SUBJECT / DEID_RECORD_BAD_DATE for a
  * record that cannot be de-identified; hold such a record, never send it. `identifiers` are the record's
- * (collectRecordIdentifiers), passed in by a caller that verifies with the same list afterwards.
+ * (recordIdentifiers or collectRecordIdentifiers), passed in by a caller that verifies with them afterwards.
  */
-export function deidentifyRecord(record: ClinicalRecord, ctx: RecordDeidContext, identifiers: readonly Identifier[] = collectRecordIdentifiers(record)): DeidentifiedRecord {
+export function deidentifyRecord(record: ClinicalRecord, ctx: RecordDeidContext, identifiers: readonly Identifier[] | RecordIdentifiers = recordIdentifiers(record)): DeidentifiedRecord {
   const { policy } = ctx
   const pseudo = pseudonymizer(ctx.secret, ctx.collection)
   const patientId = trim(record.subject.patientId)
@@ -95,24 +146,27 @@ export function deidentifyRecord(record: ClinicalRecord, ctx: RecordDeidContext,
     if (!subjectKey) throw RecordDeidErrors.noSubject(record.source.ref ? 'its source' : 'an unknown source')
   }
   const days = pseudo.dateShiftDays(subjectKey)
-  const overrides = new Map(policy.overrides.map((o) => [o.tag >>> 0, o.action]))
-  const fullDates = policy.options.has('retainLongitudinalFullDates')
+  const rules = rulesOf(policy)
 
   const subject: PseudonymousSubject = { id: pseudo.patientId(patientId || `\0study/${subjectKey}`) }
-  if (record.subject.sex && overrides.get(PATIENT_SEX) !== 'X') subject.sex = record.subject.sex
-  const birth = /^(\d{4})-\d{2}-\d{2}$/.exec(record.subject.birthDate ?? '')
-  const birthAction = overrides.get(PATIENT_BIRTH_DATE)
-  if (birth && birthAction !== 'X' && birthAction !== 'Z' && birthAction !== 'D') subject.birthYear = +birth[1]!
+  if (record.subject.sex && !rules.dropSex) subject.sex = record.subject.sex
+  const birth = BIRTH_DATE.exec(record.subject.birthDate ?? '')
+  if (birth && rules.keepBirthYear) subject.birthYear = +birth[1]!
 
-  const scrubber = textScrubber(identifiers)
-  const { subject: _subject, source, ...rest } = record
-  // Staff and images are rebuilt below from the source record (ids and UIDs are structural, staff names dropped),
-  // so they are copied as they are, in their place, rather than cleaned.
-  const body = {} as typeof rest
-  for (const [k, x] of Object.entries(rest)) if (x !== undefined) (body as Record<string, unknown>)[k] = k === 'staff' || k === 'images' ? x : cleaned(x, scrubber, k)
+  const scrubber = scrubberOf(identifiers)
+  const source = record.source
+  // Everything but subject and source, in the record's order. Staff and images are rebuilt below from the source
+  // record (ids and UIDs are structural, staff names dropped), so they are copied in their place, not cleaned.
+  const body = {} as WithoutIdentity<ClinicalRecord>
+  const fields = record as unknown as Record<string, unknown>
+  for (const k of Object.keys(fields)) {
+    const x = fields[k]
+    if (x === undefined || k === 'subject' || k === 'source') continue
+    ;(body as Record<string, unknown>)[k] = k === 'staff' || k === 'images' ? x : cleaned(x, scrubber, k)
+  }
 
   body.recordId = keyedId(pseudo, 'R', `record/${source.system}/${record.recordId}`)
-  body.performedAt = fullDates ? record.performedAt : shiftDate(record.performedAt, days, 'performedAt')
+  body.performedAt = rules.fullDates ? record.performedAt : shiftDate(record.performedAt, days, 'performedAt')
   body.images = record.images.map((im): ImageRef => {
     const out: ImageRef = { studyInstanceUid: pseudo.uid(trim(im.studyInstanceUid)) }
     if (im.seriesInstanceUid) out.seriesInstanceUid = pseudo.uid(trim(im.seriesInstanceUid))
@@ -122,7 +176,7 @@ export function deidentifyRecord(record: ClinicalRecord, ctx: RecordDeidContext,
   if ('staff' in body) {
     body.staff = body.staff.map((s) => ({ role: s.role, id: keyedId(pseudo, 'S', `staff/${trim(s.id)}`) }))
   }
-  if (body.kind === 'endoscopy' && body.scope && !policy.options.has('retainDeviceIdentity')) {
+  if (body.kind === 'endoscopy' && body.scope && !rules.retainDevice) {
     const { serial: _serial, ...scope } = body.scope
     body.scope = scope
   }
@@ -130,6 +184,6 @@ export function deidentifyRecord(record: ClinicalRecord, ctx: RecordDeidContext,
     ...body,
     subject,
     source: { system: source.system },
-    deidentification: { policy: policy.id, version: policy.version, method: `${RECORD_DEID_METHOD} (${methodDescription(policy)})` },
+    deidentification: { policy: policy.id, version: policy.version, method: rules.method },
   } as DeidentifiedRecord
 }

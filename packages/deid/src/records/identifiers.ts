@@ -11,9 +11,9 @@ import { romajiOf } from './romaji.ts'
 
 const NAME_PARTS = /[\s\u3000^,、・･]+/
 
-function longEnough(kind: IdentifierKind, value: string): boolean {
+/** Long enough to be matched; `n` is normalizeText(value) (unused for dates). */
+function longEnough(kind: IdentifierKind, value: string, n: string): boolean {
   if (kind === 'date') return /^\d{8}$/.test(value)
-  const n = normalizeText(value)
   if (kind === 'name') return n.length >= (/^[\x00-\x7f]*$/.test(n) ? MIN_LATIN_NAME_LENGTH : MIN_NAME_LENGTH)
   return n.length >= MIN_OTHER_LENGTH
 }
@@ -29,8 +29,10 @@ interface Collected {
 // Module-level functions, not closures: tsx (esbuild keepNames) wraps every named inner function per call.
 function add(c: Collected, kind: IdentifierKind, value: string | undefined, source: string): void {
   const v = value?.trim()
-  if (!v || !longEnough(kind, v)) return
-  const key = `${kind}\0${kind === 'date' ? v : normalizeText(v)}`
+  if (!v) return
+  const n = kind === 'date' ? v : normalizeText(v)
+  if (!longEnough(kind, v, n)) return
+  const key = `${kind}\0${n}`
   if (c.seen.has(key) || c.before?.has(key)) return
   c.seen.add(key)
   c.out.push({ kind, value: v, source })
@@ -82,10 +84,19 @@ function subjectIdentifiers(s: ClinicalRecord['subject']): Collected {
   return c
 }
 
-/** Every identifier of the record, deduplicated by kind and normalised value. Secret-grade: never log values. */
-export function collectRecordIdentifiers(record: ClinicalRecord): Identifier[] {
+/**
+ * A record's identifiers in two parts: its subject's (the same array, by identity, for every record of one subject
+ * while it stays cached, so scrubbers and matchers built from it can be kept with it) and the record's own (its
+ * ID, its staff). Together, in that order, they are collectRecordIdentifiers(record).
+ */
+export interface RecordIdentifiers {
+  subject: readonly Identifier[]
+  own: readonly Identifier[]
+}
+
+export function recordIdentifiers(record: ClinicalRecord): RecordIdentifiers {
   const subject = subjectIdentifiers(record.subject)
-  const c: Collected = { out: subject.out.slice(), seen: new Set(), before: subject.seen }
+  const c: Collected = { out: [], seen: new Set(), before: subject.seen }
   add(c, 'id', record.recordId, 'recordId')
   const staff = 'staff' in record ? record.staff : []
   for (let i = 0; i < staff.length; i++) {
@@ -93,5 +104,20 @@ export function collectRecordIdentifiers(record: ClinicalRecord): Identifier[] {
     addName(c, st.name, `staff[${i}].name`)
     add(c, 'id', st.id, `staff[${i}].id`)
   }
-  return c.out
+  return { subject: subject.out, own: c.out }
+}
+
+/** Every identifier of the record, deduplicated by kind and normalised value. Secret-grade: never log values. */
+export function collectRecordIdentifiers(record: ClinicalRecord): Identifier[] {
+  const r = recordIdentifiers(record)
+  return [...r.subject, ...r.own]
+}
+
+/** The identifiers as one list, whichever form they were given in. */
+export function identifierList(ids: readonly Identifier[] | RecordIdentifiers): readonly Identifier[] {
+  return isSplit(ids) ? [...ids.subject, ...ids.own] : ids
+}
+
+export function isSplit(ids: readonly Identifier[] | RecordIdentifiers): ids is RecordIdentifiers {
+  return !Array.isArray(ids)
 }

@@ -91,7 +91,23 @@ function foldRomaji(f: Folded): Folded {
   return out
 }
 
-const plain = (s: string): string => fold(s).text
+/**
+ * fold(s).text for text of stable code units only (ASCII, kana, common kanji, 、。〃), without the span map; else
+ * undefined. The same folding, one code unit at a time.
+ */
+function plainStable(s: string): string | undefined {
+  let out = ''
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (!stable(c)) return undefined
+    const f = c >= 0x41 && c <= 0x5a ? c + 32 : c >= 0x30a1 && c <= 0x30f6 ? c - 0x60 : c
+    if (SEPARATORS.has(f) && !(f === 0x30fc && !isAsciiDigitAt(out))) continue
+    out += String.fromCharCode(f)
+  }
+  return out
+}
+
+const plain = (s: string): string => plainStable(s) ?? fold(s).text
 const romaji = (s: string): string => foldRomaji(fold(s)).text
 const isDigit = (c: string | undefined): boolean => c !== undefined && /^\d$/.test(c.normalize('NFKC'))
 
@@ -156,48 +172,117 @@ function spansIn(text: string, f: Folded, needles: Iterable<string>, out: Array<
   }
 }
 
-/** A scrubber for the given identifiers (collectRecordIdentifiers). */
-export function textScrubber(identifiers: readonly Identifier[]): TextScrubber {
-  // Every occurrence of every needle becomes a span and overlapping spans are merged, so neither the order of the
-  // needles nor a needle given twice changes the result: no sorting, only de-duplication.
-  const plainList = new Set<string>()
-  const romajiList = new Set<string>()
+/** What a text holds whatever the identifiers: its folded forms and where its patterns are. Made when first asked. */
+interface TextForms {
+  folded?: Folded
+  romaji?: Folded
+  patterns?: Array<[number, number]>
+}
+
+// Record texts recur (departments, scope models, report phrases): their forms are kept, by text. Bounded, cleared
+// when full; long texts are not kept.
+const FORMS = new Map<string, TextForms>()
+const FORMS_MAX = 4096
+const FORMS_TEXT_MAX = 512
+
+function formsOf(text: string): TextForms {
+  if (text.length > FORMS_TEXT_MAX) return {}
+  let f = FORMS.get(text)
+  if (f === undefined) {
+    if (FORMS.size >= FORMS_MAX) FORMS.clear()
+    FORMS.set(text, (f = {}))
+  }
+  return f
+}
+
+/** Telephone numbers, postal codes and street addresses in the text, whoever's, as spans of it. */
+function patternSpans(text: string): Array<[number, number]> {
+  const spans: Array<[number, number]> = []
+  // Patterns run on the text itself when NFKC keeps its length (offsets stay valid), else on each character's
+  // NFKC form joined, which keeps one character per code unit for the digits and dashes they look for.
+  // Every pattern needs a digit (or a kanji numeral in an address): most values have none.
+  if (MAY_HOLD_PATTERN.test(text)) {
+    const nfkc = text.normalize('NFKC')
+    const probe = nfkc.length === text.length ? nfkc : [...text].map((c) => { const n = c.normalize('NFKC'); return n.length === c.length ? n : c }).join('')
+    for (const re of [PHONE, POSTAL, ADDRESS]) for (const m of probe.matchAll(re)) spans.push([m.index, m.index + m[0].length])
+  }
+  return spans
+}
+
+/** The needles of a set of identifiers, each once. */
+interface NeedleSet {
+  plain: string[]
+  romaji: string[]
+}
+
+function needleSet(identifiers: readonly Identifier[]): NeedleSet {
+  const plainSet = new Set<string>()
+  const romajiSet = new Set<string>()
   for (const id of identifiers) {
     const n = needlesOf(id)
-    for (const p of n.plain) plainList.add(p)
-    for (const r of n.romaji) romajiList.add(r)
+    for (const p of n.plain) plainSet.add(p)
+    for (const r of n.romaji) romajiSet.add(r)
   }
-  return {
-    scrub(text) {
-      const spans: Array<[number, number]> = []
-      if (plainList.size > 0) {
-        const f = fold(text)
-        spansIn(text, f, plainList, spans)
-        if (romajiList.size > 0) spansIn(text, foldRomaji(f), romajiList, spans)
-      }
-      // Patterns run on the text itself when NFKC keeps its length (offsets stay valid), else on each character's
-      // NFKC form joined, which keeps one character per code unit for the digits and dashes they look for.
-      // Every pattern needs a digit (or a kanji numeral in an address): most values have none.
-      if (MAY_HOLD_PATTERN.test(text)) {
-        const nfkc = text.normalize('NFKC')
-        const probe = nfkc.length === text.length ? nfkc : [...text].map((c) => { const n = c.normalize('NFKC'); return n.length === c.length ? n : c }).join('')
-        for (const re of [PHONE, POSTAL, ADDRESS]) for (const m of probe.matchAll(re)) spans.push([m.index, m.index + m[0].length])
-      }
-      if (spans.length === 0) return undefined
-      spans.sort((a, b) => a[0] - b[0])
-      const merged: Array<[number, number]> = []
-      for (const sp of spans) {
-        const last = merged[merged.length - 1]
-        if (last && sp[0] <= last[1]) last[1] = Math.max(last[1], sp[1])
-        else merged.push([sp[0], sp[1]])
-      }
-      let out = ''
-      let pos = 0
-      for (const [s, e] of merged) {
-        out += `${text.slice(pos, s)}*`
-        pos = e
-      }
-      return out + text.slice(pos)
-    },
+  return { plain: [...plainSet], romaji: [...romajiSet] }
+}
+
+class Scrubber implements TextScrubber {
+  constructor(private readonly sets: readonly NeedleSet[]) {}
+
+  /** This scrubber's needles and those of more identifiers (a subject's scrubber, and one record's own IDs). */
+  with(identifiers: readonly Identifier[]): Scrubber {
+    return new Scrubber([...this.sets, needleSet(identifiers)])
   }
+
+  scrub(text: string): string | undefined {
+    // Every occurrence of every needle becomes a span and overlapping spans are merged, so neither the order of
+    // the needles nor a needle given twice (in two sets) changes the result.
+    const spans: Array<[number, number]> = []
+    const forms = formsOf(text)
+    let plainCount = 0
+    let romajiCount = 0
+    for (const set of this.sets) {
+      plainCount += set.plain.length
+      romajiCount += set.romaji.length
+    }
+    if (plainCount > 0) {
+      const f = (forms.folded ??= fold(text))
+      for (const set of this.sets) spansIn(text, f, set.plain, spans)
+      if (romajiCount > 0) {
+        const r = (forms.romaji ??= foldRomaji(f))
+        for (const set of this.sets) spansIn(text, r, set.romaji, spans)
+      }
+    }
+    const patterns = (forms.patterns ??= patternSpans(text))
+    for (const sp of patterns) spans.push([sp[0], sp[1]])
+    if (spans.length === 0) return undefined
+    spans.sort(byStart)
+    const merged: Array<[number, number]> = []
+    for (const sp of spans) {
+      const last = merged[merged.length - 1]
+      if (last && sp[0] <= last[1]) last[1] = Math.max(last[1], sp[1])
+      else merged.push([sp[0], sp[1]])
+    }
+    let out = ''
+    let pos = 0
+    for (const [s, e] of merged) {
+      out += `${text.slice(pos, s)}*`
+      pos = e
+    }
+    return out + text.slice(pos)
+  }
+}
+
+function byStart(a: [number, number], b: [number, number]): number {
+  return a[0] - b[0]
+}
+
+/**
+ * A scrubber for the given identifiers (collectRecordIdentifiers). With `base` (a scrubber made here), for its
+ * identifiers and these together: a subject's scrubber is made once and each record adds its own IDs and staff.
+ */
+export function textScrubber(identifiers: readonly Identifier[], base?: TextScrubber): TextScrubber {
+  if (base instanceof Scrubber) return base.with(identifiers)
+  if (base !== undefined) throw new TypeError('textScrubber: base must be a scrubber made by textScrubber')
+  return new Scrubber([needleSet(identifiers)])
 }

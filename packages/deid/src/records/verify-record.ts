@@ -5,6 +5,7 @@
  * quarantines the record (nothing is thrown away).
  */
 import type { Identifier } from '../verify/identifiers.ts'
+import { identifierList, isSplit, type RecordIdentifiers } from './identifiers.ts'
 import { identifierMatcher, phiPatternsIn, type Finding } from '../verify/scan.ts'
 
 // A street address: a prefecture, or a city/ward, then place names and a block number (written independently of
@@ -15,18 +16,46 @@ const ADDRESS = /(?:都|道|府|県|市|区|郡|町|村)[^\s、。,，（）()*\
 const GENERATED = /^(?:subject\.id|recordId|staff\[\d+\]\.id|images\[\d+\]\.(?:study|series|sop)InstanceUid)$/
 const SUBJECT_KEYS = new Set(['id', 'sex', 'birthYear'])
 
-// One subject's records come in runs; its needles (date variants, folded names) are indexed once per run. A
-// record's own ID and staff change with every record, so they get a small matcher of their own.
-const MATCHERS = new Map<string, (text: string) => Identifier[]>()
+// One subject's records come in runs; its needles (date variants, folded names) are indexed once per run, and
+// what they find in a text is remembered with them (a subject's records repeat most of their texts). A record's
+// own ID and staff change with every record, so they get a small matcher of their own.
+type Matcher = (text: string) => Identifier[]
+const MEMO_MAX = 1024
+const MEMO_TEXT_MAX = 256
+
+function memoized(m: Matcher): Matcher {
+  const memo = new Map<string, Identifier[]>()
+  return (text) => {
+    let found = memo.get(text)
+    if (found === undefined) {
+      found = m(text)
+      if (text.length > MEMO_TEXT_MAX) return found
+      if (memo.size >= MEMO_MAX) memo.clear()
+      memo.set(text, found)
+    }
+    return found
+  }
+}
+
+// By the identifier list recordIdentifiers hands out for every record of one subject (weak: it goes with it).
+const SUBJECT_MATCHERS = new WeakMap<readonly Identifier[], Matcher>()
+// By content, for callers that pass one flat list.
+const MATCHERS = new Map<string, Matcher>()
 const MATCHERS_MAX = 256
 
-function cachedMatcher(identifiers: readonly Identifier[]): (text: string) => Identifier[] {
+function subjectMatcher(identifiers: readonly Identifier[]): Matcher {
+  let m = SUBJECT_MATCHERS.get(identifiers)
+  if (!m) SUBJECT_MATCHERS.set(identifiers, (m = memoized(identifierMatcher(identifiers))))
+  return m
+}
+
+function cachedMatcher(identifiers: readonly Identifier[]): Matcher {
   let key = ''
   for (const i of identifiers) key += `${i.kind}\u0001${i.source}\u0001${i.value}\u0002`
   let m = MATCHERS.get(key)
   if (!m) {
     if (MATCHERS.size >= MATCHERS_MAX) MATCHERS.delete(MATCHERS.keys().next().value!)
-    MATCHERS.set(key, (m = identifierMatcher(identifiers)))
+    MATCHERS.set(key, (m = memoized(identifierMatcher(identifiers))))
   }
   return m
 }
@@ -35,12 +64,13 @@ const ownOfRecord = (id: Identifier): boolean => id.source === 'recordId' || id.
 
 /** The identifiers found in a text, in the order of `identifiers`, as one identifierMatcher over them all would. */
 interface SplitMatcher {
-  identifiers: readonly Identifier[]
-  subject: (text: string) => Identifier[]
-  record: (text: string) => Identifier[]
+  identifiers: readonly Identifier[] | RecordIdentifiers
+  subject: Matcher
+  record: Matcher
 }
 
-function matcherOf(identifiers: readonly Identifier[]): SplitMatcher {
+function matcherOf(identifiers: readonly Identifier[] | RecordIdentifiers): SplitMatcher {
+  if (isSplit(identifiers)) return { identifiers, subject: subjectMatcher(identifiers.subject), record: identifierMatcher(identifiers.own) }
   const subject: Identifier[] = []
   const record: Identifier[] = []
   for (const id of identifiers) (ownOfRecord(id) ? record : subject).push(id)
@@ -54,7 +84,7 @@ function matchIn(m: SplitMatcher, text: string): Identifier[] {
   if (a.length === 0) return b
   // Both parts found something: back into the order of the identifiers, as the findings are listed.
   const found = new Set([...a, ...b])
-  return m.identifiers.filter((id) => found.has(id))
+  return identifierList(m.identifiers).filter((id) => found.has(id))
 }
 
 /** The patterns found in a text, whoever's: they depend on the text alone, and most texts recur. */
@@ -102,8 +132,11 @@ function visit(v: unknown, path: string, match: SplitMatcher, findings: Finding[
   if (typeof v === 'object' && v !== null) for (const k in v) visit((v as Record<string, unknown>)[k], path ? `${path}.${k}` : k, match, findings)
 }
 
-/** Findings in `deid` (empty when clean). `identifiers` come from collectRecordIdentifiers(source record). */
-export function verifyRecord(deid: unknown, identifiers: readonly Identifier[]): Finding[] {
+/**
+ * Findings in `deid` (empty when clean). `identifiers` come from collectRecordIdentifiers(source record), or
+ * recordIdentifiers(source record), which lets a subject's needles be kept from one of its records to the next.
+ */
+export function verifyRecord(deid: unknown, identifiers: readonly Identifier[] | RecordIdentifiers): Finding[] {
   const findings: Finding[] = []
   visit(deid, '', matcherOf(identifiers), findings)
 

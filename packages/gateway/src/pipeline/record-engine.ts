@@ -3,13 +3,24 @@
  * validates records; @kura/deid de-identifies them with the gateway's policy, site secret and collection (the
  * same three the DICOM path uses, so a record and its images share one pseudonymous subject and date shift) and
  * runs the verification scan against the source record's identifiers.
+ *
+ * The identifiers of a record are collected once: de-identification cleans text of them and the scan then looks
+ * for the same ones (the stage always verifies the record it has just de-identified).
  */
-import { collectRecordIdentifiers, deidentifyRecord, verifyRecord, type Policy } from '@kura/deid'
+import { deidentifyRecord, recordIdentifiers, verifyRecord, type Policy, type RecordIdentifiers } from '@kura/deid'
+import type { ClinicalRecord } from '@kura/records'
 import { parseHl7, parseSsmix2FileName, toClinicalRecords, validateRecord } from '@kura/records'
 import type { RecordEngine } from './record-stage.ts'
 
 export function recordEngine(s: { policy: Policy; secret: Uint8Array; collection: string }): RecordEngine {
   const ctx = { policy: s.policy, secret: s.secret, collection: s.collection }
+  // Each record's identifiers, from its de-identification to its verification (weak: they go with the record).
+  const ids = new WeakMap<ClinicalRecord, RecordIdentifiers>()
+  const idsOf = (record: ClinicalRecord): RecordIdentifiers => {
+    let r = ids.get(record)
+    if (r === undefined) ids.set(record, (r = recordIdentifiers(record)))
+    return r
+  }
   return {
     readSsmix2(raw, ref) {
       const parsed = parseSsmix2FileName(ref.slice(ref.lastIndexOf('/') + 1))
@@ -26,7 +37,7 @@ export function recordEngine(s: { policy: Policy; secret: Uint8Array; collection
       return { records: r.records, held: r.held.map((h) => h.reasons), ...(r.skipped ? { skipped: r.skipped } : {}) }
     },
     validate: (record) => validateRecord(record),
-    deidentify: (record) => deidentifyRecord(record, ctx),
-    verify: (deid, record) => verifyRecord(deid, collectRecordIdentifiers(record)).map((f) => ({ path: f.path, message: f.reason })),
+    deidentify: (record) => deidentifyRecord(record, ctx, idsOf(record)),
+    verify: (deid, record) => verifyRecord(deid, idsOf(record)).map((f) => ({ path: f.path, message: f.reason })),
   }
 }
