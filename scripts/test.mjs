@@ -1,5 +1,5 @@
 // Runs every *.test.ts under packages/ and test/ with Node's own test runner (TypeScript via tsx).
-// Usage: node scripts/test.mjs [path-substring ...]   e.g. `npm test -- dicom`
+// Usage: node scripts/test.mjs [path-substring ...] [--exclude=substring ...]   e.g. `npm test -- dicom`
 import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawnSync } from 'node:child_process'
@@ -16,7 +16,8 @@ const walk = (dir) => {
 }
 for (const r of roots) { try { walk(r) } catch {} }
 const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'))
-const selected = files.sort().filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
+const excluded = process.argv.slice(2).filter((a) => a.startsWith('--exclude=')).map((a) => a.slice('--exclude='.length))
+const selected = files.sort().filter((f) => (filters.length === 0 || filters.some((s) => f.includes(s))) && !excluded.some((s) => f.includes(s)))
 if (selected.length === 0) { console.error('no test files matched'); process.exit(1) }
 const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...selected], { stdio: 'inherit' })
 process.exit(r.status ?? 1)
