@@ -10,7 +10,7 @@
 import { elementPersonNames, elementStrings, type DicomDataset, type ParsedDicom, type Tag } from '@kura/dicom'
 
 /** A folded character and the original UTF-16 span it came from. */
-interface Folded {
+export interface Folded {
   text: string
   start: number[]
   end: number[]
@@ -75,7 +75,7 @@ function fold(s: string): Folded {
 }
 
 /** Romaji long vowels folded (ou/oo/oh+consonant → o, uu → u) on a folded text, keeping the span map. */
-function foldRomaji(f: Folded): Folded {
+export function foldRomaji(f: Folded): Folded {
   const out: Folded = { text: '', start: [], end: [] }
   const t = [...f.text]
   const chars: string[] = []
@@ -218,7 +218,11 @@ function scrubText(text: string, plainNeedles: ReadonlySet<string>, romajiNeedle
   const spans: Array<[number, number]> = []
   spansIn(text, f, plainNeedles, spans)
   if (romajiNeedles.size > 0) spansIn(text, foldRomaji(f), romajiNeedles, spans)
-  if (spans.length === 0) return undefined
+  return spans.length === 0 ? undefined : cutSpans(text, spans)
+}
+
+/** `text` with each of the (possibly overlapping) [start, end) spans replaced by one "*". */
+export function cutSpans(text: string, spans: Array<[number, number]>): string {
   spans.sort((a, b) => a[0] - b[0])
   const merged: Array<[number, number]> = []
   for (const sp of spans) {

@@ -9,14 +9,9 @@
  * must not share this code's mistakes. Matching folds text (NFKC, hiragana, lower case, separators dropped) but
  * keeps, for every folded character, the span of the original text it came from, so spans can be cut out.
  */
+import { cutSpans, foldRomaji, type Folded } from '../engine/scrub.ts'
 import type { Identifier } from '../verify/identifiers.ts'
 import { dateVariants } from '../verify/normalize.ts'
-
-interface Folded {
-  text: string
-  start: number[]
-  end: number[]
-}
 
 function hiragana(c: string): string {
   const n = c.codePointAt(0)!
@@ -73,23 +68,6 @@ const isAsciiDigitAt = (t: string): boolean => {
   return c >= 0x30 && c <= 0x39
 }
 
-/** Romaji long vowels folded (ou/oo/oh+consonant → o, uu → u), keeping the span map. */
-function foldRomaji(f: Folded): Folded {
-  const out: Folded = { text: '', start: [], end: [] }
-  const t = [...f.text]
-  const chars: string[] = []
-  for (let k = 0; k < t.length; k++) {
-    const c = t[k]!
-    const next = t[k + 1]
-    const merge = (c === 'o' && (next === 'u' || next === 'o' || (next === 'h' && !/[aiueoy]/.test(t[k + 2] ?? '')))) || (c === 'u' && next === 'u')
-    chars.push(c)
-    out.start.push(f.start[k]!)
-    out.end.push(merge ? f.end[k + 1]! : f.end[k]!)
-    if (merge) k++
-  }
-  out.text = chars.join('')
-  return out
-}
 
 /**
  * fold(s).text for text of stable code units only (ASCII, kana, common kanji, 、。〃), without the span map; else
@@ -255,26 +233,8 @@ class Scrubber implements TextScrubber {
     }
     const patterns = (forms.patterns ??= patternSpans(text))
     for (const sp of patterns) spans.push([sp[0], sp[1]])
-    if (spans.length === 0) return undefined
-    spans.sort(byStart)
-    const merged: Array<[number, number]> = []
-    for (const sp of spans) {
-      const last = merged[merged.length - 1]
-      if (last && sp[0] <= last[1]) last[1] = Math.max(last[1], sp[1])
-      else merged.push([sp[0], sp[1]])
-    }
-    let out = ''
-    let pos = 0
-    for (const [s, e] of merged) {
-      out += `${text.slice(pos, s)}*`
-      pos = e
-    }
-    return out + text.slice(pos)
+    return spans.length === 0 ? undefined : cutSpans(text, spans)
   }
-}
-
-function byStart(a: [number, number], b: [number, number]): number {
-  return a[0] - b[0]
 }
 
 /**
