@@ -70,16 +70,8 @@ export class SlideServing {
    * what other collections hold.
    */
   async guard(req: FastifyRequest, id: string, permission: GrantedPermission): Promise<ServedSlideRow> {
-    let entry = this.rows.get(id)
-    if (!entry) {
-      const found = await findSlide(this.archive.catalog.db, id)
-      if (!found) throw SlideErrors.notFound()
-      entry = { row: { ...found, derived_key: null }, checkedAt: 0 }
-      this.rows.set(id, entry)
-      if (this.rows.size > ROW_CACHE) this.rows.delete(this.rows.keys().next().value!)
-    }
-    if (entry.row.derived_key === null && Date.now() - entry.checkedAt > DERIVED_RECHECK_MS) await this.lookForDerived(entry)
-    const row = entry.row
+    const row = await this.served(id)
+    if (!row) throw SlideErrors.notFound()
     req.audit.collection = row.collection
     if (!req.access.can(permission, row.collection)) {
       req.audit.outcome = 'denied'
@@ -87,6 +79,20 @@ export class SlideServing {
       throw SlideErrors.notFound()
     }
     return row
+  }
+
+  /** The slide as served (with its derived levels once built), with no access check: callers check first. */
+  async served(id: string): Promise<ServedSlideRow | null> {
+    let entry = this.rows.get(id)
+    if (!entry) {
+      const found = await findSlide(this.archive.catalog.db, id)
+      if (!found) return null
+      entry = { row: { ...found, derived_key: null }, checkedAt: 0 }
+      this.rows.set(id, entry)
+      if (this.rows.size > ROW_CACHE) this.rows.delete(this.rows.keys().next().value!)
+    }
+    if (entry.row.derived_key === null && Date.now() - entry.checkedAt > DERIVED_RECHECK_MS) await this.lookForDerived(entry)
+    return entry.row
   }
 
   async withSlide<T>(row: ServedSlideRow, fn: (slide: Slide) => Promise<T>): Promise<T> {

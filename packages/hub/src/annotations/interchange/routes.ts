@@ -282,7 +282,7 @@ export async function interchangeRoutes(app: FastifyInstance, opts: { archive: A
       slide: async (sid) => {
         const row = byId.get(sid)!
         const i = slideInfo(row)
-        return { id: sid, width: i.width, height: i.height, mpp: i.mpp, objectivePower: i.objectivePower, withSlide: (fn) => serving.withSlide({ ...row, derived_key: null }, fn) }
+        return { id: sid, width: i.width, height: i.height, mpp: i.mpp, objectivePower: i.objectivePower, withSlide: async (fn) => serving.withSlide((await serving.served(sid)) ?? { ...row, derived_key: null }, fn) }
       },
       annotations: async (sid) => {
         const all = await allOf(slideAnnotations(opts.archive, sid, filter))
