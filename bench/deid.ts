@@ -8,7 +8,11 @@
  *
  * Kura: each file is opened (FileSource), parsed (readDicom), run through deidentify() with BASIC_POLICY (the whole
  * PS3.15 Table E.1-1, every row applied to every element, UIDs remapped, pseudonyms, method sequences inserted) and
- * its output stream written to a temp dir, `--concurrency` files in flight.
+ * its output written to a temp dir: small files with synchronous file calls, large ones streamed; one worker thread
+ * per core (bench/lib/deid-worker.ts; `--threads`), each taking the next file from a shared counter.
+ * Before each timed side the disk is settled (`sync`), and small outputs are deleted only at the end, so neither side
+ * pays for the other's writeback. `--rounds` (3) timed rounds per corpus, the sides alternating which goes first;
+ * the median round of each side is reported, with every round's seconds and ratio.
  * gdcmanon: ONE process over the whole input folder, `--dumb` mode, a fixed list of tags (GDCM_TAGS below,
  * 48 tags, `--empty` for type 2 attributes, `--remove` for the rest); UIDs are not remapped, nothing is inserted.
  * The two do not do the same amount of work: the comparison is "what each tool does to make the file shareable".
@@ -16,15 +20,13 @@
  *   npx tsx bench/deid.ts --help
  */
 import { spawnSync } from 'node:child_process'
-import { closeSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync, readFileSync, writeFileSync } from 'node:fs'
-import { pipeline } from 'node:stream/promises'
-import { Readable } from 'node:stream'
+import { closeSync, existsSync, readFileSync, mkdirSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { FileSource } from '@kura/core'
-import { readDicom } from '@kura/dicom'
+import { Worker } from 'node:worker_threads'
 import { largeObjectHeader } from './lib/dicom-bytes.ts'
-import { deidentify, deidentifyBytes, BASIC_POLICY, generateSecret, SMALL_OBJECT_BYTES } from '@kura/deid'
+import { generateSecret } from '@kura/deid'
+import { runJob, type DeidJob, type DeidJobResult } from './lib/deid-worker.ts'
 import { ensureCorpus } from './lib/corpus.ts'
 import { fmt, loud, machineLine, mb, nowMs, num, parseFlags, printTable, ratio, runIfMain } from './lib/util.ts'
 
@@ -52,13 +54,27 @@ const GDCM_REMOVE = [
 ]
 const GDCM_TAG_COUNT = GDCM_EMPTY.length + GDCM_REMOVE.length
 
+/** Workers run TypeScript through tsx, as the rest of Kura does (no build step): register it, then load the worker. */
+const WORKER_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(new URL('./lib/deid-worker.ts', import.meta.url).href)}) })`
+
 interface Side {
   tool: 'Kura' | 'gdcmanon'
   files?: number
   bytes?: number
   seconds?: number
   failed?: number
+  /** CPU seconds (user + system) the side used while timed: steadier than wall-clock on a busy machine. */
+  cpu?: number
   note?: string
+}
+
+/** CPU seconds (user + system) of this process (every thread) and of its waited-for children, from /proc. */
+function cpuSeconds(): { self: number; children: number } {
+  const stat = readFileSync('/proc/self/stat', 'utf8')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  // Fields 14-17 of proc(5) (utime stime cutime cstime), counted here from field 3; clock ticks of 1/100 s.
+  const tick = (k: number) => Number(f[k - 3]) / 100
+  return { self: tick(14) + tick(15), children: tick(16) + tick(17) }
 }
 
 const ROWS = 512
@@ -99,43 +115,51 @@ function ensureLargeObjects(count: number, frames: number): { dir: string; files
   return { dir, files, totalBytes, seconds: (nowMs() - t0) / 1000 }
 }
 
-/** Kura: de-identifies every file into outDir, `concurrency` at a time; returns files done and failures. */
-async function runKura(files: string[], outDir: string, concurrency: number, secret: Uint8Array): Promise<{ ok: number; failed: number; errors: string[] }> {
-  let next = 0, ok = 0, failed = 0
-  const errors: string[] = []
-  const worker = async () => {
-    while (next < files.length) {
-      const i = next++
-      const ctx = { policy: BASIC_POLICY, secret, collection: 'bench' }
-      const out = path.join(outDir, `${i}.dcm`)
-      // Small objects in memory (as kura deid and the gateway do), large ones streamed.
-      if (statSync(files[i]).size <= SMALL_OBJECT_BYTES) {
-        try {
-          // Synchronous file calls: for a few tens of KB a thread-pool round trip costs more than the copy.
-          writeFileSync(out, (await deidentifyBytes(readFileSync(files[i]), ctx)).output)
-          ok++
-        } catch (e) {
-          failed++
-          if (errors.length < 5) errors.push(`${files[i]}: ${(e as Error).message}`)
-        }
-        continue
-      }
-      const src = await FileSource.open(files[i])
-      try {
-        const parsed = await readDicom(src)
-        const { output } = await deidentify(parsed, src, ctx)
-        await pipeline(Readable.from(output), createWriteStream(out))
-        ok++
-      } catch (e) {
-        failed++
-        if (errors.length < 5) errors.push(`${files[i]}: ${(e as Error).message}`)
-      } finally {
-        await src.close()
-      }
-    }
+/** Kura's side: `threads` worker threads (bench/lib/deid-worker.ts), or this thread when 0, sharing one file counter. */
+class KuraRunner {
+  private readonly workers: Worker[] = []
+  private constructor(private readonly concurrency: number) {}
+
+  static async start(threads: number, concurrency: number): Promise<KuraRunner> {
+    const r = new KuraRunner(concurrency)
+    await Promise.all(Array.from({ length: threads }, () => new Promise<void>((resolve, reject) => {
+      const w = new Worker(WORKER_BOOT, { eval: true })
+      w.once('message', () => resolve())
+      w.once('error', reject)
+      r.workers.push(w)
+    })))
+    return r
   }
-  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker))
-  return { ok, failed, errors }
+
+  get threads(): number {
+    return this.workers.length
+  }
+
+  /** De-identifies every file into outDir; returns files done and failures. */
+  async run(files: string[], outDir: string, secret: Uint8Array): Promise<DeidJobResult> {
+    const next = new Int32Array(new SharedArrayBuffer(4))
+    const job: DeidJob = { files, outDir, secret, next }
+    const parts = this.workers.length > 0
+      ? await Promise.all(this.workers.map((w) => new Promise<DeidJobResult>((resolve, reject) => {
+        w.once('message', resolve)
+        w.once('error', reject)
+        w.postMessage(job)
+      })))
+      : await Promise.all(Array.from({ length: Math.max(1, this.concurrency) }, () => runJob(job)))
+    return { ok: parts.reduce((n, p) => n + p.ok, 0), failed: parts.reduce((n, p) => n + p.failed, 0), errors: parts.flatMap((p) => p.errors).slice(0, 5) }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()))
+  }
+}
+
+/**
+ * Writes out what the previous side left dirty in the page cache, so its writeback and journal commits are not
+ * charged to the next side (the order of the sides would otherwise decide the ratio on a shared disk).
+ */
+function settleDisk(): void {
+  spawnSync('sync')
 }
 
 function gdcmanonPath(): string | null {
@@ -173,13 +197,17 @@ export async function run(argv: string[]): Promise<void> {
     generator: { type: 'string', default: 'auto', help: 'auto | synth | fallback' },
     'large-count': { type: 'string', default: '2', help: 'corpus B: number of large objects (0 skips corpus B)' },
     'large-frames': { type: 'string', default: '1000', help: 'corpus B: frames per object (512×512×16-bit: 1000 ≈ 500 MB)' },
-    concurrency: { type: 'string', default: '4', help: 'Kura: files in flight' },
-    warmup: { type: 'string', default: '300', help: 'Kura: files de-identified first, not timed (0: a cold start)' },
+    threads: { type: 'string', default: String(os.availableParallelism()), help: 'Kura: worker threads (default: one per core; 0: this thread, --concurrency files in flight)' },
+    concurrency: { type: 'string', default: '4', help: 'Kura with --threads 0: files in flight' },
+    warmup: { type: 'string', default: '4000', help: 'Kura: files de-identified first (corpus A, round again as needed), not timed, spread over the threads (0: a cold start)' },
     only: { type: 'string', default: 'both', help: 'kura | gdcmanon | both' },
+    rounds: { type: 'string', default: '3', help: 'timed rounds per corpus, the sides alternating which goes first; the median round is reported' },
+    'out-dir': { type: 'string', default: os.tmpdir(), help: 'where both sides write their outputs (e.g. /dev/shm: file creation off the disk for both)' },
   })
   if (!f) return
   console.log(await machineLine())
   const concurrency = num(f.concurrency, 'concurrency')
+  const threads = num(f.threads, 'threads')
   const largeCount = num(f['large-count'], 'large-count'), largeFrames = num(f['large-frames'], 'large-frames')
   const doKura = f.only !== 'gdcmanon', doGdcm = f.only !== 'kura'
   let gdcm = doGdcm ? gdcmanonPath() : null
@@ -199,58 +227,92 @@ export async function run(argv: string[]): Promise<void> {
   if (gdcm) console.log(`gdcmanon: ${gdcm} ${gdcmanonArgs('<in>', '<out>').join(' ').replace(/(--(?:empty|remove) \S+ )+/g, '… ')}\n  --dumb mode, ${GDCM_TAG_COUNT} tags (${GDCM_EMPTY.length} emptied, ${GDCM_REMOVE.length} removed), one process over the folder; Kura applies every row of PS3.15 Table E.1-1 (BASIC_POLICY).`)
 
   const secret = generateSecret()
-  // The gateway runs for days, so its steady state is what counts; JavaScript reaches it after a few hundred
-  // objects of JIT warm-up, which a one-second run would otherwise mostly measure. gdcmanon has no JIT to warm.
-  const warmup = Math.min(num(f.warmup, 'warmup'), corpusA.files.length)
-  if (doKura && warmup > 0) {
-    const out = mkdtempSync(path.join(os.tmpdir(), 'kura-bench-deid-warm-'))
-    try {
-      await runKura(corpusA.files.slice(0, warmup), out, concurrency, secret)
-    } finally {
-      rmSync(out, { recursive: true, force: true })
-    }
-    console.log(`Kura: warmed up on ${warmup} files of corpus A first (not timed; --warmup 0 for a cold start)`)
+  const kura = doKura ? await KuraRunner.start(threads, concurrency) : null
+  const how = threads > 0 ? `${threads} worker thread${threads === 1 ? '' : 's'}` : `one thread, concurrency ${concurrency}`
+  if (kura) console.log(`Kura: ${how} (gdcmanon is one process; Kura uses every core it is given: --threads 1 for one)`)
+  // Every output stays until the end (deleting a side's files would load the disk during the next side's run).
+  const outs: string[] = []
+  const outDir = (prefix: string, root = String(f['out-dir'])) => {
+    const d = mkdtempSync(path.join(root, prefix))
+    outs.push(d)
+    return d
   }
   const results: Array<{ corpus: string; totalBytes: number; sides: Side[] }> = []
-  for (const c of corpora) {
-    const sides: Side[] = []
-    results.push({ corpus: c.name, totalBytes: c.totalBytes, sides })
-    if (gdcm) {
-      const out = mkdtempSync(path.join(os.tmpdir(), 'kura-bench-deid-gdcm-'))
-      try {
-        const t0 = nowMs()
-        const r = spawnSync(gdcm, gdcmanonArgs(c.dir, out), { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
-        const seconds = (nowMs() - t0) / 1000
-        const done = countFiles(out)
-        sides.push({ tool: 'gdcmanon', files: done.n, bytes: c.totalBytes, seconds, failed: c.files.length - done.n })
-        console.log(`gdcmanon, corpus ${c.name}: ${done.n}/${c.files.length} files in ${fmt(seconds, 2)} s (exit ${r.status})`)
-        if (r.status !== 0 || done.n !== c.files.length) loud(`gdcmanon exit ${r.status}, ${done.n} of ${c.files.length} files written:\n${(r.stderr || r.stdout || '').slice(0, 800)}`)
-      } finally {
-        rmSync(out, { recursive: true, force: true })
+  try {
+    // The gateway runs for days, so its steady state is what counts; JavaScript reaches it after a thousand or so
+    // objects per thread of JIT warm-up (in memory: 2,400 files/s over the first 1,000, 10,000 after; in the bench,
+    // 0.53 ms CPU per file after 1,000 warm-up files, 0.21 ms after 6,000), which a one-second run
+    // would otherwise mostly measure. gdcmanon has no JIT to warm.
+    const warmup = num(f.warmup, 'warmup')
+    if (kura && warmup > 0) {
+      // More warm-up files than corpus A holds go round it again. Their outputs go to memory where there is a
+      // tmpfs: thousands of inodes created and later freed on the disk would slow every later create there.
+      const warmRoot = existsSync('/dev/shm') ? '/dev/shm' : String(f['out-dir'])
+      await kura.run(Array.from({ length: warmup }, (_, i) => corpusA.files[i % corpusA.files.length]!), outDir('kura-bench-deid-warm-', warmRoot), secret)
+      console.log(`Kura: warmed up on ${warmup} files of corpus A first (not timed; --warmup 0 for a cold start)`)
+    }
+    const rounds = Math.max(1, num(f.rounds, 'rounds'))
+    const runGdcm = (c: (typeof corpora)[number], out: string): Side => {
+      settleDisk()
+      const t0 = nowMs(), c0 = cpuSeconds().children
+      const r = spawnSync(gdcm!, gdcmanonArgs(c.dir, out), { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
+      const seconds = (nowMs() - t0) / 1000
+      const cpu = cpuSeconds().children - c0
+      const done = countFiles(out)
+      console.log(`gdcmanon, corpus ${c.name}: ${done.n}/${c.files.length} files in ${fmt(seconds, 2)} s (exit ${r.status})`)
+      if (r.status !== 0 || done.n !== c.files.length) loud(`gdcmanon exit ${r.status}, ${done.n} of ${c.files.length} files written:\n${(r.stderr || r.stdout || '').slice(0, 800)}`)
+      return { tool: 'gdcmanon', files: done.n, bytes: c.totalBytes, seconds, failed: c.files.length - done.n, cpu }
+    }
+    const runKura = async (c: (typeof corpora)[number], out: string): Promise<Side> => {
+      settleDisk()
+      const t0 = nowMs(), c0 = cpuSeconds().self
+      const r = await kura!.run(c.files, out, secret)
+      const seconds = (nowMs() - t0) / 1000
+      const cpu = cpuSeconds().self - c0
+      console.log(`Kura, corpus ${c.name}: ${r.ok}/${c.files.length} files in ${fmt(seconds, 2)} s (${how})`)
+      if (r.failed) loud(`Kura: ${r.failed} files failed:\n${r.errors.join('\n')}`)
+      return { tool: 'Kura', files: r.ok, bytes: c.totalBytes, seconds, failed: r.failed, cpu }
+    }
+    for (const c of corpora) {
+      const all: Record<Side['tool'], Side[]> = { gdcmanon: [], Kura: [] }
+      for (let round = 0; round < rounds; round++) {
+        // The sides alternate which goes first, so neither always inherits the other's disk state.
+        const order: Array<Side['tool']> = round % 2 === 0 ? ['gdcmanon', 'Kura'] : ['Kura', 'gdcmanon']
+        const roundOuts: string[] = []
+        for (const tool of order) {
+          if (tool === 'gdcmanon' ? !gdcm : !kura) continue
+          const out = outDir(tool === 'gdcmanon' ? 'kura-bench-deid-gdcm-' : 'kura-bench-deid-kura-')
+          roundOuts.push(out)
+          all[tool].push(tool === 'gdcmanon' ? runGdcm(c, out) : await runKura(c, out))
+        }
+        // Large outputs go at the end of their round (a few files, and gigabytes of them would pile up).
+        if (c.totalBytes / c.files.length > 64 * 1024 * 1024) for (const d of roundOuts) rmSync(d, { recursive: true, force: true })
+      }
+      // The median round of each side (by seconds) stands for it; every round's seconds are printed with it.
+      const sides: Side[] = []
+      for (const list of [all.gdcmanon, all.Kura]) {
+        if (list.length === 0) continue
+        const sorted = [...list].sort((a, b) => (a.seconds ?? 0) - (b.seconds ?? 0))
+        sides.push({ ...sorted[(sorted.length - 1) >> 1]!, note: list.map((x) => fmt(x.seconds, 2)).join(' / ') })
+      }
+      results.push({ corpus: c.name, totalBytes: c.totalBytes, sides })
+      if (all.gdcmanon.length && all.Kura.length) {
+        const per = all.Kura.map((k, i) => (k.files! / k.seconds!) / (all.gdcmanon[i]!.files! / all.gdcmanon[i]!.seconds!))
+        console.log(`  corpus ${c.name}: Kura/gdcmanon files/s per round ${per.map((x) => `${x.toFixed(2)}×`).join(', ')}`)
       }
     }
-    if (doKura) {
-      const out = mkdtempSync(path.join(os.tmpdir(), 'kura-bench-deid-kura-'))
-      try {
-        const t0 = nowMs()
-        const r = await runKura(c.files, out, concurrency, secret)
-        const seconds = (nowMs() - t0) / 1000
-        sides.push({ tool: 'Kura', files: r.ok, bytes: c.totalBytes, seconds, failed: r.failed })
-        console.log(`Kura, corpus ${c.name}: ${r.ok}/${c.files.length} files in ${fmt(seconds, 2)} s (concurrency ${concurrency})`)
-        if (r.failed) loud(`Kura: ${r.failed} files failed:\n${r.errors.join('\n')}`)
-      } finally {
-        rmSync(out, { recursive: true, force: true })
-      }
-    }
+  } finally {
+    await kura?.close()
+    for (const d of outs) rmSync(d, { recursive: true, force: true })
   }
 
-  const t = [['corpus', 'tool', 'files', 'failed', 'seconds', 'files/s', 'MB/s', 'Kura/gdcmanon files/s']]
+  const t = [['corpus', 'tool', 'files', 'failed', 'seconds', 'files/s', 'MB/s', 'Kura/gdcmanon files/s', 'CPU s', 'CPU ms/file', 'seconds per round']]
   for (const r of results) {
     const g = r.sides.find((s) => s.tool === 'gdcmanon')
     for (const s of r.sides) {
       const fps = s.files && s.seconds ? s.files / s.seconds : undefined
       const gfps = g?.files && g.seconds ? g.files / g.seconds : undefined
-      t.push([r.corpus, s.tool, String(s.files ?? '—'), String(s.failed ?? '—'), fmt(s.seconds, 2), fmt(fps), s.seconds ? fmt(mb(r.totalBytes) / s.seconds) : '—', s.tool === 'Kura' ? ratio(fps, gfps) : ''])
+      t.push([r.corpus, s.tool, String(s.files ?? '—'), String(s.failed ?? '—'), fmt(s.seconds, 2), fmt(fps), s.seconds ? fmt(mb(r.totalBytes) / s.seconds) : '—', s.tool === 'Kura' ? ratio(fps, gfps) : '', fmt(s.cpu, 2), s.cpu !== undefined && s.files ? fmt((s.cpu * 1000) / s.files, 3) : '—', s.note ?? ''])
     }
   }
   printTable(t, `De-identification — Kura BASIC_POLICY (whole Table E.1-1) vs gdcmanon --dumb (${GDCM_TAG_COUNT} tags)`)

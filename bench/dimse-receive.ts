@@ -33,7 +33,8 @@ interface Side {
 
 const GATEWAY = pathToFileURL(join(import.meta.dirname, '../packages/gateway/src/index.ts')).href
 
-function startKura(dir: string): Promise<{ port: number; proc: ChildProcess }> {
+/** Kura's DICOM source alone (C-STORE SCP into a spool, no outbox or pipeline), as a child process. */
+export function startKura(dir: string): Promise<{ port: number; proc: ChildProcess }> {
   const code = `
     import { startDimseServer } from ${JSON.stringify(GATEWAY)}
     const s = await startDimseServer({ aeTitle: 'KURA', port: 0, host: '127.0.0.1', spoolDir: ${JSON.stringify(dir)}, minFreeBytes: 0 })
@@ -50,7 +51,7 @@ function startKura(dir: string): Promise<{ port: number; proc: ChildProcess }> {
   })
 }
 
-async function startStorescp(dir: string, extra: string[]): Promise<{ port: number; proc: ChildProcess }> {
+export async function startStorescp(dir: string, extra: string[]): Promise<{ port: number; proc: ChildProcess }> {
   const port = await freePort()
   const proc = spawn('storescp', [...extra, '+xa', '-od', dir, String(port)], { stdio: 'ignore', env: { ...process.env, TCP_NODELAY: '1' } })
   for (let i = 0; i < 100; i++) {
@@ -66,19 +67,19 @@ async function startStorescp(dir: string, extra: string[]): Promise<{ port: numb
 }
 
 /** Orthanc's C-STORE SCP as shipped (its SQLite index, storage area in `dir`), any called AE accepted. */
-async function startOrthancScp(dir: string): Promise<{ port: number; proc: ChildProcess }> {
+export async function startOrthancScp(dir: string): Promise<{ port: number; proc: ChildProcess }> {
   const port = await freePort()
   // Orthanc's SCP is DCMTK underneath: without TCP_NODELAY in its environment, Nagle holds each response ~40 ms.
   process.env.TCP_NODELAY = '1'
-  const o = await startOrthanc({ dataDir: dir, extraConfig: { DicomServerEnabled: true, DicomPort: port, DicomAet: 'KURA', DicomCheckCalledAet: false } })
-  if (!o) throw new Error('Orthanc is not installed (apt-get install orthanc orthanc-dicomweb)')
+  const o = await startOrthanc({ dataDir: dir, dicomweb: false, extraConfig: { DicomServerEnabled: true, DicomPort: port, DicomAet: 'KURA', DicomCheckCalledAet: false } })
+  if (!o) throw new Error('Orthanc is not installed (apt-get install orthanc)')
   // The bench stops a side with SIGTERM on a process handle; give it one that stops Orthanc.
   const proc = { pid: o.pid, kill: () => { void o.stop().then(() => proc.emit('exit')); return true } } as unknown as ChildProcess & EventEmitter
   Object.setPrototypeOf(proc, EventEmitter.prototype)
   return { port, proc }
 }
 
-function storescu(port: number, args: string[]): Promise<{ code: number | null; seconds: number; output: string }> {
+export function storescu(port: number, args: string[]): Promise<{ code: number | null; seconds: number; output: string }> {
   const t0 = nowMs()
   return new Promise((resolve) => {
     const p = spawn('storescu', ['-aec', 'KURA', ...args.slice(0, -1), '127.0.0.1', String(port), args.at(-1)!], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TCP_NODELAY: '1' } })
@@ -89,18 +90,30 @@ function storescu(port: number, args: string[]): Promise<{ code: number | null; 
   })
 }
 
-function countFiles(dir: string): number {
+export function countFiles(dir: string): number {
   let n = 0
-  for (const e of readdirSync(dir, { withFileTypes: true })) n += e.isDirectory() ? countFiles(join(dir, e.name)) : e.name.endsWith('.json') || e.name.endsWith('.part') ? 0 : 1
+  for (const e of readdirSync(dir, { withFileTypes: true })) n += e.isDirectory() ? countFiles(join(dir, e.name)) : /\.(json|part|ready)$/.test(e.name) ? 0 : 1
   return n
 }
 
 /** Removes the files under `dir` and keeps its folders (Kura's spool folder must stay where it opened it). */
-function emptyFiles(dir: string): void {
+export function emptyFiles(dir: string): void {
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     if (e.isDirectory()) emptyFiles(join(dir, e.name))
     else rmSync(join(dir, e.name), { force: true })
   }
+}
+
+/** `instances` CT files of `size`² under /tmp, made once with the project's generator and reused. */
+export async function smallCorpus(instances: number, size: number): Promise<string> {
+  const corpus = `/tmp/kura-bench-corpus-dimse-ct${size}-${instances}`
+  if (!existsSync(join(corpus, '.done'))) {
+    rmSync(corpus, { recursive: true, force: true })
+    const per = Math.min(instances, 500)
+    await writeCorpus(corpus, { studies: Math.ceil(instances / per), seriesPerStudy: 1, instancesPerSeries: per, modality: 'CT', sizes: { CT: { rows: size, columns: size } }, seed: 7 })
+    mkdirSync(join(corpus, '.done'))
+  }
+  return corpus
 }
 
 interface Result { name: string; instancesPerSec: number[]; largeMbPerSec: number[]; loads: number[]; peakRssMb?: number; ok: boolean; note?: string }
@@ -125,13 +138,7 @@ export async function run(argv: string[]): Promise<void> {
     process.exitCode = 1
     return
   }
-  const corpus = `/tmp/kura-bench-corpus-dimse-ct${size}-${instances}`
-  if (!existsSync(join(corpus, '.done'))) {
-    rmSync(corpus, { recursive: true, force: true })
-    const per = Math.min(instances, 500)
-    await writeCorpus(corpus, { studies: Math.ceil(instances / per), seriesPerStudy: 1, instancesPerSeries: per, modality: 'CT', sizes: { CT: { rows: size, columns: size } }, seed: 7 })
-    mkdirSync(join(corpus, '.done'))
-  }
+  const corpus = await smallCorpus(instances, size)
   const smallCount = countFiles(corpus)
   const large = ensureLargeObject({ rows: 512, cols: 512, frames })
   console.log(`corpus: ${smallCount} CT ${size}×${size} instances in ${corpus}; large object: ${fmt(mb(large.size), 0)} MB (${large.file})`)

@@ -217,6 +217,11 @@ async function startPutSink(dir: string): Promise<{ url: string; pid: number; st
   return { url: `http://127.0.0.1:${line.toString().trim()}`, pid: child.pid!, stop: () => child.kill() }
 }
 
+/** The 1-minute load average now: a shared machine's figures mean little without it. */
+function loadAverage(): string {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ')[0] ?? '?'
+}
+
 /** CPU seconds (user + system) a process has used so far: less sensitive to a busy machine than wall time. */
 function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
@@ -260,7 +265,7 @@ async function runTus(f: Record<string, string | boolean>): Promise<void> {
   mkdirSync(sinkDir, { recursive: true })
   const sink = await startPutSink(sinkDir)
   const prof = f['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${f['cpu-prof']}`] : []
-  const rowsOut: string[][] = [['round', 'PUT s', 'PUT MB/s', 'tus s', 'tus MB/s', 'tus/PUT', 'CPU s PUT client+server', 'CPU s tus client+hub', 'outcome']]
+  const rowsOut: string[][] = [['round', 'PUT s', 'PUT MB/s', 'tus s', 'tus MB/s', 'tus/PUT', 'CPU s PUT client+server', 'CPU s tus client+hub', 'load', 'outcome']]
   const ratios: number[] = []
   try {
     for (let round = 1; round <= runs; round++) {
@@ -279,7 +284,7 @@ async function runTus(f: Record<string, string | boolean>): Promise<void> {
         const r = await tus.result(url)
         const outcome = r.objects.map((o) => o.outcome).join(',') || r.state
         ratios.push(put / secs)
-        rowsOut.push([String(round), fmt(put, 2), fmt(mb(obj.size) / put, 0), fmt(secs, 2), fmt(mb(obj.size) / secs, 0), fmt((100 * put) / secs, 0) + '%', `${fmt(putClient, 2)}+${fmt(putServer, 2)}`, `${fmt(tusClient, 2)}+${fmt(tusHub, 2)}`, outcome])
+        rowsOut.push([String(round), fmt(put, 2), fmt(mb(obj.size) / put, 0), fmt(secs, 2), fmt(mb(obj.size) / secs, 0), fmt((100 * put) / secs, 0) + '%', `${fmt(putClient, 2)}+${fmt(putServer, 2)}`, `${fmt(tusClient, 2)}+${fmt(tusHub, 2)}`, loadAverage(), outcome])
         console.log(rowsOut.at(-1)!.join('  '))
       } finally {
         await s.stop()

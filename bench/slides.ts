@@ -9,6 +9,9 @@
  * 2. Pyramid: a single-level `--pyramid-size`² tiled TIFF; Kura's derived-level builder (what the slide.pyramid
  *    job runs) vs `vips dzsave` and `vips tiffsave --tile --pyramid` of the same file. Target: ≤ 1.0× dzsave's time.
  *    Peak RSS of each is printed (Kura's through a child process).
+ * 2b. DICOM WSI pyramid: a single-level `--dicom-pyramid-size`² DICOM WSI; what the slide.pyramid job runs for it
+ *    (its level copied through our reader into a tiled TIFF, then the same builder) vs that builder alone on a
+ *    single-level TIFF of the same size: the price of reading DICOM (libvips cannot).
  * 3. NDPI first tile: a synthetic NDPI (one JPEG per level, restart markers): open + first tile in a fresh process.
  *
  *   npx kura bench slides --help
@@ -17,7 +20,7 @@ import { spawnSync, spawn } from 'node:child_process'
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { writeNdpiSlide, writeSvsSlide, writeTiffSlide } from '@kura/wsi/synth'
+import { writeDicomSlide, writeNdpiSlide, writeSvsSlide, writeTiffSlide } from '@kura/wsi/synth'
 import { startKura } from './lib/kura.ts'
 import { fmt, httpRequest, loud, machineLine, mb, nowMs, num, parseFlags, printTable, quantile, ratio, runIfMain, sampleRss } from './lib/util.ts'
 
@@ -109,6 +112,7 @@ export async function run(argv: string[]): Promise<void> {
     concurrency: { type: 'string', default: '8', help: 'tile test: HTTP requests in flight' },
     'pyramid-size': { type: 'string', default: '40000', help: 'pyramid test: single-level TIFF width and height (0 skips)' },
     'ndpi-size': { type: 'string', default: '40000', help: 'NDPI test: synthetic NDPI width and height (0 skips)' },
+    'dicom-pyramid-size': { type: 'string', default: '16384', help: 'DICOM WSI pyramid test: single-level DICOM WSI width and height (0 skips)' },
   })
   if (!f) return
   console.log(await machineLine())
@@ -169,6 +173,28 @@ export async function run(argv: string[]): Promise<void> {
     rows.push([`pyramid ${psize}²`, 'Kura (levels from 1/2, one TIFF)', `${fmt(kura.seconds, 1)} s, ${fmt(kura.peakMb, 0)} MB peak`, '', '', dz ? `${(kura.seconds / dz.seconds).toFixed(2)}× dzsave's time` : '—', '≤ 1.0×'])
     if (dz) rows.push([`pyramid ${psize}²`, 'vips dzsave', `${fmt(dz.seconds, 1)} s, ${fmt(dz.peakMb, 0)} MB peak`, '', '', '', ''])
     if (ts) rows.push([`pyramid ${psize}²`, 'vips tiffsave --pyramid', `${fmt(ts.seconds, 1)} s, ${fmt(ts.peakMb, 0)} MB peak`, '', '', '', ''])
+    rmSync(out, { recursive: true, force: true })
+  }
+
+  // 2b. Pyramid building for a DICOM WSI: level copy to TIFF + the same builder, vs the builder on a TIFF.
+  const dsize = num(f['dicom-pyramid-size'], 'dicom-pyramid-size')
+  if (dsize > 0) {
+    const dcm = await cached(`dicom-single-${dsize}`, (p) => writeDicomSlide({ width: dsize, height: dsize, maxLevels: 1, seed: 19, out: p, quality: 90 }))
+    const tif = await cached(`single-${dsize}.tiff`, (p) => writeTiffSlide(p, { width: dsize, height: dsize, maxLevels: 1, seed: 19 }))
+    const out = path.join(CACHE, 'out-dicom')
+    rmSync(out, { recursive: true, force: true })
+    mkdirSync(out, { recursive: true })
+    const dscript = `import { readdirSync } from 'node:fs'; import { FileSource } from '@kura/core'; import { buildPyramidTiff, openDicomSlide, writeLevelTiff } from '@kura/wsi'
+const files = readdirSync(process.env.IN).filter((f) => f.startsWith('level-')).map((f) => process.env.IN + '/' + f)
+const s = await openDicomSlide(await Promise.all(files.map((f) => FileSource.open(f))))
+const l = await writeLevelTiff(s, s.levels.length - 1, process.env.OUT + '.level.tiff'); await s.close()
+await buildPyramidTiff(process.env.OUT + '.level.tiff', process.env.OUT, 'generic-tiff', l.width, l.height)`
+    const k = await timed(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', dscript], { ...process.env, IN: dcm.path, OUT: path.join(out, 'dicom.tiff') })
+    if (!k.ok) loud(`Kura DICOM WSI pyramid build failed: ${k.err}`)
+    const tscript = `import { buildPyramidTiff } from '@kura/wsi'; await buildPyramidTiff(process.env.IN, process.env.OUT, 'generic-tiff', ${dsize}, ${dsize})`
+    const t = await timed(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', tscript], { ...process.env, IN: tif.path, OUT: path.join(out, 'tiff.tiff') })
+    rows.push([`pyramid ${dsize}² DICOM WSI`, 'Kura (level → TIFF, then levels)', `${fmt(k.seconds, 1)} s, ${fmt(k.peakMb, 0)} MB peak`, '', '', t.ok ? `${(k.seconds / t.seconds).toFixed(2)}× the TIFF build` : '—', ''])
+    rows.push([`pyramid ${dsize}² TIFF`, 'Kura (levels from 1/2)', `${fmt(t.seconds, 1)} s, ${fmt(t.peakMb, 0)} MB peak`, '', '', '', ''])
     rmSync(out, { recursive: true, force: true })
   }
 

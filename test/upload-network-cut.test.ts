@@ -217,8 +217,12 @@ describe('uploads through a proxy that cuts connections', () => {
     const src = await writeObject(work, Number(process.env.KURA_TEST_CUT_MB ?? 1024))
     // Fewer cuts per byte than for the small ones: each costs up to a 64 MiB chunk, and this must stay under 2 minutes.
     reach = 4
+    const pipelinedBefore = tus.pipelined
     try {
       await uploadAndCheck(src, 64 * MiB, false)
+      // Chunks went out back to back (each before the answer to the one before), and the hub took them.
+      assert.ok(tus.pipelined > pipelinedBefore, 'the hub accepted pipelined PATCHes')
+      assert.ok(tus.pipelining, 'pipelining stayed on')
     } finally {
       await rm(src.file, { force: true })
     }

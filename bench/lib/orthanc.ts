@@ -31,6 +31,8 @@ export interface OrthancOptions {
   /** Keep the database on stop (with `database`). */
   keep?: boolean
   extraConfig?: Record<string, unknown>
+  /** Load the DICOMweb plugin (default true); C-STORE benchmarks need only the core. */
+  dicomweb?: boolean
   /** Milliseconds to wait for `GET /system` (default 60 s). */
   startTimeoutMs?: number
 }
@@ -50,11 +52,11 @@ export interface OrthancServer {
 }
 
 /** Why Orthanc (or a needed plugin) cannot run here, with how to install it; null when it can. */
-export function orthancMissing(backend: Backend = 'sqlite'): string | null {
+export function orthancMissing(backend: Backend = 'sqlite', dicomweb = true): string | null {
   if (!existsSync(ORTHANC_BIN)) {
     return `Orthanc not found at ${ORTHANC_BIN}: install it with\n  apt-get install orthanc orthanc-dicomweb\n(or set KURA_BENCH_ORTHANC to the binary).`
   }
-  if (!existsSync(DICOMWEB_PLUGIN)) {
+  if (dicomweb && !existsSync(DICOMWEB_PLUGIN)) {
     return `Orthanc DICOMweb plugin not found at ${DICOMWEB_PLUGIN}: install it with\n  apt-get install orthanc-dicomweb`
   }
   if (backend === 'postgres' && !existsSync(PG_INDEX_PLUGIN)) {
@@ -69,7 +71,8 @@ export function orthancMissing(backend: Backend = 'sqlite'): string | null {
  */
 export async function startOrthanc(opts: OrthancOptions = {}): Promise<OrthancServer | null> {
   const backend = opts.backend ?? 'sqlite'
-  const missing = orthancMissing(backend)
+  const dicomweb = opts.dicomweb ?? true
+  const missing = orthancMissing(backend, dicomweb)
   if (missing) {
     loud(`SKIPPING the Orthanc side (${backend}).\n${missing}`)
     return null
@@ -85,7 +88,7 @@ export async function startOrthanc(opts: OrthancOptions = {}): Promise<OrthancSe
     ownDb = !opts.keep
     await createDatabase(database, true)
   }
-  const plugins = [DICOMWEB_PLUGIN]
+  const plugins = dicomweb ? [DICOMWEB_PLUGIN] : []
   const config: Record<string, unknown> = {
     Name: 'KuraBenchOrthanc',
     HttpPort: port,

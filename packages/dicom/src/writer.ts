@@ -58,7 +58,8 @@ export interface WriteOptions {
 
 /** Growable little-endian output buffer. */
 class Out {
-  buf = new Uint8Array(4096)
+  // Small to start: most hold one dataset's few replaced elements (the rewrite makes several per object).
+  buf = new Uint8Array(512)
   dv = new DataView(this.buf.buffer)
   pos = 0
   ensure(n: number): void {
@@ -283,6 +284,16 @@ function uidValue(elements: readonly WriteElement[], tag: Tag): string | undefin
   if (typeof v === 'string') return v
   if (Array.isArray(v) && typeof v[0] === 'string') return v[0]
   return undefined
+}
+
+/**
+ * The dataset alone, encoded exactly as writeDicom encodes it after the File Meta for a little-endian, not deflated
+ * transfer syntax (`charsets` as writeDicom's `opts.charsets`). The rewrite encodes its replaced elements with it.
+ */
+export function encodeDataset(elements: readonly WriteElement[], explicitVr: boolean, charsets: readonly string[]): Uint8Array {
+  const body = new Out()
+  writeElements(body, elements, explicitVr, charsets)
+  return body.result()
 }
 
 /** Encodes a Part 10 file. Throws DICOM_BAD_VALUE / DICOM_UNENCODABLE_TEXT / DICOM_UNSUPPORTED_TRANSFER_SYNTAX. */

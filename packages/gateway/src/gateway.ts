@@ -13,6 +13,7 @@ import { Bandwidth, Uploader } from './upload/index.ts'
 import { FolderSource } from './sources/folder/index.ts'
 import { Ssmix2Source } from './sources/ssmix2/index.ts'
 import { VendorExportSource } from './sources/vendor/index.ts'
+import { SlideSource } from './sources/slides/index.ts'
 import { startDimseServer, type DimseServer } from './sources/dimse/index.ts'
 import { collectStatus, startStatusServer, type GatewayStatus, type StatusServer } from './status/index.ts'
 
@@ -34,6 +35,7 @@ export interface Gateway {
   folders: FolderSource[]
   ssmix2: Ssmix2Source[]
   vendorExports: VendorExportSource[]
+  slides: SlideSource[]
   dimse: DimseServer | null
   statusServer: StatusServer | null
   recovery: RecoveryReport
@@ -92,18 +94,32 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     throw e
   }
 
+  const slides = config.sources.slides.map((c) => new SlideSource(c, outbox, {
+    hub: { url: config.hub.url, tokenFile: config.hub.tokenFile, collection: config.collection },
+    deid: { policy, secret, collection: config.collection, reid },
+    chunkBytes: config.limits.chunkBytes,
+    pace: (n) => bandwidth.take(n),
+    pollMs: opts.pollMs,
+    backoffMs: opts.backoffMs,
+    log,
+    paused: () => pipeline.counters.paused,
+  }))
+
+  // Slides travel through their source's own tus client: counted with the uploader's bytes.
+  const sentBytes = () => uploader.state.bytesSent + slides.reduce((n, s) => n + s.sentBytes, 0)
+
   let dimse: DimseServer | null = null
   let statusServer: StatusServer | null = null
   const samples: Array<[number, number]> = []
   const sampler = setInterval(() => {
-    samples.push([Date.now(), uploader.state.bytesSent])
+    samples.push([Date.now(), sentBytes()])
     while (samples.length > 2 && samples[0]![0] < Date.now() - RATE_WINDOW_MS) samples.shift()
   }, 5000)
   sampler.unref()
 
   const status = (): GatewayStatus => {
     const first = samples[0]
-    const rate = first ? (uploader.state.bytesSent - first[1]) / Math.max(1, (Date.now() - first[0]) / 1000) : 0
+    const rate = first ? (sentBytes() - first[1]) / Math.max(1, (Date.now() - first[0]) / 1000) : 0
     return collectStatus(outbox, { site: config.site, hub: config.hub.url, collection: config.collection }, {
       uptimeSeconds: Math.round((Date.now() - started) / 1000),
       uploader: {
@@ -111,20 +127,20 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
         hubFullUntil: uploader.state.hubFullUntil && uploader.state.hubFullUntil > Date.now() ? new Date(uploader.state.hubFullUntil).toISOString() : null,
         uploadsInFlight: uploader.state.uploadsInFlight,
         uploadsDone: uploader.state.uploadsDone,
-        bytesSent: uploader.state.bytesSent,
+        bytesSent: sentBytes(),
         bandwidthBytesPerSec: bandwidth.rate(),
         bytesPerSecLastMinute: Math.round(rate),
       },
       pipeline: { paused: pipeline.counters.paused },
       records: { queued: pipeline.counters.recordsQueued, held: pipeline.counters.recordsHeld, inputsIgnored: pipeline.counters.recordInputsIgnored, confirmed: uploader.state.recordsConfirmed },
-      sources: [...folders.map((f) => ({ name: f.name, lastError: f.lastError })), ...ssmix2.map((s) => ({ name: s.name, lastError: s.lastError })), ...vendorExports.map((s) => ({ name: s.name, lastError: s.lastError })), ...(dimse ? [{ name: 'dimse', lastError: null }] : [])],
+      sources: [...folders.map((f) => ({ name: f.name, lastError: f.lastError })), ...ssmix2.map((s) => ({ name: s.name, lastError: s.lastError })), ...vendorExports.map((s) => ({ name: s.name, lastError: s.lastError })), ...slides.map((s) => ({ name: s.name, lastError: s.lastError })), ...(dimse ? [{ name: 'dimse', lastError: null }] : [])],
     })
   }
 
   const stop = async () => {
     clearInterval(sampler)
     await statusServer?.close()
-    await Promise.all([...folders, ...ssmix2, ...vendorExports].map((f) => f.stop()))
+    await Promise.all([...folders, ...ssmix2, ...vendorExports, ...slides].map((f) => f.stop()))
     await dimse?.close()
     await pipeline.stop()
     await uploader.stop()
@@ -153,6 +169,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       })
     }
     for (const f of [...folders, ...ssmix2, ...vendorExports]) f.start()
+    for (const s of slides) await s.start()
     if (opts.statusServer !== false) statusServer = await startStatusServer(config.status.host, config.status.port, status)
   } catch (e) {
     await stop().catch(() => {})
@@ -160,5 +177,5 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     throw e
   }
   log.info({ site: config.site, hub: config.hub.url, dicomPort: dimse?.port, statusPort: statusServer?.port, folders: folders.length }, 'gateway started')
-  return { config, outbox, pipeline, uploader, folders, ssmix2, vendorExports, dimse, statusServer, recovery, status, stop }
+  return { config, outbox, pipeline, uploader, folders, ssmix2, vendorExports, slides, dimse, statusServer, recovery, status, stop }
 }

@@ -11,8 +11,8 @@ import { deidentify, type DeidContext, type DeidReport } from './deidentify.ts'
 
 export const SMALL_OBJECT_BYTES = 8 * 1024 * 1024
 
-export async function deidentifyBytes(bytes: Uint8Array, ctx: DeidContext): Promise<{ source: ParsedDicom; output: Uint8Array; report: DeidReport }> {
-  const source = readDicomBuffer(bytes)
+/** `source`, when given, must be `readDicomBuffer(bytes)` (a caller that parsed it already saves a second parse). */
+export async function deidentifyBytes(bytes: Uint8Array, ctx: DeidContext, source: ParsedDicom = readDicomBuffer(bytes)): Promise<{ source: ParsedDicom; output: Uint8Array; report: DeidReport }> {
   const { output, report } = await deidentify(source, new BufferSource(bytes), ctx)
   const parts: Uint8Array[] = []
   for await (const chunk of output) parts.push(chunk)

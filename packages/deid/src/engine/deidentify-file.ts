@@ -4,13 +4,14 @@
  * bytes independently. The caller decides where a clean or quarantined output goes; this only says which it is.
  *
  * Small objects (≤ SMALL_OBJECT_BYTES) are done in memory and verified from the bytes that were written (the same
- * bytes, without reading them back); large ones are streamed to disk and read back for verification, pixel data
+ * bytes, without reading them back), read and written with synchronous file calls: for tens of KB a thread-pool
+ * round trip costs more than the copy, and one open answers both "how big" and "what bytes". Large ones are streamed to disk and read back for verification, pixel data
  * left on disk. Failures to write the output file (disk full, permissions) are thrown, so a caller can pause and
  * retry; everything else about a bad object is an outcome, never an exception.
  */
 import { createHash } from 'node:crypto'
-import { createWriteStream } from 'node:fs'
-import { open, readFile, rm, stat } from 'node:fs/promises'
+import { closeSync, createWriteStream, fstatSync, fsyncSync, openSync, readSync, rmSync, writeSync } from 'node:fs'
+import { rm } from 'node:fs/promises'
 import { once } from 'node:events'
 import { FileSource, isKuraError } from '@kura/core'
 import { readDicom, readDicomBuffer, type ParsedDicom } from '@kura/dicom'
@@ -67,15 +68,14 @@ export function isOutputWriteError(e: unknown): boolean {
 /** De-identifies `input` into `output` (which must not exist) and verifies it. */
 export async function deidentifyFile(input: string, output: string, o: DeidFileOptions): Promise<DeidFileOutcome> {
   const ctx = { policy: o.policy, secret: o.secret, collection: o.collection }
-  const size = (await stat(input)).size
+  const inputBytes = readIfSmall(input)
   try {
     let source: ParsedDicom
     let report: DeidReport
     let sha256: string
     let bytes: number
     let written: ParsedDicom | null = null
-    if (size <= SMALL_OBJECT_BYTES) {
-      const inputBytes = await readFile(input)
+    if (inputBytes) {
       try {
         source = readDicomBuffer(inputBytes)
       } catch (e) {
@@ -83,13 +83,13 @@ export async function deidentifyFile(input: string, output: string, o: DeidFileO
       }
       let out: Uint8Array
       try {
-        const r = await deidentifyBytes(inputBytes, ctx)
+        const r = await deidentifyBytes(inputBytes, ctx, source)
         out = r.output
         report = r.report
       } catch (e) {
         return { kind: 'failed', reason: `the de-identification engine failed: ${errorText(e)}` }
       }
-      await writeOutput(output, out, o.durable ?? false)
+      writeOutput(output, out, o.durable ?? false)
       sha256 = createHash('sha256').update(out).digest('hex')
       bytes = out.length
       try {
@@ -159,15 +159,35 @@ export async function deidentifyFile(input: string, output: string, o: DeidFileO
   }
 }
 
-async function writeOutput(path: string, bytes: Uint8Array, durable: boolean): Promise<void> {
-  const fh = await open(path, 'wx', 0o600)
+/** The whole file when it is at most SMALL_OBJECT_BYTES, else null (one open, its fstat, reads, one close). */
+function readIfSmall(path: string): Buffer | null {
+  const fd = openSync(path, 'r')
   try {
-    await fh.writeFile(bytes)
-    if (durable) await fh.sync()
+    const size = fstatSync(fd).size
+    if (size > SMALL_OBJECT_BYTES) return null
+    const buf = Buffer.allocUnsafe(size)
+    let got = 0
+    while (got < size) {
+      const n = readSync(fd, buf, got, size - got, got)
+      if (n === 0) break
+      got += n
+    }
+    return got === size ? buf : buf.subarray(0, got)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Writes `bytes` to a new file `path` ('wx': never over an existing one); on failure nothing is left there. */
+function writeOutput(path: string, bytes: Uint8Array, durable: boolean): void {
+  const fd = openSync(path, 'wx', 0o600)
+  try {
+    for (let o = 0; o < bytes.length; ) o += writeSync(fd, bytes, o, bytes.length - o)
+    if (durable) fsyncSync(fd)
   } catch (e) {
-    await fh.close().catch(() => {})
-    await rm(path, { force: true })
+    closeSync(fd)
+    rmSync(path, { force: true })
     throw e
   }
-  await fh.close()
+  closeSync(fd)
 }

@@ -33,8 +33,8 @@ import {
   decodeText, elementStrings, getString, isPrivateCreator, isPrivateTag, rewriteDicom,
   type DicomDataset, type DicomElement, type Edit, type ParsedDicom, type Tag, type Vr, type WriteElement, type WriteValue,
 } from '@kura/dicom'
-import { actionFor, actionTable, type Action } from '../profile/action.ts'
-import { methodCodes } from '../profile/options.ts'
+import { actionFor, actionTable, type Action, type AttributeType } from '../profile/action.ts'
+import { methodCodes, type Option } from '../profile/options.ts'
 import { IOD_TYPES } from '../profile/iod-types.ts'
 import { pseudonymizer, type Pseudonymizer } from '../keys/pseudonym.ts'
 import { shiftTemporal } from '../keys/dates.ts'
@@ -150,7 +150,6 @@ export async function deidentify(parsed: ParsedDicom, src: ByteSource, ctx: Deid
   // into one subject. The NUL prefix keeps this domain apart from real IDs.
   const pseudonymousPatientId = pseudo.patientId(patientId || `\0study/${subjectKey}`)
   const modifiedDates = options.has('retainLongitudinalModifiedDates')
-  const fullDates = options.has('retainLongitudinalFullDates')
 
   const report: DeidReport = { subjectKey, pseudonymousPatientId, actions: emptyActions(), removedPrivate: 0, scrubbed: 0, mappedUids: [], notes }
 
@@ -162,16 +161,21 @@ export async function deidentify(parsed: ParsedDicom, src: ByteSource, ctx: Deid
   }
 
   // Public tags resolve the same for every object under these options (memoized), unless safePrivate takes part.
-  const publicAction = options.has('retainSafePrivate') ? undefined : actionTable(options)
-  // Top-level attributes whose IOD type is known resolve compound codes by that type (few per object: memoized).
-  const typedAction = new Map<Tag, Action>()
+  const publicAction = options.has('retainSafePrivate') ? undefined : memoFor(options).publicAction
+  // Top-level attributes whose IOD type is known resolve compound codes by that type (memoized per options set).
+  const typedAction = memoFor(options).typed
   const actionOf = (tag: Tag, ds: DicomDataset): Action => {
     const o = overrides.get(tag)
     if (o !== undefined) return o
     const attributeType = ds === root ? iodTypes?.get(tag) : undefined
     if (attributeType !== undefined) {
-      let a = typedAction.get(tag)
-      if (a === undefined) typedAction.set(tag, (a = actionFor(tag, options, { attributeType })))
+      // Keyed by tag and type: the same tag has another type in another IOD.
+      const key = tag * 8 + TYPE_INDEX[attributeType]
+      let a = typedAction.get(key)
+      if (a === undefined) {
+        if (typedAction.size >= 1 << 14) typedAction.clear()
+        typedAction.set(key, (a = actionFor(tag, options, { attributeType })))
+      }
       return a
     }
     if (publicAction && !isPrivateTag(tag)) return publicAction(tag)
@@ -274,22 +278,48 @@ export async function deidentify(parsed: ParsedDicom, src: ByteSource, ctx: Deid
     }
   }
 
+  const insert = insertsFor(policy)
+  // Clean Pixel Data (PS3.15 E.3.1): masks burned-in regions or refuses the object; see pixels/apply.ts.
+  const pixels = await planPixels(parsed, src, policy)
+  const output = rewriteDicom(parsed, src, withPixelPlan({ edit, insert }, pixels))
+  return { output, report }
+}
+
+const TYPE_INDEX: Readonly<Record<AttributeType, number>> = { '1': 0, '1C': 1, '2': 2, '2C': 3, '3': 4 }
+
+/**
+ * Per options set (a policy's, so the same object for every object it cleans): the public-tag action table and the
+ * actions of typed top-level attributes, which depend only on tag, type and options.
+ */
+const MEMOS = new WeakMap<ReadonlySet<Option>, { publicAction: (tag: Tag) => Action; typed: Map<number, Action> }>()
+
+function memoFor(options: ReadonlySet<Option>): { publicAction: (tag: Tag) => Action; typed: Map<number, Action> } {
+  let m = MEMOS.get(options)
+  if (!m) MEMOS.set(options, (m = { publicAction: actionTable(options), typed: new Map() }))
+  return m
+}
+
+/** The root elements inserted for `policy` (the same for every object): built once per policy, never modified. */
+const INSERTS = new WeakMap<Policy, Array<{ tag: Tag; vr: Vr; value: WriteValue }>>()
+
+function insertsFor(policy: Policy): Array<{ tag: Tag; vr: Vr; value: WriteValue }> {
+  let insert = INSERTS.get(policy)
+  if (insert) return insert
+  const options = policy.options
   const codeItems: WriteElement[][] = methodCodes(options).map((c) => [
     { tag: T.CodeValue, vr: 'SH', value: c.codeValue },
     { tag: T.CodingSchemeDesignator, vr: 'SH', value: c.codingSchemeDesignator },
     { tag: T.CodeMeaning, vr: 'LO', value: c.codeMeaning },
   ])
-  const longitudinal = modifiedDates ? 'MODIFIED' : fullDates ? 'UNMODIFIED' : 'REMOVED'
-  const insert: Array<{ tag: Tag; vr: Vr; value: WriteValue }> = [
+  const longitudinal = options.has('retainLongitudinalModifiedDates') ? 'MODIFIED' : options.has('retainLongitudinalFullDates') ? 'UNMODIFIED' : 'REMOVED'
+  insert = [
     { tag: T.PatientIdentityRemoved, vr: 'CS', value: 'YES' },
     { tag: T.DeidentificationMethod, vr: 'LO', value: methodDescription(policy) },
     { tag: T.DeidentificationMethodCodeSequence, vr: 'SQ', value: codeItems },
     { tag: T.LongitudinalTemporalInformationModified, vr: 'CS', value: longitudinal },
   ]
-  // Clean Pixel Data (PS3.15 E.3.1): masks burned-in regions or refuses the object; see pixels/apply.ts.
-  const pixels = await planPixels(parsed, src, policy)
-  const output = rewriteDicom(parsed, src, withPixelPlan({ edit, insert }, pixels))
-  return { output, report }
+  INSERTS.set(policy, insert)
+  return insert
 }
 
 function pathText(path: readonly number[]): string {

@@ -226,3 +226,20 @@ test('a subject\'s identifiers kept from record to record: the same output and f
   assert.deepEqual(verifyRecord(leaked, recordIdentifiers(b)), flat)
   assert.deepEqual(flat.map((f) => f.kind), ['id', 'id', 'name'])
 })
+
+test('a care team seen before (its needles and matcher kept by content): still cut from every record and still found', () => {
+  const team = [{ role: 'endoscopist' as const, id: 'D0310', name: '七尾 和夫' }]
+  const first = record({ recordId: 'E2024000001', text: '七尾 和夫 E2024000001', staff: team })
+  // Another subject and record, the same endoscopist: the kept scrubber part and matcher serve it.
+  const second = record({ recordId: 'E2024000002', text: '術者 七尾和夫 E2024000002', staff: team, subject: { patientId: '00099999', name: { kanji: '輪島 花子' } } })
+  for (const r of [first, second, first, second]) {
+    const d = deidentifyRecord(r, ctx(), recordIdentifiers(r)) as unknown as EndoscopyRecord
+    assert.equal(d.text?.includes('七尾'), false, `staff name cut from ${r.recordId}`)
+    assert.equal(d.text?.includes(r.recordId), false)
+    assert.deepEqual(d, deidentifyRecord(r, ctx(), collectRecordIdentifiers(r)))
+    const leaked = { ...d, department: `七尾 和夫 ${r.recordId}` }
+    const found = verifyRecord(leaked, recordIdentifiers(r))
+    assert.deepEqual(found, verifyRecord(leaked, collectRecordIdentifiers(r)))
+    assert.deepEqual(found.map((f) => f.reason.split(' of ')[0]), ['recordId', 'staff[0].name'])
+  }
+})

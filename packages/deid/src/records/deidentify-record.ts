@@ -21,7 +21,7 @@ import { pseudonymizer, type Pseudonymizer } from '../keys/pseudonym.ts'
 import { shiftDA } from '../keys/dates.ts'
 import { methodDescription } from '../policy/policy.ts'
 import type { Policy } from '../policy/schema.ts'
-import { isSplit, recordIdentifiers, type RecordIdentifiers } from './identifiers.ts'
+import { isSplit, recordIdentifiers, splitOwn, type RecordIdentifiers } from './identifiers.ts'
 import { RecordDeidErrors } from './errors.ts'
 import { textScrubber, type TextScrubber } from './scrub-text.ts'
 import type { Identifier } from '../verify/identifiers.ts'
@@ -117,14 +117,17 @@ function shiftDate(value: string, days: number, path: string): string {
 
 // A subject's records come in runs (its exams, one after another): the scrubber for its identifiers (folded names,
 // date variants, romaji) is kept with its identifier list, which recordIdentifiers hands out for every record of
-// that subject; each record adds its own ID and staff. Weak, so it goes when the list does.
+// that subject (weak: it goes when the list does). Each record adds its staff, whose needles are kept by their
+// kinds and values (the same few people write every record), and its own ID.
 const SUBJECT_SCRUBBERS = new WeakMap<readonly Identifier[], TextScrubber>()
 
 function scrubberOf(ids: readonly Identifier[] | RecordIdentifiers): TextScrubber {
   if (!isSplit(ids)) return textScrubber(ids)
   let s = SUBJECT_SCRUBBERS.get(ids.subject)
   if (s === undefined) SUBJECT_SCRUBBERS.set(ids.subject, (s = textScrubber(ids.subject)))
-  return textScrubber(ids.own, s)
+  const own = splitOwn(ids.own)
+  if (own.staff.length > 0) s = textScrubber(own.staff, s, own.staffKey)
+  return own.record.length > 0 ? textScrubber(own.record, s) : s
 }
 
 /** The keyed pseudonym of a record or staff id: the patient-ID HMAC in its own NUL-prefixed domain, re-lettered. */

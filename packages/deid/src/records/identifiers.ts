@@ -107,6 +107,34 @@ export function recordIdentifiers(record: ClinicalRecord): RecordIdentifiers {
   return { subject: subject.out, own: c.out }
 }
 
+/**
+ * A record's own identifiers in two: its ID (new with every record) and its staff's (the same few people from record
+ * to record, so what is built from them can be kept, by `staffKey`: their kinds and values, which is all needles
+ * depend on). Each part keeps the order of `own`; the ID comes first there, as recordIdentifiers adds it first.
+ */
+export interface OwnParts {
+  record: Identifier[]
+  staff: Identifier[]
+  staffKey: string
+  /** Every record identifier comes before every staff one in `own` (as recordIdentifiers lists them). */
+  recordFirst: boolean
+}
+
+export function splitOwn(own: readonly Identifier[]): OwnParts {
+  const parts: OwnParts = { record: [], staff: [], staffKey: '', recordFirst: true }
+  for (let i = 0; i < own.length; i++) {
+    const id = own[i]!
+    if (id.source.startsWith('staff[')) {
+      parts.staff.push(id)
+      parts.staffKey += `${id.kind}\u0001${id.source}\u0001${id.value}\u0002`
+    } else {
+      if (parts.staff.length > 0) parts.recordFirst = false
+      parts.record.push(id)
+    }
+  }
+  return parts
+}
+
 /** Every identifier of the record, deduplicated by kind and normalised value. Secret-grade: never log values. */
 export function collectRecordIdentifiers(record: ClinicalRecord): Identifier[] {
   const r = recordIdentifiers(record)

@@ -204,12 +204,25 @@ function needleSet(identifiers: readonly Identifier[]): NeedleSet {
   return { plain: [...plainSet], romaji: [...romajiSet] }
 }
 
+// Needle sets of identifier lists that recur across subjects (a care team's names and IDs), by the caller's key.
+const KEYED_SETS = new Map<string, NeedleSet>()
+const KEYED_SETS_MAX = 1024
+
+function keyedNeedleSet(identifiers: readonly Identifier[], key: string): NeedleSet {
+  let set = KEYED_SETS.get(key)
+  if (set === undefined) {
+    if (KEYED_SETS.size >= KEYED_SETS_MAX) KEYED_SETS.clear()
+    KEYED_SETS.set(key, (set = needleSet(identifiers)))
+  }
+  return set
+}
+
 class Scrubber implements TextScrubber {
   constructor(private readonly sets: readonly NeedleSet[]) {}
 
   /** This scrubber's needles and those of more identifiers (a subject's scrubber, and one record's own IDs). */
-  with(identifiers: readonly Identifier[]): Scrubber {
-    return new Scrubber([...this.sets, needleSet(identifiers)])
+  with(identifiers: readonly Identifier[], key?: string): Scrubber {
+    return new Scrubber([...this.sets, key === undefined ? needleSet(identifiers) : keyedNeedleSet(identifiers, key)])
   }
 
   scrub(text: string): string | undefined {
@@ -240,9 +253,11 @@ class Scrubber implements TextScrubber {
 /**
  * A scrubber for the given identifiers (collectRecordIdentifiers). With `base` (a scrubber made here), for its
  * identifiers and these together: a subject's scrubber is made once and each record adds its own IDs and staff.
+ * `key`, when given, names `identifiers` by every kind and value in them (a care team that recurs): their needles
+ * are then made once per key.
  */
-export function textScrubber(identifiers: readonly Identifier[], base?: TextScrubber): TextScrubber {
-  if (base instanceof Scrubber) return base.with(identifiers)
+export function textScrubber(identifiers: readonly Identifier[], base?: TextScrubber, key?: string): TextScrubber {
+  if (base instanceof Scrubber) return base.with(identifiers, key)
   if (base !== undefined) throw new TypeError('textScrubber: base must be a scrubber made by textScrubber')
   return new Scrubber([needleSet(identifiers)])
 }

@@ -5,7 +5,7 @@
  * quarantines the record (nothing is thrown away).
  */
 import type { Identifier } from '../verify/identifiers.ts'
-import { identifierList, isSplit, type RecordIdentifiers } from './identifiers.ts'
+import { identifierList, isSplit, splitOwn, type RecordIdentifiers } from './identifiers.ts'
 import { identifierMatcher, phiPatternsIn, type Finding } from '../verify/scan.ts'
 
 // A street address: a prefecture, or a city/ward, then place names and a block number (written independently of
@@ -65,26 +65,47 @@ const ownOfRecord = (id: Identifier): boolean => id.source === 'recordId' || id.
 /** The identifiers found in a text, in the order of `identifiers`, as one identifierMatcher over them all would. */
 interface SplitMatcher {
   identifiers: readonly Identifier[] | RecordIdentifiers
-  subject: Matcher
-  record: Matcher
+  /** Matchers over consecutive parts of the identifiers. */
+  parts: Matcher[]
+  /** The parts are in the order of the identifiers, so their findings concatenated are too. */
+  ordered: boolean
 }
 
+const NONE: Identifier[] = []
+
 function matcherOf(identifiers: readonly Identifier[] | RecordIdentifiers): SplitMatcher {
-  if (isSplit(identifiers)) return { identifiers, subject: subjectMatcher(identifiers.subject), record: identifierMatcher(identifiers.own) }
+  if (isSplit(identifiers)) {
+    // The subject's, then the record's ID, then its staff: the order recordIdentifiers lists them in. The staff are
+    // the same few people from record to record, so theirs is kept by content and remembers its texts too.
+    const own = splitOwn(identifiers.own)
+    const parts = [subjectMatcher(identifiers.subject)]
+    if (own.record.length > 0) parts.push(identifierMatcher(own.record))
+    if (own.staff.length > 0) parts.push(cachedMatcher(own.staff))
+    return { identifiers, parts, ordered: own.recordFirst }
+  }
   const subject: Identifier[] = []
   const record: Identifier[] = []
   for (const id of identifiers) (ownOfRecord(id) ? record : subject).push(id)
-  return { identifiers, subject: cachedMatcher(subject), record: identifierMatcher(record) }
+  return { identifiers, parts: [cachedMatcher(subject), identifierMatcher(record)], ordered: false }
 }
 
+const contentKey = (id: Identifier): string => `${id.kind}\u0001${id.source}\u0001${id.value}`
+
 function matchIn(m: SplitMatcher, text: string): Identifier[] {
-  const a = m.subject(text)
-  const b = m.record(text)
-  if (b.length === 0) return a
-  if (a.length === 0) return b
-  // Both parts found something: back into the order of the identifiers, as the findings are listed.
-  const found = new Set([...a, ...b])
-  return identifierList(m.identifiers).filter((id) => found.has(id))
+  let found: Identifier[] = NONE
+  let hits = 0
+  for (let i = 0; i < m.parts.length; i++) {
+    const r = m.parts[i]!(text)
+    if (r.length === 0) continue
+    // The matchers' results are remembered by them: copied, never changed in place.
+    found = hits === 0 ? r : [...found, ...r]
+    hits++
+  }
+  if (hits <= 1 || m.ordered) return found
+  // Several parts found something: back into the order of the identifiers, as the findings are listed. By content:
+  // a matcher kept by content hands out the identifiers it was made from, equal to these but not the same objects.
+  const keys = new Set(found.map(contentKey))
+  return identifierList(m.identifiers).filter((id) => keys.has(contentKey(id)))
 }
 
 /** The patterns found in a text, whoever's: they depend on the text alone, and most texts recur. */

@@ -281,3 +281,24 @@ test('what a Retain Institution / Device Identity policy keeps is not a finding;
   only(verifyDeidentified(output([{ tag: 0x00080080, vr: 'LO', value: '東都総合病院 山田太郎' }]), ids, { retainedSources }), '00080080', 'name')
   assert.equal(sourcesRetainedBy(['cleanDescriptors']).size, 0)
 })
+
+test('number fields: a short numeric ID inside a measurement is chance, a long one as the whole value is a leak', () => {
+  const withStudy = parse([
+    { tag: Tags.SOPClassUID, vr: 'UI', value: SOP_CLASS },
+    { tag: Tags.SOPInstanceUID, vr: 'UI', value: '1.2.3.4.2' },
+    { tag: Tags.PatientID, vr: 'LO', value: '88123456' },
+    { tag: 0x00200010, vr: 'SH', value: '1024' }, // StudyID
+  ])
+  const found = collectIdentifiers(withStudy)
+  assert.ok(found.some((i) => i.value === '1024'), 'StudyID is collected as an identifier')
+  // RescaleIntercept -1024, SliceLocation -1024.5, WindowWidth 1024: numbers, not the StudyID.
+  const clean = verifyDeidentified(output([
+    { tag: 0x00281052, vr: 'DS', value: '-1024' },
+    { tag: 0x00201041, vr: 'DS', value: '-1024.5' },
+    { tag: 0x00281051, vr: 'DS', value: '1024' },
+  ]), found)
+  assert.deepEqual(clean.findings, [])
+  // The same StudyID in a text field is still found, and an 8-digit patient ID written whole into a number field is a leak.
+  only(verifyDeidentified(output([{ tag: Tags.StudyDescription, vr: 'LO', value: 'study 1024' }]), found), '00081030', 'id')
+  only(verifyDeidentified(output([{ tag: 0x00200012, vr: 'IS', value: 88123456 }]), found), '00200012', 'id')
+})

@@ -124,6 +124,27 @@ function haystackOf(text: string): Haystack {
   }
 }
 
+const DIGITS = /^\d+$/
+
+/**
+ * A number-valued element (DS, IS) holds measurements: StudyID "1024" is not leaked by RescaleIntercept "-1024",
+ * nor StudyID "1000" by a SliceLocation of "-1000.5" (both quarantined clean objects). There an all-digit needle
+ * counts only as a whole value of at least 6 digits (an ID written into a number field), never inside a number.
+ */
+function matchesNumberValue(n: Needle, text: string): boolean {
+  const ids = n.strip.filter((s) => DIGITS.test(s))
+  if (ids.length === 0) return false
+  for (const v of text.split('\\')) {
+    const t = v.trim().replace(/^\+/, '')
+    if (t.length >= 6 && ids.includes(t)) return true
+  }
+  return false
+}
+
+function allDigits(n: Needle): boolean {
+  return n.strip.length > 0 && n.strip.every((s) => DIGITS.test(s)) && n.fold.every((s) => DIGITS.test(s))
+}
+
 function matches(n: Needle, h: Haystack): boolean {
   return (
     n.strip.some((s) => contains(h.strip, s) || contains(h.stripMarked, s)) ||
@@ -313,12 +334,14 @@ export function verifyDeidentified(output: ParsedDicom, identifiers: Identifier[
       const text = textOf(el, ds)
       if (!text) continue
       const hay = haystackOf(text)
+      const numberValued = el.vr === 'DS' || el.vr === 'IS'
       const vendorString = ds === output.dataset && el.tag === MANUFACTURER && sameBytes(el.bytes, opts.source?.dataset.elements.get(MANUFACTURER)?.bytes)
       // One finding per element and identifier source: the whole name and its components usually hit together.
       const reported = new Set<string>()
       for (const n of needles) {
         const key = `${n.id.kind}\u0000${n.id.source}`
-        if (reported.has(key) || (vendorString && n.id.kind === 'institution') || !matches(n, hay)) continue
+        if (reported.has(key) || (vendorString && n.id.kind === 'institution')) continue
+        if (numberValued && n.id.kind !== 'date' && allDigits(n) ? !matchesNumberValue(n, text) : !matches(n, hay)) continue
         reported.add(key)
         findings.push({ path, keyword, kind: n.id.kind, reason: `${n.id.source} of the source found in ${at}` })
       }

@@ -45,6 +45,15 @@ export interface VendorExportSourceConfig {
   rescanSeconds: number
 }
 
+/** A folder where slide scanners write: SVS, NDPI, tiled TIFF/BigTIFF files, and DICOM WSI folders (one folder per slide). */
+export interface SlideSourceConfig {
+  path: string
+  /** A slide is taken once its file (or every file of its DICOM WSI folder) has not changed for this long. */
+  settleSeconds: number
+  /** Remove the scanner's file or folder after the slide is safely in the spool. Default false. */
+  deleteAfterTake: boolean
+}
+
 export interface GatewayConfig {
   /** The configuration file, absolute. */
   file: string
@@ -58,7 +67,7 @@ export interface GatewayConfig {
     reid: { table: string; keyFile: string } | null
   }
   spool: string
-  sources: { dicom: DicomSourceConfig | null; folders: FolderSourceConfig[]; ssmix2: Ssmix2SourceConfig[]; vendorExports: VendorExportSourceConfig[] }
+  sources: { dicom: DicomSourceConfig | null; folders: FolderSourceConfig[]; ssmix2: Ssmix2SourceConfig[]; vendorExports: VendorExportSourceConfig[]; slides: SlideSourceConfig[] }
   limits: {
     concurrency: number
     /** Default cap outside every window; 0 = no cap. */
@@ -201,9 +210,15 @@ export function parseGatewayConfig(doc: unknown, file: string): GatewayConfig {
     settleSeconds: int(e, 'settleSeconds', `sources.vendorExports[${i}].settleSeconds`, 10, 0, 86400),
     rescanSeconds: int(e, 'rescanSeconds', `sources.vendorExports[${i}].rescanSeconds`, 30, 1, 86400),
   }))
-  const knownSources = ['dicom', 'folders', 'ssmix2', 'vendorExports']
+  const slides: SlideSourceConfig[] = list('slides', '{ path, settleSeconds }').map((e, i) => {
+    const del = e.deleteAfterTake ?? false
+    if (typeof del !== 'boolean') bad(`sources.slides[${i}].deleteAfterTake`, 'must be true or false')
+    // Scanners write a slide for minutes: the default waits longer than for single DICOM files.
+    return { path: path(e, 'path', `sources.slides[${i}].path`), settleSeconds: int(e, 'settleSeconds', `sources.slides[${i}].settleSeconds`, 60, 0, 86400), deleteAfterTake: del === true }
+  })
+  const knownSources = ['dicom', 'folders', 'ssmix2', 'vendorExports', 'slides']
   for (const k of Object.keys(sources)) if (!knownSources.includes(k)) bad(`sources.${k}`, `unknown source (known: ${knownSources.join(', ')})`)
-  if (!dicom && folders.length === 0 && ssmix2.length === 0 && vendorExports.length === 0) bad('sources', 'configure at least one source: dicom, folders, ssmix2 or vendorExports')
+  if (!dicom && folders.length === 0 && ssmix2.length === 0 && vendorExports.length === 0 && slides.length === 0) bad('sources', 'configure at least one source: dicom, folders, ssmix2, vendorExports or slides')
 
   const limits = section('limits')
   const windows: TimeWindow[] = []
@@ -238,7 +253,7 @@ export function parseGatewayConfig(doc: unknown, file: string): GatewayConfig {
     collection,
     deid: { policy, secretFile, reid },
     spool,
-    sources: { dicom, folders, ssmix2, vendorExports },
+    sources: { dicom, folders, ssmix2, vendorExports, slides },
     limits: limitsOut,
     status: statusOut,
   }

@@ -86,6 +86,12 @@ ${folders.map((f) => `    - path: ${q(shown(outDir, f))}\n      settleSeconds: 1
   #   - path: /mnt/endo-export
   #     adapter: adapters/vendor-a.yaml
   #     settleSeconds: 10
+  # Slide scanner output: SVS, NDPI, tiled TIFF/BigTIFF files, and DICOM WSI folders (one folder of instances
+  # per slide). Label and macro images (DICOM: LABEL/OVERVIEW instances) are removed and identifying text
+  # blanked; a slide that cannot be verified clean stays in the spool's quarantine with its reason.
+  slides: []
+  #   - path: /mnt/scanner-out
+  #     settleSeconds: 60      # taken once the file (or every file of its folder) is unchanged this long
 
 limits:
   # Uploads in flight at once.

@@ -121,3 +121,32 @@ test('vendor export progress is kept with each batch and forgotten when the file
     rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test('batches larger than one multi-row statement: every input, taken file and record is written, in order', () => {
+  const dir = spool()
+  const ob = Outbox.open(dir)
+  try {
+    const rec = new RecordOutbox(ob)
+    const n = 257
+    const ids = rec.addInputs(Array.from({ length: n }, (_, i) => ({ source: 's', ref: `f${i}`, format: 'ssmix2', raw: `raw ${i}` })),
+      { taken: Array.from({ length: n }, (_, i) => ({ path: `/t/f${i}`, size: 5, mtimeMs: i, sha256: String(i) })) })
+    assert.equal(ids.length, n)
+    assert.equal(rec.wasTaken('/t/f256', 5, 256), true)
+    assert.equal(ob.db.prepare('SELECT object_id FROM taken WHERE path = ?').pluck().get('/t/f130'), ids[130], 'each file names its own input')
+    // The batch after one being staged: skip it.
+    assert.deepEqual(rec.pendingInputs(10, 250).map((i) => i.ref), ['f250', 'f251', 'f252', 'f253', 'f254', 'f255', 'f256'])
+    const inputs = rec.pendingInputs(n)
+    assert.deepEqual(inputs.map((i) => i.ref), Array.from({ length: n }, (_, i) => `f${i}`))
+    const out = rec.settle(inputs.map((input, i) => ({ input, outputs: [
+      { kind: 'clean', key: `k${i % 200}`, body: `{"i":${i}}`, recordKind: 'patient', studyUid: null },
+      { kind: 'held', recordKind: null, reasons: [{ path: 'x', message: `m${i}` }], summary: `s${i}` },
+    ] as RecordOutput[] })))
+    assert.deepEqual(out, { queued: 200, held: n, duplicates: n - 200 })
+    assert.deepEqual(rec.counts(), { inputs: 0, states: { queued: 200, quarantined: n } })
+    assert.equal(ob.db.prepare("SELECT r.body FROM objects o JOIN records r ON r.id = o.id WHERE o.output_sha256 = 'k199'").pluck().get(), '{"i":199}')
+    assert.equal(Buffer.from(ob.db.prepare("SELECT r.raw FROM objects o JOIN records r ON r.id = o.id WHERE o.last_error = 's256'").pluck().get() as Buffer).toString(), 'raw 256')
+  } finally {
+    ob.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+})

@@ -54,11 +54,26 @@ export interface HeldRecordRow {
   at: number
 }
 
+/** Rows per multi-row statement: one statement call per 100 rows instead of one per row (12 columns × 100 is far below SQLite's variable limit). */
+const ROWS_PER_STATEMENT = 100
+
+/** Multi-row forms of the statements a batch runs once per row, by table. */
+const MULTI = {
+  input: { head: 'INSERT INTO record_inputs (id, source, ref, format, raw, received_at) VALUES ', row: '(?, ?, ?, ?, ?, ?)', cols: 6 },
+  taken: { head: 'INSERT OR REPLACE INTO taken (path, size, mtime_ms, sha256, object_id, taken_at) VALUES ', row: '(?, ?, ?, ?, ?, ?)', cols: 6 },
+  object: { head: 'INSERT INTO objects (id, kind, source, source_ref, state, input_bytes, output_sha256, output_bytes, study_uid, received_at, updated_at, last_error, outcome) VALUES ', row: '(?, \'record\', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)', cols: 12 },
+  record: { head: 'INSERT INTO records (id, record_kind, body, raw, reasons) VALUES ', row: '(?, ?, ?, ?, ?)', cols: 5 },
+  dropInput: { head: 'DELETE FROM record_inputs WHERE id IN (', row: '?', cols: 1, tail: ')' },
+} as const
+
+type MultiName = keyof typeof MULTI
+
 export class RecordOutbox {
   private readonly db: Database.Database
   private readonly outbox: Outbox
   private readonly now: () => number
   private readonly st: Record<string, Database.Statement>
+  private readonly multi = new Map<string, Database.Statement>()
 
   constructor(outbox: Outbox, now: () => number = Date.now) {
     this.outbox = outbox
@@ -66,15 +81,11 @@ export class RecordOutbox {
     this.now = now
     const p = (sql: string) => this.db.prepare(sql)
     this.st = {
-      addInput: p('INSERT INTO record_inputs (id, source, ref, format, raw, received_at) VALUES (?, ?, ?, ?, ?, ?)'),
       taken: p('INSERT OR REPLACE INTO taken (path, size, mtime_ms, sha256, object_id, taken_at) VALUES (?, ?, ?, ?, ?, ?)'),
       progress: p('INSERT OR REPLACE INTO export_progress (path, size, mtime_ms, rows_done) VALUES (?, ?, ?, ?)'),
       getProgress: p('SELECT rows_done FROM export_progress WHERE path = ? AND size = ? AND mtime_ms = ?'),
       dropProgress: p('DELETE FROM export_progress WHERE path = ?'),
-      pending: p('SELECT * FROM record_inputs ORDER BY received_at, rowid LIMIT ?'),
-      dropInput: p('DELETE FROM record_inputs WHERE id = ?'),
-      addObject: p('INSERT INTO objects (id, kind, source, source_ref, state, input_bytes, output_sha256, output_bytes, study_uid, received_at, updated_at, last_error, outcome) VALUES (?, \'record\', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
-      addRecord: p('INSERT INTO records (id, record_kind, body, raw, reasons) VALUES (?, ?, ?, ?, ?)'),
+      pending: p('SELECT * FROM record_inputs ORDER BY received_at, rowid LIMIT ? OFFSET ?'),
       known: p('SELECT 1 FROM objects WHERE output_sha256 = ? AND kind = \'record\' AND state IN (\'queued\', \'uploading\', \'retry\', \'confirmed\') LIMIT 1'),
       due: p('SELECT o.*, r.body FROM objects o JOIN records r ON r.id = o.id WHERE o.kind = \'record\' AND o.state IN (\'queued\', \'retry\') AND o.next_attempt_at <= ? ORDER BY o.next_attempt_at, o.received_at LIMIT ?'),
       claimOne: p('UPDATE objects SET state = \'uploading\', attempts = attempts + 1, updated_at = ? WHERE id = ? AND state IN (\'queued\', \'retry\')'),
@@ -86,6 +97,22 @@ export class RecordOutbox {
     }
   }
 
+  /** Runs `MULTI[name]` over `values` (its columns, row after row), ROWS_PER_STATEMENT rows per call, in order. */
+  private runRows(name: MultiName, values: unknown[]): void {
+    const m = MULTI[name]
+    const rows = values.length / m.cols
+    for (let at = 0; at < rows; at += ROWS_PER_STATEMENT) {
+      const n = Math.min(ROWS_PER_STATEMENT, rows - at)
+      const key = `${name}/${n}`
+      let st = this.multi.get(key)
+      if (st === undefined) {
+        st = this.db.prepare(`${m.head}${Array(n).fill(m.row).join(', ')}${'tail' in m ? m.tail : ''}`)
+        this.multi.set(key, st)
+      }
+      st.run(n === rows ? values : values.slice(at * m.cols, (at + n) * m.cols))
+    }
+  }
+
   /**
    * Spools raw inputs in one transaction, with the files they complete (`taken`) or a vendor export's progress,
    * so what is spooled and what is remembered as taken never disagree after a crash. Returns the input ids.
@@ -94,15 +121,22 @@ export class RecordOutbox {
     const ids: string[] = []
     this.db.transaction(() => {
       const t = this.now()
+      const rows: unknown[] = []
       for (const i of inputs) {
         const id = newId()
         const raw = typeof i.raw === 'string' ? Buffer.from(i.raw, 'utf8') : i.raw
-        this.st.addInput!.run(id, i.source, i.ref, i.format, raw, t)
+        rows.push(id, i.source, i.ref, i.format, raw, t)
         ids.push(id)
       }
+      this.runRows('input', rows)
       // One file per input (SS-MIX2) names its input; otherwise the file produced several (or none).
       const taken = opts.taken ?? []
-      taken.forEach((f, i) => this.st.taken!.run(f.path, f.size, Math.floor(f.mtimeMs), f.sha256, taken.length === ids.length ? ids[i] : 'inputs', t))
+      const takenRows: unknown[] = []
+      for (let i = 0; i < taken.length; i++) {
+        const f = taken[i]!
+        takenRows.push(f.path, f.size, Math.floor(f.mtimeMs), f.sha256, taken.length === ids.length ? ids[i] : 'inputs', t)
+      }
+      this.runRows('taken', takenRows)
       const p = opts.progress
       if (p) this.st.progress!.run(p.path, p.size, Math.floor(p.mtimeMs), p.rowsDone)
     })()
@@ -127,8 +161,9 @@ export class RecordOutbox {
     return this.outbox.wasTaken(path, size, mtimeMs)
   }
 
-  pendingInputs(limit: number): SpooledInput[] {
-    return (this.st.pending!.all(limit) as Array<{ id: string; source: string; ref: string; format: string; raw: Buffer; received_at: number }>)
+  /** The oldest `limit` inputs, after the first `skip` (a batch already being staged and not yet settled). */
+  pendingInputs(limit: number, skip = 0): SpooledInput[] {
+    return (this.st.pending!.all(limit, skip) as Array<{ id: string; source: string; ref: string; format: string; raw: Buffer; received_at: number }>)
       .map((r) => ({ id: r.id, source: r.source, ref: r.ref, format: r.format, raw: r.raw, receivedAt: r.received_at }))
   }
 
@@ -144,23 +179,32 @@ export class RecordOutbox {
     const n = { queued: 0, held: 0, duplicates: 0 }
     this.db.transaction(() => {
       const t = this.now()
+      const objects: unknown[] = []
+      const records: unknown[] = []
+      const drops: string[] = []
+      // Keys queued by this batch: rows are written together at the end, so a key twice in one batch is caught here.
+      const queued = new Set<string>()
       for (const { input, outputs } of results) {
         for (const o of outputs) {
           if (o.kind === 'clean') {
-            if (this.st.known!.get(o.key)) { n.duplicates++; continue }
+            if (queued.has(o.key) || this.st.known!.get(o.key)) { n.duplicates++; continue }
+            queued.add(o.key)
             const id = newId()
-            this.st.addObject!.run(id, input.source, input.ref, 'queued', input.raw.length, o.key, Buffer.byteLength(o.body), o.studyUid, input.receivedAt, t, null, null)
-            this.st.addRecord!.run(id, o.recordKind, o.body, null, null)
+            objects.push(id, input.source, input.ref, 'queued', input.raw.length, o.key, Buffer.byteLength(o.body), o.studyUid, input.receivedAt, t, null, null)
+            records.push(id, o.recordKind, o.body, null, null)
             n.queued++
           } else {
             const id = newId()
-            this.st.addObject!.run(id, input.source, input.ref, 'quarantined', input.raw.length, null, null, null, input.receivedAt, t, o.summary, 'held')
-            this.st.addRecord!.run(id, o.recordKind, null, input.raw, JSON.stringify(o.reasons))
+            objects.push(id, input.source, input.ref, 'quarantined', input.raw.length, null, null, null, input.receivedAt, t, o.summary, 'held')
+            records.push(id, o.recordKind, null, input.raw, JSON.stringify(o.reasons))
             n.held++
           }
         }
-        this.st.dropInput!.run(input.id)
+        drops.push(input.id)
       }
+      this.runRows('object', objects)
+      this.runRows('record', records)
+      this.runRows('dropInput', drops)
     })()
     return n
   }

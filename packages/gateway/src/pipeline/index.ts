@@ -4,3 +4,4 @@ export { deidentifyObject, type DeidSettings, type ObjectOutcome } from './deide
 export { stageInput, summarize, type RecordEngine } from './record-stage.ts'
 export { recordEngine } from './record-engine.ts'
 export { canonicalJson, recordKey } from './canonical-json.ts'
+export { pooledRecordEngine, type PooledRecordEngine } from './record-pool.ts'

@@ -24,6 +24,13 @@ export interface RecordEngine {
   deidentify(record: ClinicalRecord): DeidentifiedRecord
   /** Problems found in the de-identified record (an identifier of the subject that survived, ...). */
   verify(deidentified: DeidentifiedRecord, original: ClinicalRecord): FieldError[]
+  /**
+   * Stages inputs ahead, elsewhere (record-pool.ts: on worker threads); a caller awaits it before the batch it
+   * settles. Optional: without it everything is staged in-thread.
+   */
+  prepare?(inputs: readonly SpooledInput[]): Promise<void>
+  /** The outputs `prepare` made for this input, handed out once; undefined to stage it here. */
+  takePrepared?(input: SpooledInput): RecordOutput[] | undefined
 }
 
 export type StagedOutput = RecordOutput
@@ -66,6 +73,8 @@ function read(input: SpooledInput, engine: RecordEngine): { records: ClinicalRec
 
 /** Every record of one input, each clean or held. */
 export function stageInput(input: SpooledInput, engine: RecordEngine): RecordOutput[] {
+  const ready = engine.takePrepared?.(input)
+  if (ready !== undefined) return ready
   const got = read(input, engine)
   const out: RecordOutput[] = [...got.held]
   for (const record of got.records) {

@@ -1,7 +1,7 @@
 /** The spool's commit protocol: what a crash or a failed write leaves, and what a commit guarantees. */
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
@@ -27,6 +27,7 @@ test('commit writes <id>.dcm and returns size and SHA-256 of the whole file; not
   assert.deepEqual(file, Buffer.concat([Buffer.from('HEAD'), ...chunks]))
   assert.equal(entry.bytes, file.length)
   assert.equal(entry.sha256, createHash('sha256').update(file).digest('hex'))
+  await spool.close()
   assert.deepEqual(await readdir(spool.incoming), [`${entry.id}.dcm`])
 })
 
@@ -38,10 +39,12 @@ test('a small object is written at commit in one piece; a large one streams to i
   const large = spool.begin(info, Buffer.from('HEAD'))
   large.write(Buffer.alloc(2 << 20, 3))
   await new Promise<void>((r) => large.onDrain(r))
-  assert.deepEqual(await readdir(spool.incoming), [`${large.id}.part`])
+  assert.ok((await readdir(spool.incoming)).includes(`${large.id}.part`))
+  assert.ok((await stat(join(spool.incoming, `${large.id}.part`))).size > 0, 'the large object is streaming to its .part')
   const [a, b] = await Promise.all([small.commit(), large.commit()])
   assert.equal((await readFile(a.path)).length, 4 + 64 * 1024)
   assert.equal((await readFile(b.path)).length, 4 + (2 << 20))
+  await spool.close()
   assert.deepEqual((await readdir(spool.incoming)).sort(), [`${a.id}.dcm`, `${b.id}.dcm`].sort())
 })
 
@@ -51,14 +54,37 @@ test('commits that arrive together share folder fsyncs and all land', async () =
   const entries = await Promise.all(writes.map((w) => w.commit()))
   assert.equal(new Set(entries.map((e) => e.id)).size, 50)
   for (const [i, e] of entries.entries()) assert.deepEqual(await readFile(e.path), Buffer.concat([Buffer.from(`object ${i}`), Buffer.alloc(1000, i)]))
-  spool.close()
+  await spool.close()
+})
+
+test('files are created ahead for the next objects: empty .ready files, used by later commits, removed at close and at open', async () => {
+  const dir = join(root, 'i')
+  const spool = await Spool.open(dir)
+  const first = await spool.begin(info, Buffer.from('first')).commit()
+  // The first commit took a file and started creating some ahead.
+  await new Promise((r) => setTimeout(r, 50))
+  const ahead = (await readdir(spool.incoming)).filter((n) => n.endsWith('.ready'))
+  assert.ok(ahead.length > 0, 'empty files wait for the next objects')
+  for (const n of ahead) assert.equal((await stat(join(spool.incoming, n))).size, 0)
+  const second = await spool.begin(info, Buffer.from('second')).commit()
+  assert.ok(ahead.includes(`${second.id}.ready`), 'the next object is written into one of them')
+  assert.deepEqual(await readFile(second.path), Buffer.from('second'))
+  // A crash leaves them behind: opening the spool again removes them, and keeps the objects.
+  const again = await Spool.open(dir)
+  assert.deepEqual((await readdir(again.incoming)).sort(), [`${first.id}.dcm`, `${second.id}.dcm`].sort())
+  await spool.close()
+  await again.close()
 })
 
 test('discard removes the partial file', async () => {
   const spool = await Spool.open(join(root, 'b'))
   const w = spool.begin(info, Buffer.from('HEAD'))
-  w.write(Buffer.alloc(100_000))
+  w.write(Buffer.alloc(2 << 20))
+  const part = `${w.id}.part`
+  assert.ok((await readdir(spool.incoming)).includes(part))
   await w.discard()
+  assert.ok(!(await readdir(spool.incoming)).includes(part))
+  await spool.close()
   assert.deepEqual(await readdir(spool.incoming), [])
 })
 

@@ -18,6 +18,8 @@ export interface HttpOptions {
   timeoutMs?: number
   /** Aborts the request (shutdown). */
   signal?: AbortSignal
+  /** Called once the whole body has been handed to the socket (its buffer may be reused), before the answer. */
+  onFlushed?: () => void
 }
 
 const PIECE = 64 * 1024
@@ -49,7 +51,8 @@ export function http(url: string, o: HttpOptions): Promise<HttpResponse> {
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }))
     })
     const send = async () => {
-      if (o.body && !o.pace) { req.end(o.body); return }
+      const flushed = () => o.onFlushed?.()
+      if (o.body && !o.pace) { req.end(o.body, flushed); return }
       if (o.body) {
         for (let off = 0; off < o.body.length; off += PIECE) {
           const piece = o.body.subarray(off, Math.min(o.body.length, off + PIECE))
@@ -58,7 +61,7 @@ export function http(url: string, o: HttpOptions): Promise<HttpResponse> {
           if (!req.write(piece)) await drained(req)
         }
       }
-      req.end()
+      req.end(flushed)
     }
     send().catch((e) => req.destroy(e as Error))
   })

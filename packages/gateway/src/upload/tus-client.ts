@@ -34,7 +34,16 @@ export interface TusClientOptions {
   chunkTries?: number
   /** Aborts every request (shutdown). */
   signal?: AbortSignal
+  /**
+   * Send the next chunk as soon as the previous one is on the wire, before its answer (default true, for
+   * chunks of PIPELINE_MIN_CHUNK or more), so the link never idles while the hub makes a chunk durable. A
+   * hub that refuses such chunks (409 twice: another process behind a load balancer, an older hub) turns
+   * it off for this client.
+   */
+  pipeline?: boolean
 }
+
+type PatchAnswer = number | { resend: string; status: number } | { error: unknown }
 
 export interface UploadSpec {
   file: string
@@ -44,6 +53,11 @@ export interface UploadSpec {
 }
 
 const TUS = { 'tus-resumable': '1.0.0' }
+/**
+ * Smaller chunks are not pipelined: a body that fits in the socket buffers (several MiB on loopback) can be
+ * on the wire before the hub has begun serving it, so the next one could overtake it there and be refused.
+ */
+export const PIPELINE_MIN_CHUNK = 16 * 1024 * 1024
 
 export class TusClient {
   private readonly o: TusClientOptions
@@ -51,15 +65,21 @@ export class TusClient {
   sentBytes = 0
   /** Times an interrupted upload continued from a non-zero offset the hub reported (HEAD). */
   resumes = 0
+  /** Whether PATCHes are pipelined (see TusClientOptions.pipeline). */
+  pipelining: boolean
+  /** PATCHes the hub accepted that were sent before the answer to the one before them. */
+  pipelined = 0
+  private pipelineRefusals = 0
 
   constructor(o: TusClientOptions) {
     this.o = o
+    this.pipelining = o.pipeline ?? true
   }
 
-  private async req(what: string, url: string, method: string, headers: Record<string, string> = {}, body?: Buffer): Promise<HttpResponse> {
+  private async req(what: string, url: string, method: string, headers: Record<string, string> = {}, body?: Buffer, onFlushed?: () => void): Promise<HttpResponse> {
     let res: HttpResponse
     try {
-      res = await http(url, { method, headers: { ...TUS, authorization: `Bearer ${this.o.token()}`, ...headers }, body, pace: body ? this.o.pace : undefined, timeoutMs: this.o.timeoutMs, signal: this.o.signal })
+      res = await http(url, { method, headers: { ...TUS, authorization: `Bearer ${this.o.token()}`, ...headers }, body, pace: body ? this.o.pace : undefined, timeoutMs: this.o.timeoutMs, signal: this.o.signal, onFlushed })
     } catch (e) {
       if ((e as { code?: string }).code?.startsWith('GATEWAY_UPLOAD') || this.o.signal?.aborted) throw e
       throw UploadErrors.network(what, e)
@@ -89,9 +109,12 @@ export class TusClient {
     return off
   }
 
-  /** One PATCH; returns the new offset, or a string saying why the chunk must be re-sent. `digest`: its base64 SHA-256, when already known. */
-  async patch(url: string, offset: number, chunk: Buffer, digest = createHash('sha256').update(chunk).digest('base64')): Promise<number | { resend: string; status: number }> {
-    const res = await this.req('Sending a chunk', url, 'PATCH', { 'content-type': 'application/offset+octet-stream', 'upload-offset': String(offset), 'upload-checksum': `sha256 ${digest}` }, chunk)
+  /**
+   * One PATCH; returns the new offset, or a string saying why the chunk must be re-sent. `digest`: its base64
+   * SHA-256, when already known; `onFlushed`: called once the body is on the wire (before the answer).
+   */
+  async patch(url: string, offset: number, chunk: Buffer, digest = createHash('sha256').update(chunk).digest('base64'), onFlushed?: () => void): Promise<number | { resend: string; status: number }> {
+    const res = await this.req('Sending a chunk', url, 'PATCH', { 'content-type': 'application/offset+octet-stream', 'upload-offset': String(offset), 'upload-checksum': `sha256 ${digest}` }, chunk, onFlushed)
     if (res.status === 204 || res.status === 200) {
       const off = Number(res.headers['upload-offset'])
       if (!Number.isInteger(off)) throw UploadErrors.protocol('PATCH answered without Upload-Offset')
@@ -128,7 +151,9 @@ export class TusClient {
    *
    * The file is read once: each chunk is hashed piece by piece as it is read, and the next chunk is read and
    * hashed while the current one is on the wire, so reading and hashing overlap the hub's work instead of adding
-   * to it. Memory: two chunk buffers, reused.
+   * to it. With pipelining, the next chunk goes out as soon as the current one is on the wire: while the hub
+   * makes one chunk durable (fdatasync, catalog) the next is already arriving. Memory: two chunk buffers,
+   * reused; a buffer is refilled only once the body that used it has been handed to the socket.
    */
   async upload(spec: UploadSpec, resumeUrl?: string, onUrl?: (url: string) => void): Promise<string> {
     const tries = this.o.chunkTries ?? 5
@@ -139,24 +164,51 @@ export class TusClient {
     if (offset < 0) { url = await this.create(spec.length, spec.metadata); onUrl?.(url); offset = 0 }
     const fh = await open(spec.file, 'r')
     const reader = new ChunkReader(fh, spec.file, spec.length, Math.min(spec.chunkBytes, spec.length))
+    /** PATCHes sent and not yet answered, oldest first (with pipelining up to two). */
+    let pending: Array<{ end: number; behind: boolean; answer: Promise<PatchAnswer> }> = []
+    const drain = async () => {
+      const left = pending
+      pending = []
+      await Promise.all(left.map((p) => p.answer))
+    }
     try {
       let failures = 0
+      let next = offset
+      let lastOk = false
       while (offset < spec.length) {
-        const chunk = await reader.at(offset)
-        reader.prefetch(offset + chunk.bytes.length)
-        let r: number | { resend: string; status: number }
-        try {
-          r = await this.patch(url, offset, chunk.bytes, chunk.digest)
-        } catch (e) {
+        if (next < spec.length && pending.length < (this.pipelining && spec.chunkBytes >= PIPELINE_MIN_CHUNK ? 2 : 1)) {
+          const chunk = await reader.at(next)
+          reader.prefetch(next + chunk.bytes.length)
+          let onWire!: () => void
+          const flushed = new Promise<void>((ok) => (onWire = ok))
+          const answer: Promise<PatchAnswer> = this.patch(url, next, chunk.bytes, chunk.digest, onWire).catch((error: unknown) => ({ error }))
+          // The next chunk's read reuses the buffer before this one: go on only once this body is on the wire.
+          await Promise.race([flushed, answer])
+          pending.push({ end: next + chunk.bytes.length, behind: pending.length > 0, answer })
+          next += chunk.bytes.length
+          continue
+        }
+        const sent = pending.shift()!
+        let r = await sent.answer
+        if (typeof r === 'number') {
+          if (r <= offset || r > spec.length) { await drain(); throw UploadErrors.protocol(`PATCH moved the offset from ${offset} to ${r}`) }
+          offset = r
+          failures = 0
+          lastOk = true
+          if (sent.behind) this.pipelined++
+          // The hub kept less than was sent (it may): continue from what it has.
+          if (r !== sent.end) { await drain(); next = r }
+          continue
+        }
+        await drain()
+        if ('error' in r) {
+          const e = r.error
           if ((e as { code?: string }).code !== 'GATEWAY_UPLOAD_NETWORK' || ++failures >= tries) throw e
           r = { resend: (e as Error).message, status: 0 }
         }
-        if (typeof r === 'number') {
-          if (r <= offset || r > spec.length) throw UploadErrors.protocol(`PATCH moved the offset from ${offset} to ${r}`)
-          offset = r
-          failures = 0
-          continue
-        }
+        // A chunk sent behind one the hub then accepted, refused as a conflict: this hub does not take pipelined PATCHes.
+        if (r.status === 409 && lastOk && sent.behind && ++this.pipelineRefusals >= 2) this.pipelining = false
+        lastOk = false
         if (r.status !== 0 && ++failures >= tries) throw UploadErrors.http('Sending a chunk', r.status, r.resend)
         await new Promise((ok) => setTimeout(ok, Math.min(10_000, 200 * 2 ** failures)))
         // Where does the hub stand? A broken connection may have left part of the chunk durably written.
@@ -165,6 +217,7 @@ export class TusClient {
           known = await this.offset(url)
         } catch (e) {
           if ((e as { code?: string }).code !== 'GATEWAY_UPLOAD_NETWORK' || ++failures >= tries) throw e
+          next = offset
           continue
         }
         if (known === null) {
@@ -175,8 +228,10 @@ export class TusClient {
           if (known > 0) this.resumes++
           offset = known
         }
+        next = offset
       }
     } finally {
+      await drain()
       await reader.settle()
       await fh.close()
     }
@@ -196,8 +251,8 @@ interface Chunk {
 
 /**
  * Reads chunks of the file into two alternating buffers, hashing each piece as it arrives, and reads the next
- * chunk ahead while the current one is sent. A chunk's buffer is refilled only after the PATCH that used it has
- * returned (the one before it), so a body on the wire is never overwritten.
+ * chunk ahead while the current one is sent. A chunk's buffer is refilled only after the PATCH that used it (the
+ * one before it) has handed its whole body to the socket or been answered, so a body on the wire is never overwritten.
  */
 class ChunkReader {
   private readonly bufs: Buffer[] = []

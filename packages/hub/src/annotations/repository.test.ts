@@ -15,6 +15,8 @@ import {
   annotationSetVersion,
   createAnnotation,
   createAnnotations,
+  DENSITY_CELLS,
+  densityQuery,
   deleteAnnotation,
   getAnnotation,
   listAnnotations,
@@ -250,6 +252,113 @@ describeEachEngine('annotation repository', (engine) => {
       assert.match(await plan(100), /annotation_box_lod64_idx/)
       assert.match(await plan(5000), /annotation_box_lod1024_idx/)
     }
+  })
+
+  it('answers a zoomed-out viewport over more shapes than its limit with density counts, says so, and keeps them in step', async () => {
+    const db = t.catalog.db
+    const now = new Date().toISOString()
+    const slideId = newId()
+    await db.insertInto('slide').values({ id: slideId, collection_id: collectionId, sha256: 'dense', object_key: 'slides/dense', size: 1, format: 'test', width: 40_000, height: 40_000, levels: '[]', mpp_x: null, mpp_y: null, objective_power: null, properties: '{}', associated: '[]', created_at: now }).execute()
+    const target = { kind: 'slide' as const, slideId }
+    const r = rng(21)
+    const inputs: AnnotationInput[] = []
+    // 600 cells (10–20 px) in a cluster, some inside tasks (blind reading hides the unaccepted ones), and one large region.
+    for (let i = 0; i < 600; i++) {
+      const x = 10_000 + r() * 6000, y = 10_000 + r() * 4000, s = 10 + r() * 10
+      const taskId = i % 10 === 0 ? 'task-d' : null
+      inputs.push({ target, shape: 'polygon', geometry: square(x, y, s), label: { system: 'KURA-HE-TISSUE', code: ['tumour', 'stroma', 'lymphocytes'][i % 3]! }, author: i % 20 === 0 ? 'reader-a' : 'reader-b', status: taskId && i % 30 === 0 ? 'accepted' : 'submitted', taskId })
+    }
+    inputs.push({ target, shape: 'polygon', geometry: square(11_000, 11_000, 3000), label: { system: 'KURA-HE-TISSUE', code: 'tumour' }, author: 'reader-b' })
+    const made = await createAnnotations(db, collectionId, inputs)
+    const view = { x: 9000, y: 9000, w: 1600 * 16, h: 1000 * 16, scale: 16 }
+
+    // What the counts must be, by brute force over what was stored: per cell of `cell` px holding the centre of the bounds.
+    const expected = async (cell: number, keep: (a: (typeof made)[number]) => boolean) => {
+      const m = new Map<string, number>()
+      const [gx0, gy0, gx1, gy1] = [view.x / cell, view.y / cell, (view.x + view.w) / cell, (view.y + view.h) / cell].map(Math.floor) as number[]
+      for (const a of await listAnnotations(db, { target, limit: 10_000 })) {
+        if (!keep(a)) continue
+        const [x0, y0, x1, y1] = bounds(a.geometry)
+        const gx = Math.floor((x0 + x1) / 2 / cell), gy = Math.floor((y0 + y1) / 2 / cell)
+        if (gx < gx0! || gx > gx1! || gy < gy0! || gy > gy1!) continue
+        const k = `${gx},${gy},${a.label.code}`
+        m.set(k, (m.get(k) ?? 0) + 1)
+      }
+      return [...m].sort()
+    }
+    const got = (d: NonNullable<Awaited<ReturnType<typeof queryViewport>>['density']>) => {
+      const m: [string, number][] = []
+      for (let i = 0; i < d.cells.length; i += 4) m.push([`${d.cells[i]},${d.cells[i + 1]},${d.labels[d.cells[i + 2]!]!.code}`, d.cells[i + 3]!])
+      return m.sort()
+    }
+
+    const res = await queryViewport(db, target, view, {}, 100)
+    assert.equal(res.mode, 'density', 'more shapes than the limit, zoomed out: a density grid')
+    assert.equal(res.density!.cellSize, 512, 'the finest cell at least 32 screen pixels across at scale 16')
+    assert.equal(res.density!.total, 601)
+    assert.deepEqual(got(res.density!), await expected(512, () => true))
+    assert.equal(res.minExtent, 512, 'beside the grid, only shapes larger than a cell')
+    assert.deepEqual(res.annotations.map((a) => a.id), [made[600]!.id], 'the large region stays a shape')
+    assert.equal(res.truncated, false)
+    const json = await queryViewportJson(db, target, view, {}, 100)
+    const { annotationsJson, ...jsonMeta } = json
+    const { annotations, ...meta } = res
+    assert.deepEqual(jsonMeta, meta, 'the route answers the same, mode and grid included')
+    assert.deepEqual(JSON.parse(annotationsJson), JSON.parse(JSON.stringify(annotations)))
+
+    // Within the limit, zoomed in, or asked not to: shapes, as before, and said so.
+    const within = await queryViewport(db, target, view, {}, 1000)
+    const seen = made.filter((a) => { const [x0, y0, x1, y1] = bounds(a.geometry); return Math.max(x1 - x0, y1 - y0) >= 16 }).length
+    assert.deepEqual([within.mode, within.density, within.count, within.truncated], ['shapes', undefined, seen, false])
+    const off = await queryViewport(db, target, { ...view, density: false }, {}, 100)
+    assert.deepEqual([off.mode, off.count, off.truncated], ['shapes', 100, true])
+    const near = await queryViewport(db, target, { ...view, scale: 2 }, {}, 100)
+    assert.deepEqual([near.mode, near.truncated], ['shapes', true])
+    // A filter the counts cannot answer (author, task) falls back to shapes rather than guess.
+    assert.equal((await queryViewport(db, target, view, { authors: ['reader-b'] }, 100)).mode, 'shapes')
+
+    // Filters by label and blind reading: reader-a sees work nobody hides plus their own open task work, never another reader's.
+    const blind = await queryViewport(db, target, view, { labels: ['tumour', 'stroma'], blindTo: 'reader-a' }, 100)
+    assert.equal(blind.mode, 'density')
+    const visible = (a: { taskId: string | null; author: string; status: string; label: { code: string } }) => ['tumour', 'stroma'].includes(a.label.code) && (a.taskId === null || a.author === 'reader-a' || a.status === 'accepted')
+    assert.deepEqual(got(blind.density!), await expected(512, visible))
+    assert.ok(made.some((a) => a.taskId && a.author !== 'reader-a' && a.status !== 'accepted' && ['tumour', 'stroma'].includes(a.label.code)), 'the test hides something')
+
+    // Zoomed further out, a coarser cell; the counts follow updates and deletes (triggers, on both engines).
+    await updateAnnotation(db, made[1]!.id, { geometry: square(30_000, 20_000, 12), label: { system: 'KURA-HE-TISSUE', code: 'necrosis' } }, 'reader-b')
+    await updateAnnotation(db, made[2]!.id, { status: 'accepted' }, 'reviewer')
+    await deleteAnnotation(db, made[4]!.id, 'reader-b')
+    const after1 = await queryViewport(db, target, view, {}, 100)
+    assert.equal(after1.density!.total, 600, 'one moved inside the view, one deleted')
+    assert.deepEqual(got(after1.density!), await expected(512, () => true))
+    const far = await queryViewport(db, target, { ...view, w: 1600 * 64, h: 1000 * 64, scale: 64 }, {}, 100)
+    assert.equal(far.density!.cellSize, 2048)
+    // Every count in the table equals a recount of the annotations (all slides, all cell sizes).
+    const table = await sql<{ k: string; n: number }>`select slide_id || ' ' || cell || ' ' || gx || ' ' || gy || ' ' || label_code || ' ' || status || ' ' || hidden as k, n from annotation_density order by k`.execute(db)
+    const recount = new Map<string, number>()
+    for (const a of [...(await listAnnotations(db, { collectionId, limit: 10_000 })), ...(await listAnnotations(db, { collectionId: otherCollectionId, limit: 10_000 }))]) {
+      if (a.target.kind !== 'slide') continue
+      const [x0, y0, x1, y1] = bounds(a.geometry)
+      for (const cell of DENSITY_CELLS) {
+        const k = `${a.target.slideId} ${cell} ${Math.floor((x0 + x1) / 2 / cell)} ${Math.floor((y0 + y1) / 2 / cell)} ${a.label.code} ${a.status} ${a.taskId && a.status !== 'accepted' ? 1 : 0}`
+        recount.set(k, (recount.get(k) ?? 0) + 1)
+      }
+    }
+    const byKey = (p: [string, number], q: [string, number]) => (p[0] < q[0] ? -1 : p[0] > q[0] ? 1 : 0)
+    assert.deepEqual(table.rows.map((x): [string, number] => [x.k, Number(x.n)]).sort(byKey), [...recount].sort(byKey))
+
+    // The density read seeks the table's primary key, never scans it.
+    const c = densityQuery(db, slideId, 256, [35, 35, 135, 98], { labels: ['tumour'] }).compile()
+    const plan = await db.connection().execute(async (conn) => {
+      if (engine === 'postgres') await sql`set enable_seqscan = off`.execute(conn)
+      try {
+        const rows = (await conn.executeQuery<Record<string, string>>({ ...c, sql: `${engine === 'postgres' ? 'explain' : 'explain query plan'} ${c.sql}` } as never)).rows
+        return rows.map((row) => row['QUERY PLAN'] ?? row.detail).join('\n')
+      } finally {
+        if (engine === 'postgres') await sql`reset enable_seqscan`.execute(conn)
+      }
+    })
+    assert.match(plan, engine === 'postgres' ? /Index (Only )?Scan using annotation_density_pkey[\s\S]*Index Cond: .*slide_id = .*cell = 256/ : /SEARCH annotation_density USING (PRIMARY KEY|INDEX sqlite_autoindex_annotation_density_1) \(slide_id=\? AND cell=\? AND gy=\? AND gx>\? AND gx<\?\)/, plan)
   })
 
   it('simplifies polygons when zoomed out and says so', async () => {

@@ -205,8 +205,9 @@ export async function annotationRoutes(app: FastifyInstance, opts: { archive: Ar
       if (x === undefined || y === undefined || w === undefined || h === undefined) throw AnnotationErrors.badRequest('A viewport needs all of x, y, w and h (level-0 pixels).')
       // JSON text spliced from the stored GeoJSON: parsing and re-serialising thousands of shapes is what a dense
       // viewport costs in Node (see bench/annotations.ts).
-      const r = await queryViewportJson(db, target, { x, y, w, h, scale: num(q, 'scale') }, filter, limit ?? VIEWPORT_DEFAULT_LIMIT)
-      req.audit.detail = { target: targetDetail(target), viewport: [x, y, w, h], scale: num(q, 'scale') ?? 1, returned: r.count }
+      if (q.density !== undefined && q.density !== 'auto' && q.density !== 'off') throw AnnotationErrors.badRequest('"density" is auto (the default: a grid of counts when zoomed out over more shapes than the limit) or off (shapes only).')
+      const r = await queryViewportJson(db, target, { x, y, w, h, scale: num(q, 'scale'), density: q.density !== 'off' }, filter, limit ?? VIEWPORT_DEFAULT_LIMIT)
+      req.audit.detail = { target: targetDetail(target), viewport: [x, y, w, h], scale: num(q, 'scale') ?? 1, returned: r.count, ...(r.density && { density: r.density.total }) }
       const p = req.access.principal
       if (viewportAudit.shouldRecord(p ? `${p.username}\u0000${p.tokenId ?? ''}` : 'anonymous', JSON.stringify(target))) {
         req.audit.detail.viewports = 'further viewport reads of this image by this principal within 10 minutes are not recorded'

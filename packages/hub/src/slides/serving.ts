@@ -112,8 +112,8 @@ export class SlideServing {
   private async lookForDerived(entry: RowEntry): Promise<void> {
     entry.checkedAt = Date.now()
     const levels = JSON.parse(entry.row.levels) as Level[]
-    // A DICOM WSI has the levels its scanner wrote: libvips cannot read it to build more.
-    if (!needsPyramid(levels) || entry.row.object_key.startsWith(DICOM_SLIDE_KEY_PREFIX)) return
+    // Any slide format, DICOM WSI included (pyramid-job.ts copies its smallest level for libvips first).
+    if (!needsPyramid(levels)) return
     const db = this.archive.catalog.db
     const d = await db.selectFrom('slide_derivative').select(['object_key', 'levels']).where('slide_id', '=', entry.row.id).where('kind', '=', 'pyramid').executeTakeFirst()
     if (d) {

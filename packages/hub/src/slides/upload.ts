@@ -58,8 +58,19 @@ export async function storeSlide(archive: Archive, tmpDir: string, collection: S
       throw SlideErrors.receiveFailed((e as Error)?.message ?? String(e))
     }
     if (size === 0) throw SlideErrors.emptyBody()
-    const sha256 = hash.digest('hex')
+    return await storeSlideFile(archive, collection, { path, sha256: hash.digest('hex'), size }, { move: true })
+  } finally {
+    await rm(path, { force: true })
+  }
+}
 
+/**
+ * Stores a slide file already on this machine whose SHA-256 is known (a finished gateway upload, a received body).
+ * `move`: the file is the caller's temporary copy and moves into the store; otherwise it is copied.
+ */
+export async function storeSlideFile(archive: Archive, collection: SlideCollection, file: { path: string; sha256: string; size: number }, opts: { move: boolean }): Promise<StoreResult> {
+  const { path, sha256, size } = file
+  {
     // Same bytes into the same collection: the slide that is already there.
     const existing = await slideQuery(archive.catalog.db).where('s.collection_id', '=', collection.id).where('s.sha256', '=', sha256).executeTakeFirst()
     if (existing) return { status: 'duplicate', row: existing }
@@ -70,7 +81,7 @@ export async function storeSlide(archive: Archive, tmpDir: string, collection: S
     const pictures = (JSON.parse(meta.associated) as Array<{ name: string }>).map((a) => a.name).filter((n) => n === 'label' || n === 'macro')
     if (collection.deidentified && pictures.length) throw SlideErrors.identifyingImages(collection.name, pictures)
     const objectKey = `slides/${sha256}`
-    await archive.objects.putFile(objectKey, path, { sha256, move: true, verified: true })
+    await archive.objects.putFile(objectKey, path, { sha256, move: opts.move, verified: opts.move })
     const id = newId()
     try {
       await archive.catalog.db
@@ -94,8 +105,6 @@ export async function storeSlide(archive: Archive, tmpDir: string, collection: S
     // Zoomed-out views of a slide without small levels need them built (the serving layer queues it again if this is lost).
     await enqueuePyramid(archive, id, JSON.parse(meta.levels) as Level[])
     return { status: 'stored', row: (await findSlide(archive.catalog.db, id))! }
-  } finally {
-    await rm(path, { force: true })
   }
 }
 
@@ -192,7 +201,8 @@ export async function storeDicomSlide(archive: Archive, collection: SlideCollect
     if (raced) return { status: 'duplicate', row: raced }
     throw e
   }
-  // No pyramid job: the levels are the instances the scanner wrote (libvips cannot read DICOM WSI to add more).
+  // A scanner that wrote no small levels: a worker derives them (pyramid-job.ts reads the instances through our reader).
+  await enqueuePyramid(archive, id, JSON.parse(meta.levels) as Level[])
   return { status: 'stored', row: (await findSlide(archive.catalog.db, id))! }
 }
 

@@ -10,6 +10,7 @@ import { basename } from 'node:path'
 import { createHash } from 'node:crypto'
 import { FileSource, KuraError, type ByteSource } from '@kura/core'
 import type { Archive, IngestResult } from '../archive/archive.ts'
+import { completeSlideUpload } from '../slides/upload-complete.ts'
 import { UploadErrors } from './errors.ts'
 import { hashFile } from './part-file.ts'
 import { RangeSource } from './range-source.ts'
@@ -52,6 +53,12 @@ export async function completeUpload(archive: Archive, row: UploadRow, partPath:
   const sha256 = runningSha256 ?? (await hashFile(partPath))
   const fail = (error: KuraError): Completion => ({ result: { state: 'failed', ...base, objects: [], reason: error.message }, error, hashedBy })
   if (sha256 !== row.sha256) return fail(UploadErrors.sha256Mismatch(row.sha256, sha256))
+
+  if (row.kind === 'slide' || row.kind === 'slide-dicom') {
+    // A slide from a gateway (de-identified there): one outcome for the whole slide.
+    const outcome = await completeSlideUpload(archive, row.kind, row.collection, partPath, sha256, row.upload_length)
+    return { result: { state: 'complete', ...base, objects: [outcome] }, hashedBy }
+  }
 
   if (row.kind === 'dicom') {
     // The part file is the object, hash checked: it moves into the store without another copy.

@@ -22,6 +22,8 @@ export const UploadErrors = {
     new KuraError('UPLOAD_CHECKSUM_ALGORITHM', `Upload-Checksum algorithm "${got.slice(0, 20)}" is not supported; use "sha256 <base64 digest>".`, { status: 400 }),
   checksumMismatch: () =>
     new KuraError('UPLOAD_CHECKSUM_MISMATCH', 'The body does not match its Upload-Checksum; it was discarded and the offset did not move. Send the same chunk again.', { status: 460 }),
+  unverified: () =>
+    new KuraError('UPLOAD_UNVERIFIED', 'The hub could not check this body against its Upload-Checksum (a hashing thread failed); it was discarded and the offset did not move. Send the same chunk again.', { status: 503, details: { retryAfterS: 1 } }),
   pastEnd: (length: number) =>
     new KuraError('UPLOAD_PAST_END', `The body runs past Upload-Length (${length}); nothing of it was kept. Send HEAD and resume with a body that ends at Upload-Length.`, { status: 400 }),
   sha256Mismatch: (expected: string, actual: string) =>

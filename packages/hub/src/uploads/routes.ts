@@ -20,7 +20,7 @@ import { AuthErrors } from '../auth/errors.ts'
 import { completeUpload } from './complete.ts'
 import { UploadErrors } from './errors.ts'
 import { parseUploadMetadata } from './metadata.ts'
-import { WholeHasher } from './whole-hasher.ts'
+import { UploadHasher } from './whole-hasher.ts'
 import { appendBody, createPartFile, cutBack, removePartFile, syncPrefix } from './part-file.ts'
 import {
   acquireLease, advance, createUpload, deleteUpload, finish, getUpload, isExpired, leaseLive, listExpired, releaseLease, renewLease,
@@ -38,7 +38,7 @@ export interface UploadRoutesOptions {
   maxSize?: number
 }
 
-/** Where this process's whole-upload hash of an upload stands (the hash itself is on the WholeHasher's thread). */
+/** Where this process's whole-upload hash of an upload stands (the hash itself is on the UploadHasher's thread). */
 interface Running {
   offset: number
 }
@@ -50,8 +50,10 @@ export async function uploadRoutes(app: FastifyInstance, opts: UploadRoutesOptio
   const maxSize = opts.maxSize ?? DEFAULT_MAX_SIZE
   const partPath = (id: string) => join(dir, `${id}.part`)
   const running = new Map<string, Running>()
-  const hasher = new WholeHasher()
+  const hasher = new UploadHasher()
   const forget = (id: string) => { running.delete(id); hasher.forget(id) }
+  /** Per upload, the PATCH this process is serving last: where its body will end, and when it is answered. */
+  const inProgress = new Map<string, { end: number; settled: Promise<void> }>()
   const write = { config: { permission: 'study:write' as const } }
 
   // Bodies stay streams: PATCH bodies go straight to disk, and Fastify's bodyLimit never applies.
@@ -152,12 +154,28 @@ export async function uploadRoutes(app: FastifyInstance, opts: UploadRoutesOptio
     const offset = parseNonNegative(req.headers['upload-offset'], 'Upload-Offset')
     const checksum = parseChecksum(req.headers['upload-checksum'] as string | undefined)
     const id = req.params.id
+    const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length'])
+    // A PATCH that continues exactly where one still in progress here will end is served after it
+    // (a client may send the next chunk before the answer to the previous one: no idle link meanwhile).
+    const ahead = inProgress.get(id)
+    let settle!: () => void
+    const mine = { end: declared === undefined ? -1 : offset + declared, settled: new Promise<void>((ok) => (settle = ok)) }
+    inProgress.set(id, mine)
+    try {
+      if (ahead && ahead.end === offset) await ahead.settled
+      return await patch(req, reply, id, offset, checksum, declared)
+    } finally {
+      settle()
+      if (inProgress.get(id) === mine) inProgress.delete(id)
+    }
+  })
+
+  async function patch(req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply, id: string, offset: number, checksum: string | undefined, declared: number | undefined) {
     const row = await load(req, id)
     if (row.state === 'complete') throw UploadErrors.alreadyComplete()
     if (row.state === 'failed') throw UploadErrors.gone(`failed; GET /uploads/${row.id}/result says why`)
     if (offset !== row.upload_offset) throw UploadErrors.offsetConflict(offset, row.upload_offset)
     const remaining = row.upload_length - offset
-    const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length'])
     if (declared !== undefined && declared > remaining) throw UploadErrors.pastEnd(row.upload_length)
     const lease = await acquireLease(db, id, offset)
     if (!lease) {
@@ -171,7 +189,7 @@ export async function uploadRoutes(app: FastifyInstance, opts: UploadRoutesOptio
       const path = partPath(id)
       // The whole-upload hash continues only from this process's state at exactly this offset.
       const tracked = offset === 0 || running.get(id)?.offset === offset
-      const got = await appendBody(path, offset, req.body as Readable, remaining, tracked ? { hasher, id, fresh: offset === 0 } : null)
+      const got = await appendBody(path, offset, req.body as Readable, remaining, hasher, tracked ? { id, fresh: offset === 0 } : null)
       const refused = () => { if (got.tracked) hasher.discard(id) }
       req.audit.detail = { upload: id, bytes: got.written, objects: row.object_count }
       if (got.broken === 'aborted') {
@@ -197,7 +215,7 @@ export async function uploadRoutes(app: FastifyInstance, opts: UploadRoutesOptio
       if (checksum && checksum !== got.chunkSha256) {
         refused()
         await cutBack(path, offset)
-        throw UploadErrors.checksumMismatch()
+        throw got.chunkSha256 === null ? UploadErrors.unverified() : UploadErrors.checksumMismatch()
       }
       const newOffset = offset + got.written
       if (newOffset < row.upload_length) {
@@ -229,7 +247,7 @@ export async function uploadRoutes(app: FastifyInstance, opts: UploadRoutesOptio
       clearInterval(renew)
       if (held) await releaseLease(db, id, lease)
     }
-  })
+  }
 
   app.delete('/:id', write, async (req: FastifyRequest<{ Params: { id: string } }>, reply) => {
     requireTus(req)
@@ -301,7 +319,7 @@ function httpDate(iso: string): string {
 const OUTCOME = {
   type: 'object',
   required: ['sopInstanceUid', 'sha256', 'outcome'],
-  properties: { sopInstanceUid: { type: 'string' }, sha256: { type: 'string' }, outcome: { type: 'string' }, reason: { type: 'string' } },
+  properties: { sopInstanceUid: { type: 'string' }, sha256: { type: 'string' }, outcome: { type: 'string' }, reason: { type: 'string' }, slideId: { type: 'string' } },
 }
 const RESULT_SCHEMA = {
   type: 'object',

@@ -32,9 +32,26 @@ export interface ViewportQuery {
   limit?: number
 }
 
-export function viewportAnnotations(slideId: string, q: ViewportQuery, signal?: AbortSignal): Promise<AnnotationPage> {
+/**
+ * Zoomed out over more shapes than the limit, the hub counts them per grid cell and label instead of sending them
+ * (`mode: 'density'`); `annotations` then holds only the shapes larger than a cell. Cell (gx, gy) covers
+ * [gx·cellSize, (gx+1)·cellSize) in level-0 pixels; `cells` is flat [gx, gy, label index, count, ...].
+ */
+export interface DensityGrid {
+  cellSize: number
+  labels: Pick<CodeRef, 'system' | 'code'>[]
+  cells: number[]
+  total: number
+}
+
+export interface ViewportPage extends AnnotationPage {
+  mode?: 'shapes' | 'density'
+  density?: DensityGrid
+}
+
+export function viewportAnnotations(slideId: string, q: ViewportQuery, signal?: AbortSignal): Promise<ViewportPage> {
   const round = (v: number) => Math.round(v)
-  return api.get<AnnotationPage>(
+  return api.get<ViewportPage>(
     withQuery(`/api/slides/${enc(slideId)}/annotations`, { ...q, x: round(q.x), y: round(q.y), w: round(q.w), h: round(q.h), scale: Number(q.scale.toPrecision(4)) }),
     { signal },
   )

@@ -13,7 +13,7 @@ import OpenSeadragon from 'openseadragon'
 import { ErrorMessage, errorText } from '../components.tsx'
 import { useSignedIn } from '../session.tsx'
 import { ANNOTATION_STATUSES, canAnnotate, type Annotation, type AnnotationStatus, type CodeRef, type Geometry, type Position, type ShapeKind, type SlideInfo } from '../types.ts'
-import { createAnnotation, deleteAnnotation, updateAnnotation, viewportAnnotations } from './client.ts'
+import { createAnnotation, deleteAnnotation, updateAnnotation, viewportAnnotations, type DensityGrid } from './client.ts'
 import { ellipseFromBox, geometryFor, maskGeometry, moveVertex, nearestVertex, ShapeGrid, translate, vertexRings, type VertexRef } from './geometry.ts'
 import { CodePicker, codeKey, colorCss, hash, hueColor, labelColor, labelText, paintSwatch, recentLabels, rememberLabel, type CodeBook } from './picker.tsx'
 import { createShapeRenderer, fitCanvas, overlayCanvas, type RenderShape, type ShapeRenderer, type ViewTransform } from './renderer.tsx'
@@ -71,6 +71,12 @@ function brushGeometry(points: Position[], r: number): Geometry | null {
 const FETCH_DELAY_MS = 250
 /** The hub's most per viewport query (it leaves out shapes under a screen pixel and says when it truncated). */
 const FETCH_LIMIT = 50_000
+/**
+ * Zoomed out (hub's DENSITY_MIN_SCALE and beyond), more shapes than this come as the hub's density grid: 50,000
+ * simplified cells are ~15 MB of JSON for marks a few screen pixels wide, the grid a few kB.
+ */
+const FETCH_LIMIT_ZOOMED_OUT = 10_000
+const DENSITY_MIN_SCALE = 4
 /** The "shapes in view" list is for keyboard and screen-reader users, not for 100,000 rows. */
 const LIST_MAX = 50
 
@@ -115,6 +121,8 @@ export function AnnotationLayer({
   const [tool, setToolState] = useState<Tool>('select')
   const [shapes, setShapes] = useState<Annotation[]>([])
   const [meta, setMeta] = useState<{ truncated: boolean; simplified: boolean }>({ truncated: false, simplified: false })
+  // Zoomed out over more shapes than the hub sends: its counts per grid cell, drawn as shaded squares.
+  const [density, setDensity] = useState<DensityGrid | null>(null)
   const [filter, setFilter] = useState<{ label: string; author: string; status: string }>({ label: '', author: '', status: '' })
   const [hidden, setHidden] = useState<Set<string>>(new Set())
   const [selectedId, setSelectedId] = useState<string | null>(null)
@@ -131,8 +139,8 @@ export function AnnotationLayer({
   const draft = useRef<{ points: Position[]; hover: Position | null; dragging: boolean; radius?: number }>({ points: [], hover: null, dragging: false })
   const brushPx = useRef(BRUSH_PX.initial)
   const drag = useRef<null | { kind: 'vertex'; v: VertexRef } | { kind: 'move'; from: Position; base: Geometry }>(null)
-  const live = useRef({ tool, shapes, selectedId, edited, picker, hidden })
-  live.current = { tool, shapes, selectedId, edited, picker, hidden }
+  const live = useRef({ tool, shapes, selectedId, edited, picker, hidden, density })
+  live.current = { tool, shapes, selectedId, edited, picker, hidden, density }
   const renderer = useRef<ShapeRenderer | null>(null)
   const editCanvas = useRef<HTMLCanvasElement | null>(null)
 
@@ -174,7 +182,8 @@ export function AnnotationLayer({
     ctx.clearRect(0, 0, c.width, c.height)
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0)
     const px = (p: Position): [number, number] => [p[0] * tr.scale + tr.ox, p[1] * tr.scale + tr.oy]
-    const { selectedId: sid, shapes: all, edited: ed, tool: tl } = live.current
+    const { selectedId: sid, shapes: all, edited: ed, tool: tl, density: grid, hidden: off } = live.current
+    if (grid) drawDensity(ctx, grid, tr, off)
     const sel = all.find((s) => s.id === sid)
     if (sel) {
       const g = ed ?? sel.geometry
@@ -241,7 +250,7 @@ export function AnnotationLayer({
     renderer.current?.setShapes(list)
     redraw()
   }, [shapes, hidden, colorOf, visible, redraw])
-  useEffect(() => drawEdit(), [selectedId, edited, drawEdit])
+  useEffect(() => drawEdit(), [selectedId, edited, density, hidden, drawEdit])
 
   useEffect(() => {
     viewer.addHandler('update-viewport', redraw)
@@ -274,13 +283,14 @@ export function AnnotationLayer({
       const signal = ac.signal
       viewportAnnotations(
         info.id,
-        { x, y, w, h, scale, label: filter.label || undefined, author: filter.author || undefined, status: (filter.status || undefined) as AnnotationStatus | undefined, task: mode.taskId ?? undefined, limit: FETCH_LIMIT },
+        { x, y, w, h, scale, label: filter.label || undefined, author: filter.author || undefined, status: (filter.status || undefined) as AnnotationStatus | undefined, task: mode.taskId ?? undefined, limit: scale >= DENSITY_MIN_SCALE ? FETCH_LIMIT_ZOOMED_OUT : FETCH_LIMIT },
         signal,
       ).then(
         (page) => {
           if (signal.aborted) return
           setShapes(page.annotations)
           setMeta({ truncated: page.truncated, simplified: page.simplified })
+          setDensity(page.mode === 'density' && page.density ? page.density : null)
           setError(null)
         },
         (e) => !signal.aborted && setError(new Error(t('ann.loadFailed', { message: errorText(e) }))),
@@ -600,6 +610,7 @@ export function AnnotationLayer({
           {t('ann.inView', { shown: shown.length })}
           {meta.truncated ? ` · ${t('ann.truncated')}` : ''}
           {meta.simplified ? ` · ${t('ann.simplified')}` : ''}
+          {density ? <span data-testid="annotation-density"> · {t('ann.density', { total: density.total })}</span> : ''}
         </span>
       </div>
       {help && (
@@ -716,6 +727,31 @@ export function AnnotationLayer({
       </details>
     </div>
   )
+}
+
+/**
+ * The hub's density grid as shaded squares: each cell in the colour of its most frequent visible label, more opaque
+ * the more shapes it holds (square root, so sparse cells still show). Hidden label layers are left out.
+ */
+function drawDensity(ctx: CanvasRenderingContext2D, g: DensityGrid, tr: ViewTransform, hidden: Set<string>): void {
+  const byCell = new Map<string, { gx: number; gy: number; n: number; top: number; topN: number }>()
+  for (let i = 0; i + 3 < g.cells.length; i += 4) {
+    const [gx, gy, li, n] = [g.cells[i]!, g.cells[i + 1]!, g.cells[i + 2]!, g.cells[i + 3]!]
+    if (hidden.has(`label:${codeKey(g.labels[li]!)}`)) continue
+    const k = `${gx},${gy}`
+    const c = byCell.get(k) ?? { gx, gy, n: 0, top: li, topN: 0 }
+    c.n += n
+    if (n > c.topN) Object.assign(c, { top: li, topN: n })
+    byCell.set(k, c)
+  }
+  let max = 0
+  for (const c of byCell.values()) max = Math.max(max, c.n)
+  const side = g.cellSize * tr.scale
+  for (const c of byCell.values()) {
+    const [r, gr, b] = labelColor(g.labels[c.top]!)
+    ctx.fillStyle = `rgba(${Math.round(r * 255)},${Math.round(gr * 255)},${Math.round(b * 255)},${(0.12 + 0.5 * Math.sqrt(c.n / max)).toFixed(3)})`
+    ctx.fillRect(c.gx * g.cellSize * tr.scale + tr.ox, c.gy * g.cellSize * tr.scale + tr.oy, side, side)
+  }
 }
 
 function countBy<T>(xs: T[], key: (x: T) => string): Map<string, number> {

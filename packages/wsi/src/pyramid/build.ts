@@ -6,8 +6,8 @@
  *
  * libvips does the work (through sharp): it streams the input tile by tile, shrinks in one pass and writes every
  * level at once, in bounded memory. That is the same engine `vips dzsave` uses, writing one file instead of
- * hundreds of thousands. libvips reads the TIFF-based formats (generic TIFF, Aperio SVS); an NDPI or DICOM WSI
- * slide always carries its own levels, so it never needs this.
+ * hundreds of thousands. libvips reads the TIFF-based formats (generic TIFF, Aperio SVS); an NDPI slide always
+ * carries its own levels, and a DICOM WSI's smallest level is first copied to a TIFF (level-tiff.ts).
  */
 import sharp from 'sharp'
 import { KuraError } from '@kura/core'

@@ -31,6 +31,8 @@ export interface DicomSlideOptions {
   sparse?: boolean
   /** Tiles left out (TILED_SPARSE only), as a scanner skips empty glass: return true to omit (level, col, row). */
   omitTile?: (level: number, col: number, row: number) => boolean
+  /** At most this many levels (1: full resolution only, as some converters write); default down to one tile. */
+  maxLevels?: number
 }
 
 export interface DicomSlideResult {
@@ -43,6 +45,9 @@ const JPEG_BASELINE = '1.2.840.10008.1.2.4.50'
 const MAX_SIDE = 200_000
 /** Frames in flight while writing: enough to keep sharp's encoder threads busy, few enough to stay small. */
 const LOOKAHEAD = 4
+
+const FAMILY = ['YAMAMOTO', 'NAKAMURA', 'KOBAYASHI', 'WATANABE', 'MATSUMOTO', 'INOUE', 'KIMURA', 'HAYASHI']
+const GIVEN = ['HARUKA', 'KENTARO', 'MISAKI', 'SHOTA', 'YUMIKO', 'DAISUKE', 'AYANO', 'TAKUMI']
 
 /** A UID under the UUID-derived root 2.25 (PS3.5 B.2), made from the seed so outputs are reproducible. */
 function uid(seed: number, n: number): string {
@@ -395,7 +400,9 @@ export async function writeDicomSlide(o: DicomSlideOptions): Promise<DicomSlideR
     studyUid: uid(seed, 1),
     seriesUid: uid(seed, 2),
     forUid: uid(seed, 3),
-    patientName: `SYNTH^SLIDE${seed}`,
+    // A made-up person: no part of the name may occur in other attributes (Manufacturer "Kura Synthetic"), or a
+    // de-identification verifier rightly flags the manufacturer as the patient's name.
+    patientName: `${FAMILY[hash(seed, 7, 7) % FAMILY.length]}^${GIVEN[hash(seed, 8, 8) % GIVEN.length]}`,
     patientId: `SYN-${String(hash(seed, 4, 4) % 1_000_000).padStart(6, '0')}`,
     accession: `ACC${String(hash(seed, 5, 5) % 1_000_000).padStart(6, '0')}`,
     containerId: `S24-${String(hash(seed, 6, 6) % 100_000).padStart(5, '0')}`,
@@ -436,7 +443,7 @@ export async function writeDicomSlide(o: DicomSlideOptions): Promise<DicomSlideR
     })
     files.push(path)
     levels.push({ width: w, height: h, frames })
-    if (w <= tile && h <= tile) break
+    if ((w <= tile && h <= tile) || levels.length === o.maxLevels) break
   }
   files.push(await writeLabel(c, o.out, o.label ?? `${c.patientName.replace('^', ' ')}\nID ${c.patientId}\n${c.containerId}`, levels.length + 1))
   return { files, levels }

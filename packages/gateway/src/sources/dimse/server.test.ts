@@ -33,8 +33,9 @@ async function serve(extra: Partial<DimseServerOptions> = {}): Promise<{ server:
   return { server, stored, spoolDir }
 }
 
+/** What the spool holds for objects; the empty `.ready` files it creates ahead for the next objects are not objects. */
 async function incoming(spoolDir: string): Promise<string[]> {
-  return (await readdir(join(spoolDir, 'incoming'))).sort()
+  return (await readdir(join(spoolDir, 'incoming'))).filter((n) => !n.endsWith('.ready')).sort()
 }
 
 /**

@@ -100,7 +100,7 @@ export async function startDimseServer(opts: DimseServerOptions): Promise<DimseS
       for (const a of all) a.abort()
       await Promise.all(all.map((a) => a.settled()))
       await closed
-      spool.close()
+      await spool.close()
     },
   }
 }

@@ -13,6 +13,7 @@ import * as m000008 from './2026_11_27_000008_annotation_tasks.ts'
 import * as m000009 from './2026_11_27_000009_clinical_records.ts'
 import * as m000010 from './2026_11_27_000010_jobs.ts'
 import * as m000011 from './2026_11_27_000011_slide_instances.ts'
+import * as m000012 from './2026_11_28_000012_annotation_density.ts'
 
 export interface MigrationEnv {
   byteOrderText: string
@@ -35,4 +36,5 @@ export const migrations: Record<string, CatalogMigration> = {
   '2026_11_27_000009_clinical_records': m000009,
   '2026_11_27_000010_jobs': m000010,
   '2026_11_27_000011_slide_instances': m000011,
+  '2026_11_28_000012_annotation_density': m000012,
 }
