@@ -139,13 +139,19 @@ describe('slides in Chromium', () => {
       // Upload through the form: cookie session, so the hub insists on the CSRF header.
       await page.getByLabel('Into collection').selectOption(A)
       await page.getByLabel('Slide file (SVS, NDPI, TIFF)').setInputFiles(CMU_SMALL)
-      const progressShown = page.locator('.upload-progress progress').waitFor({ state: 'attached' })
+      // A 1.8 MB upload to loopback can start and end between two polls of a locator: a MutationObserver in the
+      // page records whether the progress bar was ever shown.
+      await page.evaluate(() => {
+        const w = globalThis as any // the page's window (this file is compiled without the DOM types)
+        w.sawProgress = false
+        new w.MutationObserver(() => { if (w.document.querySelector('.upload-progress progress')) w.sawProgress = true }).observe(w.document.body, { childList: true, subtree: true })
+      })
       const posted = page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/slides')
       await page.getByRole('button', { name: 'Upload', exact: true }).click()
-      await progressShown
       const res = await posted
       assert.equal(res.status(), 201)
       await page.getByTestId('upload-done').getByText('The slide was stored.').waitFor()
+      assert.equal(await page.evaluate(() => (globalThis as any).sawProgress), true, 'the progress bar showed while sending')
       const link = await page.getByTestId('upload-done').getByRole('link', { name: 'Open it' }).getAttribute('href')
       slideId = /^\/wsi\/([0-9a-f-]{36})$/.exec(link ?? '')?.[1] ?? ''
       assert.ok(slideId, `the notice links the new slide: ${link}`)

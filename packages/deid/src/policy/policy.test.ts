@@ -158,3 +158,17 @@ test('YAML policies: same validation as JSON, with line numbers; syntax errors n
     rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test('slides section: defaults keep today\'s behaviour; keep-with-label-blacked-out and per-vendor areas; errors by path', () => {
+  assert.deepEqual(BASIC_POLICY.slides, { macro: 'remove', macroLabelArea: { aperio: [0, 0, 0.4, 1], hamamatsu: [0, 0, 0.4, 1] } })
+  const p = parsePolicy({ ...EXAMPLE, slides: { macro: 'keep-with-label-blacked-out', macroLabelArea: { hamamatsu: [0.7, 0, 0.3, 1] } } })
+  assert.equal(p.slides.macro, 'keep-with-label-blacked-out')
+  assert.deepEqual(p.slides.macroLabelArea, { aperio: [0, 0, 0.4, 1], hamamatsu: [0.7, 0, 0.3, 1] })
+  assert.deepEqual(
+    problemsOf({ ...EXAMPLE, slides: { macro: 'keep', labelArea: {}, macroLabelArea: { aperio: [0, 0, 0.5, 1.2], leica: [0, 0, 1, 1], hamamatsu: [0.8, 0, 0.3, 1] } } }).sort(),
+    ['$.slides.labelArea', '$.slides.macro', '$.slides.macroLabelArea.aperio', '$.slides.macroLabelArea.hamamatsu', '$.slides.macroLabelArea.leica'].sort(),
+  )
+  assert.deepEqual(problemsOf({ ...EXAMPLE, slides: 'keep' }), ['$.slides'])
+  assert.deepEqual(problemsOf({ ...EXAMPLE, slides: { macroLabelArea: { aperio: [0, 0, 0, 1] } } }), ['$.slides.macroLabelArea.aperio'])
+  assert.throws(() => parsePolicy({ ...EXAMPLE, slides: { macro: 'keep' } }), (e: unknown) => isKuraError(e) && /\$\.slides\.macro: one of "remove", "keep-with-label-blacked-out", got "keep"/.test(e.message))
+})

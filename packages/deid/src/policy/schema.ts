@@ -48,9 +48,42 @@ export interface Policy {
   readonly overrides: readonly PolicyOverride[]
   readonly safePrivate: readonly SafePrivateRule[]
   readonly pixelMasks: readonly PixelMask[]
+  /** Slide files (SVS, NDPI, tiled TIFF): what happens to the macro image. Defaults: the macro is removed. */
+  readonly slides: SlidePolicy
 }
 
-const KEYS = ['id', 'version', 'profile', 'description', 'options', 'overrides', 'safePrivate', 'pixelMasks'] as const
+/** What slide de-identification does with the macro (the photograph of the whole glass); the label image is always removed. */
+export type MacroAction = 'remove' | 'keep-with-label-blacked-out'
+export const MACRO_ACTIONS: readonly MacroAction[] = ['remove', 'keep-with-label-blacked-out']
+/**
+ * Vendors whose macro can be kept (as @kura/deid's slide classifier names them). Generic TIFFs are not among them:
+ * OpenSlide and @kura/wsi show no associated images for them, so a kept macro could not be verified; it is removed.
+ */
+export type SlideVendorName = 'aperio' | 'hamamatsu'
+export const SLIDE_VENDORS: readonly SlideVendorName[] = ['aperio', 'hamamatsu']
+/** [x, y, width, height] as fractions (0-1) of the macro's width and height, origin at its top-left pixel. */
+export type FractionRect = readonly [number, number, number, number]
+
+export interface SlidePolicy {
+  readonly macro: MacroAction
+  /** Where the paper label lies on each vendor's macro. */
+  readonly macroLabelArea: Readonly<Record<SlideVendorName, FractionRect>>
+}
+
+/**
+ * Default label areas. Aperio and Hamamatsu macros photograph the whole glass lying horizontally with the paper
+ * label at one end, which on the files we know (CMU samples, our synth) is the left end. We found no published
+ * description of the exact extent, so the default is conservative: the left 40% of the macro, full height (a
+ * 75 × 25 mm slide's label is about 20-25 mm, a third or less). A site whose scanner puts the label elsewhere
+ * (the other end, rotated) must give its own area.
+ */
+export const DEFAULT_MACRO_LABEL_AREA: Readonly<Record<SlideVendorName, FractionRect>> = Object.freeze({
+  aperio: Object.freeze([0, 0, 0.4, 1] as const),
+  hamamatsu: Object.freeze([0, 0, 0.4, 1] as const),
+})
+export const DEFAULT_SLIDE_POLICY: SlidePolicy = Object.freeze({ macro: 'remove' as const, macroLabelArea: DEFAULT_MACRO_LABEL_AREA })
+
+const KEYS = ['id', 'version', 'profile', 'description', 'options', 'overrides', 'safePrivate', 'pixelMasks', 'slides'] as const
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 const VERSION_RE = /^[0-9A-Za-z][0-9A-Za-z.+_-]{0,15}$/
 const HEX8 = /^[0-9A-Fa-f]{8}$/
@@ -184,6 +217,8 @@ export function parsePolicy(json: unknown, source?: string): Policy {
       })
   }
 
+  const slides = parseSlides(json.slides, bad)
+
   if (problems.length > 0) throw PolicyErrors.invalid(problems, source)
   return Object.freeze({
     id: id as string,
@@ -194,5 +229,41 @@ export function parsePolicy(json: unknown, source?: string): Policy {
     overrides: Object.freeze(overrides),
     safePrivate: Object.freeze(safePrivate),
     pixelMasks: Object.freeze(pixelMasks),
+    slides,
   })
+}
+
+const isFraction = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 1
+
+/** The `slides` section; absent fields take today's behaviour (macro removed, default label areas). */
+function parseSlides(v: unknown, bad: (path: string, expected: string, ...got: unknown[]) => void): SlidePolicy {
+  if (v === undefined) return DEFAULT_SLIDE_POLICY
+  if (!isObj(v)) {
+    bad('$.slides', 'an object with "macro" and optionally "macroLabelArea"', v)
+    return DEFAULT_SLIDE_POLICY
+  }
+  for (const k of Object.keys(v)) if (!['macro', 'macroLabelArea'].includes(k)) bad(`$.slides.${k}`, 'no such field; allowed: macro, macroLabelArea')
+  let macro: MacroAction = 'remove'
+  if (v.macro !== undefined) {
+    if (typeof v.macro === 'string' && (MACRO_ACTIONS as readonly string[]).includes(v.macro)) macro = v.macro as MacroAction
+    else bad('$.slides.macro', `one of ${MACRO_ACTIONS.map((a) => `"${a}"`).join(', ')}`, v.macro)
+  }
+  const area: Record<SlideVendorName, FractionRect> = { ...DEFAULT_MACRO_LABEL_AREA }
+  if (v.macroLabelArea !== undefined) {
+    if (!isObj(v.macroLabelArea)) bad('$.slides.macroLabelArea', `an object of vendor (${SLIDE_VENDORS.join(', ')}) → [x, y, width, height] in fractions of the macro`, v.macroLabelArea)
+    else
+      for (const [k, r] of Object.entries(v.macroLabelArea)) {
+        const p = `$.slides.macroLabelArea.${k}`
+        if (!(SLIDE_VENDORS as readonly string[]).includes(k)) {
+          bad(p, `a vendor as the key: ${SLIDE_VENDORS.join(', ')}`)
+          continue
+        }
+        if (!Array.isArray(r) || r.length !== 4 || !r.every(isFraction) || r[2] === 0 || r[3] === 0 || r[0] + r[2] > 1 + 1e-9 || r[1] + r[3] > 1 + 1e-9) {
+          bad(p, '[x, y, width, height] as fractions of the macro: each 0-1, width and height > 0, x + width <= 1, y + height <= 1 (e.g. [0, 0, 0.4, 1], the left 40%)', r)
+          continue
+        }
+        area[k as SlideVendorName] = Object.freeze([r[0], r[1], r[2], r[3]] as const)
+      }
+  }
+  return Object.freeze({ macro, macroLabelArea: Object.freeze(area) })
 }

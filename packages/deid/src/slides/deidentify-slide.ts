@@ -6,6 +6,9 @@
  * The copy keeps the file's layout byte for byte: label/macro pixel data is zeroed and their
  * directories unlinked from the IFD chain (the previous directory's next-IFD pointer patched),
  * and text is blanked in place (see scrub-text.ts), so every other offset stays valid.
+ *
+ * A policy may keep the macro with its label area blacked out (keep-macro.ts): the re-encoded macro and a new
+ * directory for it are appended after the last byte, and the new directory takes the old one's place in the chain.
  */
 import { rm } from 'node:fs/promises'
 import { resolve } from 'node:path'
@@ -15,6 +18,7 @@ import { SlideDeidErrors } from './errors.ts'
 import { patchedCopy, type Patch } from './patched-copy.ts'
 import { blankAscii, SCRUBBED_TAGS, scrubAperioDescription, XMP_TAG } from './scrub-text.ts'
 import { ASCII, TiffLayout, type LayoutIfd } from './tiff-layout.ts'
+import { buildKeptMacro, macroMarker, type FractionRect, type PixelRect } from './keep-macro.ts'
 import { verifySlideOutput } from './verify-slide.ts'
 
 export type RemovableImage = 'label' | 'macro'
@@ -26,6 +30,11 @@ export interface SlideDeidOptions {
   readonly scrubProperties?: boolean
   /** Text known to identify this slide (label text, barcode): verification fails if any tag still holds it. */
   readonly identifiers?: readonly string[]
+  /**
+   * Keep the macro (Aperio and Hamamatsu only) with this vendor's label area painted black instead of removing it.
+   * `method` names the policy ("KURA <id> <version>") in the macro's description. The label is always removed.
+   */
+  readonly keepMacro?: { readonly labelArea: Readonly<Partial<Record<SlideVendor, FractionRect>>>; readonly method: string }
 }
 
 export interface SlideDeidReport {
@@ -36,6 +45,8 @@ export interface SlideDeidReport {
   readonly removed: ReadonlyArray<{ dir: number; image: RemovableImage; offset: number; bytesZeroed: number }>
   /** Text blanked: the tag, and for Aperio descriptions the keys. */
   readonly scrubbed: ReadonlyArray<{ dir: number; tag: number; name: string; keys?: string[] }>
+  /** The macro kept with its label area black (its old directory is also listed in `removed`, as replaced). */
+  readonly macroKept?: { readonly dir: number; readonly rect: PixelRect; readonly jpegBytes: number; readonly bytesAppended: number }
   readonly bytesPatched: number
   readonly bytesCopied: number
   readonly copySeconds: number
@@ -55,6 +66,15 @@ export async function deidentifySlide(src: ByteSource, outPath: string, opts: Sl
   const vendor = await slideVendor(t)
   const roles: DirectoryRole[] = []
   for (let d = 0; d < t.ifds.length; d++) roles.push(await directoryRole(t, vendor, d))
+  // A kept macro: the macro @kura/wsi and OpenSlide show (Aperio: the first named "macro"; NDPI: SourceLens −1);
+  // any other macro-like directory (NDPI's map) is still removed.
+  const area = vendor === 'generic' ? undefined : opts.keepMacro?.labelArea[vendor]
+  let keptDir = -1
+  if (area && remove.includes('macro')) {
+    for (let d = 0; d < roles.length && keptDir < 0; d++)
+      if (roles[d] === 'macro' && (vendor !== 'hamamatsu' || (await t.numbers(t.ifds[d], 65421))?.[0] === -1)) keptDir = d
+  }
+  // The kept macro's old directory is removed like any macro (data and text zeroed, unlinked), then replaced.
   const removedDirs = new Set(roles.flatMap((r, d) => ((remove as readonly string[]).includes(r) ? [d] : [])))
   if (removedDirs.has(0)) throw SlideDeidErrors.unknownImage(0, 'the first directory looks like a label or macro, so the slide has no full-resolution level first')
 
@@ -76,11 +96,23 @@ export async function deidentifySlide(src: ByteSource, outPath: string, opts: Sl
     removed.push({ dir: d, image: roles[d] as RemovableImage, offset: t.ifds[d].offset, bytesZeroed: zeroed })
   }
 
-  // (b) Unlink them: each kept directory points at the next kept one; the header at the first.
-  const chain = t.ifds.filter((_, d) => !removedDirs.has(d))
+  // (a') The kept macro: re-encoded with its label area black, in a new directory after the last byte.
+  const keptMacro = keptDir >= 0 && area && opts.keepMacro
+    ? await buildKeptMacro(src, t, t.ifds[keptDir], area, (rect, w, h) => {
+        const mark = macroMarker(rect, opts.keepMacro!.method)
+        // Aperio names associated images on the description's second line (OpenSlide: up to the first space; \r\n would make an empty line).
+        return vendor === 'aperio' ? `Aperio Image Library (Kura)\nmacro ${w}x${h} ${mark}` : `macro ${w}x${h} ${mark}`
+      })
+    : undefined
+
+  // (b) Unlink them: each kept directory points at the next kept one (the new macro directory in the old one's place).
+  const chain: Array<LayoutIfd | 'macro'> = t.ifds.flatMap((ifd, d): Array<LayoutIfd | 'macro'> => (d === keptDir && keptMacro ? ['macro'] : removedDirs.has(d) ? [] : [ifd]))
+  const offsetOf = (c: LayoutIfd | 'macro' | undefined): number => (c === undefined ? 0 : c === 'macro' ? keptMacro!.ifdOffset : c.offset)
   for (let i = 0; i < chain.length; i++) {
-    const next = chain[i + 1]?.offset ?? 0
-    if (next !== chain[i].nextOffset) patches.push({ offset: chain[i].nextPtrPos, length: t.pointerSize, data: t.pointer(next) })
+    const c = chain[i]!
+    const next = offsetOf(chain[i + 1])
+    if (c === 'macro') keptMacro!.append.set(t.pointer(next), keptMacro!.nextPtrAt)
+    else if (next !== c.nextOffset) patches.push({ offset: c.nextPtrPos, length: t.pointerSize, data: t.pointer(next) })
   }
 
   // (c) Blank identifying text in every kept directory and its SubIFDs (OME-TIFF levels).
@@ -94,7 +126,9 @@ export async function deidentifySlide(src: ByteSource, outPath: string, opts: Sl
         const text = Buffer.from(raw).toString('latin1')
         const s = scrubAperioDescription(text)
         if (s.keys.length > 0) {
-          patches.push({ offset: desc.valuePos, length: desc.byteLength, data: new Uint8Array(Buffer.from(s.text, 'latin1')) })
+          // NULs stay NULs: the terminator would otherwise be blanked with the last value (libtiff then warns).
+          const data = new Uint8Array(Buffer.from(s.text, 'latin1')).map((c, i) => (raw[i] === 0 ? 0 : c))
+          patches.push({ offset: desc.valuePos, length: desc.byteLength, data })
           scrubbed.push({ dir: d, tag: 270, name: 'ImageDescription', keys: s.keys })
         }
       }
@@ -116,12 +150,17 @@ export async function deidentifySlide(src: ByteSource, outPath: string, opts: Sl
   }
 
   const t0 = performance.now()
-  await patchedCopy(src, outPath, patches)
+  await patchedCopy(src, outPath, patches, keptMacro?.append)
   const copySeconds = (performance.now() - t0) / 1000
 
   let v: Awaited<ReturnType<typeof verifySlideOutput>>
   try {
-    v = await verifySlideOutput(src, outPath, { removed: remove, scrubProperties, identifiers: opts.identifiers ?? [] })
+    v = await verifySlideOutput(src, outPath, {
+      removed: keptMacro ? remove.filter((r) => r !== 'macro') : remove,
+      scrubProperties,
+      identifiers: opts.identifiers ?? [],
+      ...(keptMacro ? { keptMacro: { rect: keptMacro.rect } } : {}),
+    })
   } catch (e) {
     await rm(outPath, { force: true })
     throw e
@@ -136,6 +175,7 @@ export async function deidentifySlide(src: ByteSource, outPath: string, opts: Sl
     littleEndian: t.littleEndian,
     removed,
     scrubbed,
+    ...(keptMacro ? { macroKept: { dir: keptDir, rect: keptMacro.rect, jpegBytes: keptMacro.jpegBytes, bytesAppended: keptMacro.append.length } } : {}),
     bytesPatched: patches.reduce((s, p) => s + p.length, 0),
     bytesCopied: src.size,
     copySeconds,

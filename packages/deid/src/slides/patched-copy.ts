@@ -14,8 +14,11 @@ export interface Patch {
 
 const CHUNK = 8 * 1024 * 1024
 
-/** Writes `src` with `patches` applied to a new file `outPath` (which must not exist); returns bytes written. */
-export async function patchedCopy(src: ByteSource, outPath: string, patches: readonly Patch[]): Promise<number> {
+/**
+ * Writes `src` with `patches` applied to a new file `outPath` (which must not exist), then `append` after the
+ * source's last byte (new data a patch points at, e.g. a re-encoded macro and its directory); returns bytes written.
+ */
+export async function patchedCopy(src: ByteSource, outPath: string, patches: readonly Patch[], append?: Uint8Array): Promise<number> {
   const sorted = [...patches].sort((a, b) => a.offset - b.offset)
   for (const p of sorted) if (p.offset < 0 || p.offset + p.length > src.size) throw new RangeError(`patch ${p.offset}+${p.length} outside the source`)
   const fh = await open(outPath, 'wx')
@@ -37,9 +40,13 @@ export async function patchedCopy(src: ByteSource, outPath: string, patches: rea
       let w = 0
       while (w < chunk.length) w += (await fh.write(chunk, w, chunk.length - w, c0 + w)).bytesWritten
     }
+    if (append) {
+      let w = 0
+      while (w < append.length) w += (await fh.write(append, w, append.length - w, src.size + w)).bytesWritten
+    }
     await fh.sync()
   } finally {
     await fh.close()
   }
-  return src.size
+  return src.size + (append?.length ?? 0)
 }

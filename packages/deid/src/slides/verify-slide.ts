@@ -2,10 +2,11 @@
  * @module The second line of defence: re-reads a de-identified slide through @kura/wsi (not the
  * scrubber's own layout reader) and lists what is still wrong: associated images that should be
  * gone, identifying properties with a value, known identifiers in any ASCII tag, and tiles whose
- * bytes differ from the input's.
+ * bytes differ from the input's; a kept macro must be black in its label area and say so in its description.
  */
 import { FileSource, type ByteSource } from '@kura/core'
 import { FieldType, openSlide, TiffFile, type Ifd, type Slide } from '@kura/wsi'
+import { BLACK_MAX, macroRgb, maxIn, parseMacroMarker, type PixelRect } from './keep-macro.ts'
 import { isIdentifyingAperioKey, SCRUBBED_TAGS, XMP_TAG } from './scrub-text.ts'
 
 export interface VerifySlideOptions {
@@ -15,6 +16,8 @@ export interface VerifySlideOptions {
   readonly identifiers: readonly string[]
   /** Tiles compared per level (first, last and evenly between). */
   readonly tilesPerLevel?: number
+  /** The macro was kept: `rect` (pixels) must decode black, and its description must name that rectangle. */
+  readonly keptMacro?: { readonly rect: PixelRect }
 }
 
 export interface VerifySlideResult {
@@ -35,6 +38,16 @@ export async function verifySlideOutput(input: ByteSource, outPath: string, o: V
   }
   try {
     for (const name of o.removed) if (out.associated.has(name)) findings.push(`the output still has a ${name} image`)
+    if (o.keptMacro) {
+      const rgb = await macroRgb(out)
+      const [x, y, w, h] = o.keptMacro.rect
+      if (!rgb) findings.push('the kept macro is missing from the output')
+      else if (x + w > rgb.width || y + h > rgb.height) findings.push(`the kept macro is ${rgb.width}×${rgb.height}, smaller than its label area ${o.keptMacro.rect.join(',')}`)
+      else {
+        const max = maxIn(rgb, o.keptMacro.rect)
+        if (max > BLACK_MAX) findings.push(`the kept macro's label area ${o.keptMacro.rect.join(',')} is not black (a sample of ${max}): the label may be readable`)
+      }
+    }
     if (o.scrubProperties) {
       for (const [k, v] of Object.entries(out.properties)) {
         const aperioKey = k.startsWith('aperio.') && isIdentifyingAperioKey(k.slice(7))
@@ -55,6 +68,15 @@ export async function verifySlideOutput(input: ByteSource, outPath: string, o: V
     const tiff = await TiffFile.open(src)
     const ifds: Ifd[] = []
     for (const ifd of tiff.ifds) ifds.push(ifd, ...(await ifd.subIfds()))
+    if (o.keptMacro) {
+      const claims: PixelRect[] = []
+      for (const ifd of ifds) {
+        const c = parseMacroMarker(await ifd.string(270))
+        if (c) claims.push(c.rect)
+      }
+      if (claims.length !== 1 || claims[0]!.join(',') !== o.keptMacro.rect.join(','))
+        findings.push(`the kept macro's description must name its blacked-out area ${o.keptMacro.rect.join(',')} once (found ${claims.map((c) => c.join(',')).join('; ') || 'none'})`)
+    }
     const needles = o.identifiers.map((s) => s.trim().toLowerCase()).filter((s) => s.length > 0)
     for (const [i, ifd] of ifds.entries()) {
       for (const e of ifd.entries.values()) {

@@ -5,7 +5,7 @@ export const SlideErrors = {
   identifyingImages: (collection: string, names: string[]) =>
     new KuraError(
       'SLIDE_IDENTIFYING_IMAGES',
-      `Collection "${collection.slice(0, 64)}" holds only de-identified data, and this slide carries a ${names.join(' and a ')} image, which usually shows the patient's name and ID. It was not stored: remove them before upload (slide de-identification on the gateway is coming).`,
+      `Collection "${collection.slice(0, 64)}" holds only de-identified data, and this slide carries a ${names.join(' and a ')} image, which usually shows the patient's name and ID. It was not stored: send it through a gateway slide source, which removes the label and removes the macro (or keeps it with the label area blacked out when the policy says slides.macro: keep-with-label-blacked-out), or remove them before upload.`,
       { status: 422 },
     ),
   identifyingInstances: (collection: string, flavors: string[]) =>

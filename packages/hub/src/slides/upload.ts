@@ -14,7 +14,8 @@ import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { FileSource, isKuraError, newId } from '@kura/core'
 import { getString, getStrings } from '@kura/dicom'
-import { openDicomSlide, openSlide, type Level, type Slide } from '@kura/wsi'
+import { verifySlideOutput } from '@kura/deid'
+import { openDicomSlide, openSlide, TiffFile, type Level, type Slide } from '@kura/wsi'
 import type { Archive } from '../archive/archive.ts'
 import { readForCheck, receiptFindings } from '../archive/receipt-check.ts'
 import { findSlide, slideQuery, type SlideRow } from './catalog.ts'
@@ -65,6 +66,36 @@ export async function storeSlide(archive: Archive, tmpDir: string, collection: S
 }
 
 /**
+ * Whether the slide's macro was kept by the gateway with its label area blacked out (policy `slides.macro`):
+ * @kura/deid (slides/keep-macro.ts) names the area in the macro's ImageDescription ("label area x,y,w,h blacked
+ * out by KURA <policy> <version>"). The claim is not trusted: the area must decode black and no label may remain.
+ */
+async function blackedOutMacro(path: string): Promise<boolean> {
+  let rect: [number, number, number, number] | undefined
+  const fs = await FileSource.open(path)
+  try {
+    for (const ifd of (await TiffFile.open(fs)).ifds) {
+      const m = /label area (\d+),(\d+),(\d+),(\d+) blacked out by KURA /.exec((await ifd.string(270)) ?? '')
+      if (m) rect = [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4])]
+    }
+  } catch {
+    return false
+  } finally {
+    await fs.close()
+  }
+  if (!rect) return false
+  const src = await FileSource.open(path)
+  try {
+    const v = await verifySlideOutput(src, path, { removed: ['label'], scrubProperties: false, identifiers: [], keptMacro: { rect }, tilesPerLevel: 0 })
+    return v.findings.length === 0
+  } catch {
+    return false
+  } finally {
+    await src.close()
+  }
+}
+
+/**
  * Stores a slide file already on this machine whose SHA-256 is known (a finished gateway upload, a received body).
  * `move`: the file is the caller's temporary copy and moves into the store; otherwise it is copied.
  */
@@ -78,7 +109,9 @@ export async function storeSlideFile(archive: Archive, collection: SlideCollecti
     const meta = await describe(async () => openSlide(await FileSource.open(path)))
     // A label or macro image shows the patient's name and ID on most scanners. Until slides are
     // de-identified on the gateway, a de-identified collection refuses them rather than guess.
-    const pictures = (JSON.parse(meta.associated) as Array<{ name: string }>).map((a) => a.name).filter((n) => n === 'label' || n === 'macro')
+    let pictures = (JSON.parse(meta.associated) as Array<{ name: string }>).map((a) => a.name).filter((n) => n === 'label' || n === 'macro')
+    // The one exception: a macro the gateway kept with its label area blacked out, checked here against its pixels.
+    if (collection.deidentified && pictures.length === 1 && pictures[0] === 'macro' && (await blackedOutMacro(path))) pictures = []
     if (collection.deidentified && pictures.length) throw SlideErrors.identifyingImages(collection.name, pictures)
     const objectKey = `slides/${sha256}`
     await archive.objects.putFile(objectKey, path, { sha256, move: opts.move, verified: opts.move })

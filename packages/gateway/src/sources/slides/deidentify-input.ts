@@ -3,8 +3,11 @@
  *
  * - A slide file (SVS, NDPI, tiled TIFF): @kura/deid's `deidentifySlide` (label and macro removed, identifying
  *   text blanked, the copy verified by an independent re-read; it throws rather than return anything doubtful).
+ *   A policy whose `slides.macro` is "keep-with-label-blacked-out" keeps the macro with the label area black.
  * - A DICOM WSI folder: LABEL and OVERVIEW instances are left behind (they photograph the glass label); every other
  *   instance goes through the same DICOM engine as all DICOM (`deidentifyFile`: PS3.15 rules, keyed UIDs, verified).
+ *   OVERVIEW stays behind even when the policy keeps macros: the engine's pixel masks are whole-pixel rectangles
+ *   matched on attribute values, not fractions of an image of any size, so the slide policy does not apply to it yet.
  *   The clean instances must still open as one slide; they travel as one ustar of `<sha256>.dcm` members.
  *
  * Anything unexpected is a quarantine reason, never an upload: reasons only, no values, in `reason.json`.
@@ -15,7 +18,7 @@ import { mkdir, open, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { FileSource, isKuraError } from '@kura/core'
 import { getNumber, getString, getStrings, readDicom, Tags } from '@kura/dicom'
-import { deidentifyFile, deidentifySlide } from '@kura/deid'
+import { deidentifyFile, deidentifySlide, methodDescription, type Policy } from '@kura/deid'
 import { openDicomSlide } from '@kura/wsi'
 import type { DeidSettings } from '../../pipeline/index.ts'
 import { writeUstar } from '../../upload/tar.ts'
@@ -68,17 +71,21 @@ async function sha256File(path: string): Promise<{ sha256: string; bytes: number
   return { sha256: h.digest('hex'), bytes }
 }
 
-/** A slide file: `input` → `out` (durable), or why not. */
-export async function deidentifySlideFile(input: string, out: string): Promise<SlideDeidOutcome> {
+/** A slide file: `input` → `out` (durable), or why not. `s.policy.slides` says whether the macro is kept (label area black). */
+export async function deidentifySlideFile(input: string, out: string, s?: { policy: Policy }): Promise<SlideDeidOutcome> {
   const tmp = `${out}.tmp`
   await rm(tmp, { force: true })
   const src = await FileSource.open(input)
   try {
-    const report = await deidentifySlide(src, tmp)
+    const slides = s?.policy.slides
+    const keepMacro = slides?.macro === 'keep-with-label-blacked-out' ? { labelArea: slides.macroLabelArea, method: methodDescription(s!.policy) } : undefined
+    const report = await deidentifySlide(src, tmp, keepMacro ? { keepMacro } : {})
     await fsyncPath(tmp)
     await rename(tmp, out)
     const { sha256, bytes } = await sha256File(out)
-    const summary = `${report.vendor}: removed ${report.removed.map((r) => r.image).join(', ') || 'nothing'}, blanked ${report.scrubbed.map((s) => s.name).join(', ') || 'nothing'}, ${report.tilesCompared} tiles verified unchanged`
+    const gone = report.removed.filter((r) => r.dir !== report.macroKept?.dir).map((r) => r.image)
+    const macro = report.macroKept ? `, kept the macro with label area ${report.macroKept.rect.join(',')} blacked out` : ''
+    const summary = `${report.vendor}: removed ${gone.join(', ') || 'nothing'}${macro}, blanked ${report.scrubbed.map((s) => s.name).join(', ') || 'nothing'}, ${report.tilesCompared} tiles verified unchanged`
     return { kind: 'clean', uploadKind: 'slide', path: out, sha256, bytes, study: null, count: 1, summary }
   } catch (e) {
     const findings = isKuraError(e) && Array.isArray((e.details as { findings?: unknown })?.findings) ? ((e.details as { findings: string[] }).findings) : []

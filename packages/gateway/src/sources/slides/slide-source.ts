@@ -239,7 +239,7 @@ export class SlideSource {
     const files = (await readdir(dir)).sort()
     const out = this.cleanFile(r.id)
     let result: SlideDeidOutcome
-    if (files.length === 1 && files[0] === 'slide') result = await deidentifySlideFile(join(dir, 'slide'), out)
+    if (files.length === 1 && files[0] === 'slide') result = await deidentifySlideFile(join(dir, 'slide'), out, this.o.deid)
     else result = await deidentifyDicomSlide(files.map((f) => join(dir, f)), join(this.clean, `${r.id}.work`), out, this.o.deid)
     if (result.kind === 'quarantined') {
       const q = join(this.outbox.quarantine, r.id)
