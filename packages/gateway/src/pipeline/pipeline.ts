@@ -16,7 +16,7 @@ import { deidentifyObject, type DeidSettings } from './deidentify-object.ts'
 import { stageInput, type RecordEngine } from './record-stage.ts'
 
 /** Record inputs per transaction: large enough that commits (fsync) are not the limit, small enough to stay responsive. */
-const RECORD_BATCH = 500
+const RECORD_BATCH = 2000
 
 export interface PipelineOptions {
   concurrency?: number
@@ -107,6 +107,9 @@ export class Pipeline {
     if (!this.engine) return false
     const inputs = this.records.pendingInputs(RECORD_BATCH)
     if (inputs.length === 0) return false
+    // A pooled engine (pooledRecordEngine) stages the batch on worker threads first; processRecords then settles it.
+    await this.engine.prepare?.(inputs)
+    if (this.stopped) return false
     const n = this.processRecords(inputs)
     if (n.queued > 0) this.opts.onQueued?.()
     await new Promise((r) => setImmediate(r))
