@@ -107,8 +107,8 @@ export async function storeSlideFile(archive: Archive, collection: SlideCollecti
     if (existing) return { status: 'duplicate', row: existing }
 
     const meta = await describe(async () => openSlide(await FileSource.open(path)))
-    // A label or macro image shows the patient's name and ID on most scanners. Until slides are
-    // de-identified on the gateway, a de-identified collection refuses them rather than guess.
+    // A label or macro image shows the patient's name and ID on most scanners: a de-identified collection
+    // refuses them rather than guess (the gateway's slide source removes them before upload).
     let pictures = (JSON.parse(meta.associated) as Array<{ name: string }>).map((a) => a.name).filter((n) => n === 'label' || n === 'macro')
     // The one exception: a macro the gateway kept with its label area blacked out, checked here against its pixels.
     if (collection.deidentified && pictures.length === 1 && pictures[0] === 'macro' && (await blackedOutMacro(path))) pictures = []
