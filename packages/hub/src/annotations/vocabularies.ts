@@ -243,12 +243,9 @@ export async function resolveLabel(db: Db, collectionId: string, label: CodeRef)
 }
 
 async function newestVocabulary(db: Db, system: string): Promise<Vocabulary | undefined> {
-  // The last loaded; versions loaded within the same millisecond fall back to the higher version
-  // ('2026.10' above '2026.9'), since ids are random and would pick one by chance.
-  const rows = await db.selectFrom('vocabulary').selectAll().where('system', '=', system).orderBy('created_at', 'desc').execute()
-  const latest = rows.filter((r) => String(r.created_at) === String(rows[0]?.created_at))
-  latest.sort((a, b) => b.version.localeCompare(a.version, 'en', { numeric: true }))
-  return latest[0] && vocabularyOf(latest[0])
+  // The last loaded; within one millisecond the later id (newId only increases within a process).
+  const r = await db.selectFrom('vocabulary').selectAll().where('system', '=', system).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(1).executeTakeFirst()
+  return r && vocabularyOf(r)
 }
 
 /**
