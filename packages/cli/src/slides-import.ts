@@ -5,10 +5,9 @@
  */
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { open } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { Readable } from 'node:stream'
-import { FileSource, isKuraError, KuraError, type HubConfig } from '@kura/core'
+import { FileSource, isKuraError, KuraError, readHead, type HubConfig } from '@kura/core'
 import type { FoundFile } from './walk.ts'
 import { tarStream } from './slides-import-tar.ts'
 
@@ -31,17 +30,6 @@ export interface Classified {
   /** Everything else: sent as DICOM objects, as before (non-DICOM files are rejected there, with their path). */
   dicom: FoundFile[]
   slides: SlideJob[]
-}
-
-async function head(path: string, n: number): Promise<Buffer> {
-  const fh = await open(path, 'r')
-  try {
-    const b = Buffer.alloc(n)
-    const { bytesRead } = await fh.read(b, 0, n, 0)
-    return b.subarray(0, bytesRead)
-  } finally {
-    await fh.close()
-  }
 }
 
 const isTiff = (b: Buffer) => b.length >= 4 && ((b[0] === 0x49 && b[1] === 0x49 && (b[2] === 42 || b[2] === 43) && b[3] === 0) || (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0 && (b[3] === 42 || b[3] === 43)))
@@ -73,7 +61,7 @@ export async function classify(files: readonly FoundFile[]): Promise<Classified>
   for (const f of files) {
     let b: Buffer
     try {
-      b = await head(f.path, 132)
+      b = await readHead(f.path, 132)
     } catch {
       dicom.push(f) // unreadable: the DICOM path reports it with its path
       continue

@@ -58,3 +58,13 @@ export class FileSource implements ByteSource {
     await this.fh.close()
   }
 }
+
+/** The first `n` bytes of a file (fewer when it is shorter): enough to tell DICOM ("DICM" at 128) from TIFF. */
+export async function readHead(path: string, n: number): Promise<Buffer> {
+  const src = await FileSource.open(path)
+  try {
+    return Buffer.from(await src.read(0, Math.min(n, src.size)))
+  } finally {
+    await src.close()
+  }
+}

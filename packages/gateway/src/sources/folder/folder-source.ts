@@ -6,14 +6,12 @@
  *
  * Polling, not fs.watch: watch events are unreliable on network shares, where export folders usually live.
  */
-import { createHash } from 'node:crypto'
-import { createReadStream, createWriteStream } from 'node:fs'
 import { open, readdir, rename, rm, stat } from 'node:fs/promises'
-import { once } from 'node:events'
 import { join } from 'node:path'
 import { newId, type Logger, silentLogger } from '@kura/core'
 import type { FolderSourceConfig } from '../../config/index.ts'
 import type { Outbox, SpoolSidecar } from '../../outbox/index.ts'
+import { copySettled } from '../copy-settled.ts'
 
 export interface FolderSourceOptions {
   pollMs?: number
@@ -124,25 +122,8 @@ export class FolderSource {
     const id = newId()
     const part = join(this.outbox.incoming, `${id}.part`)
     const dcm = join(this.outbox.incoming, `${id}.dcm`)
-    const hash = createHash('sha256')
-    let bytes = 0
     try {
-      const ws = createWriteStream(part, { flags: 'wx', mode: 0o600, flush: true })
-      const closed = once(ws, 'close')
-      try {
-        for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
-          hash.update(chunk as Buffer)
-          bytes += (chunk as Buffer).length
-          if (!ws.write(chunk)) await once(ws, 'drain')
-        }
-      } finally {
-        ws.end()
-        await closed
-      }
-      // Changed while copying: not settled after all; try again on a later pass.
-      const after = await stat(path)
-      if (after.size !== size || after.mtimeMs !== mtimeMs || bytes !== size) throw new Error('the file changed while it was copied')
-      const sha256 = hash.digest('hex')
+      const { sha256, bytes } = await copySettled(path, part, size, mtimeMs)
       const side: SpoolSidecar & { id: string } = { id, source: this.name, bytes, sha256, receivedAt: new Date().toISOString(), folderFile: { path, size, mtimeMs } }
       const fd = await open(join(this.outbox.incoming, `${id}.json`), 'wx', 0o600)
       try { await fd.writeFile(JSON.stringify(side, null, 1) + '\n'); await fd.sync() } finally { await fd.close() }

@@ -4,7 +4,8 @@
  * one DICOM WSI (its instances, subfolders not included). Each slide comes with a fingerprint (bytes, newest
  * mtime, file count) that settles when the scanner is done and that the outbox remembers once it is taken.
  */
-import { open, readdir, stat } from 'node:fs/promises'
+import { readdir, stat } from 'node:fs/promises'
+import { readHead } from '@kura/core'
 import { join } from 'node:path'
 
 export interface SlideFile {
@@ -26,17 +27,6 @@ export interface FoundSlide {
 
 /** Names scanners and copy tools use for files still being written, and what is never a slide. */
 const SKIP = /(^\.|\.part$|\.tmp$|\.partial$|\.crdownload$|^DICOMDIR$|^Thumbs\.db$)/i
-
-async function head(path: string, n: number): Promise<Buffer> {
-  const fh = await open(path, 'r')
-  try {
-    const b = Buffer.alloc(n)
-    const { bytesRead } = await fh.read(b, 0, n, 0)
-    return b.subarray(0, bytesRead)
-  } finally {
-    await fh.close()
-  }
-}
 
 export const isTiffHeader = (b: Buffer) =>
   b.length >= 4 && ((b[0] === 0x49 && b[1] === 0x49 && (b[2] === 42 || b[2] === 43) && b[3] === 0) || (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0 && (b[3] === 42 || b[3] === 43)))
@@ -73,7 +63,7 @@ export async function findSlides(root: string): Promise<FoundSlide[]> {
       let b
       try {
         st = await stat(p)
-        b = await head(p, 132)
+        b = await readHead(p, 132)
       } catch {
         continue // gone meanwhile
       }

@@ -11,9 +11,8 @@
  * slide in memory. Polling, not fs.watch, as for the folder source: network shares drop watch events.
  */
 import { createHash } from 'node:crypto'
-import { createReadStream, createWriteStream, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import { mkdir, open, readFile, readdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises'
-import { once } from 'node:events'
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { mkdir, open, readFile, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { newId, type Logger, silentLogger } from '@kura/core'
 import type { SlideSourceConfig } from '../../config/config.ts'
@@ -23,6 +22,7 @@ import { TusClient } from '../../upload/tus-client.ts'
 import { deidentifyDicomSlide, deidentifySlideFile, type SlideDeidOutcome } from './deidentify-input.ts'
 import { findSlides, type FoundSlide } from './find-slides.ts'
 import { SlideRows, type SlideRow } from './slide-rows.ts'
+import { copySettled } from '../copy-settled.ts'
 
 export interface SlideSourceOptions {
   /** The hub, the token file and the collection slides go to. */
@@ -211,7 +211,7 @@ export class SlideSource {
       // One hash over the slide: each file's hash in order (a folder's identity does not depend on file names).
       const whole = createHash('sha256')
       for (const [i, f] of s.files.entries()) {
-        const sha = await copyFile(f.path, join(part, s.kind === 'file' ? 'slide' : `${String(i).padStart(5, '0')}.dcm`), f.size, f.mtimeMs)
+        const sha = (await copySettled(f.path, join(part, s.kind === 'file' ? 'slide' : `${String(i).padStart(5, '0')}.dcm`), f.size, f.mtimeMs)).sha256
         whole.update(`${sha}\n`)
       }
       await fsyncDir(part)
@@ -330,25 +330,4 @@ function rmSyncQuiet(path: string): void {
 async function fsyncDir(path: string): Promise<void> {
   const d = await open(path, 'r')
   try { await d.sync() } finally { await d.close() }
-}
-
-/** Copies `from` to `to` (fsynced) while hashing; throws when the file changed meanwhile (not settled after all). */
-async function copyFile(from: string, to: string, size: number, mtimeMs: number): Promise<string> {
-  const hash = createHash('sha256')
-  let bytes = 0
-  const ws = createWriteStream(to, { flags: 'wx', mode: 0o600, flush: true })
-  const closed = once(ws, 'close')
-  try {
-    for await (const chunk of createReadStream(from, { highWaterMark: 1 << 20 })) {
-      hash.update(chunk as Buffer)
-      bytes += (chunk as Buffer).length
-      if (!ws.write(chunk)) await once(ws, 'drain')
-    }
-  } finally {
-    ws.end()
-    await closed
-  }
-  const after = await stat(from)
-  if (after.size !== size || after.mtimeMs !== mtimeMs || bytes !== size) throw new Error(`${from} changed while it was copied; it is taken once it has settled`)
-  return hash.digest('hex')
 }
