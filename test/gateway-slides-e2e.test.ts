@@ -12,7 +12,6 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { appendFileSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer, connect, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FileSource } from '@kura/core'
@@ -23,48 +22,9 @@ import { openDicomSlide, openSlide, TiffFile, type Slide } from '@kura/wsi'
 import { writeDicomSlide, writeNdpiSlide, writeSvsSlide, writeTiffSlide } from '@kura/wsi/synth'
 import { appendDirs, rgbEntries } from '../packages/deid/src/slides/testkit.ts'
 import { startTestHub, type TestHub } from './support/hub.ts'
+import { cuttingProxy, until } from './support/network.ts'
 import { parseGatewayConfig, type GatewayConfig } from '../packages/gateway/src/config/index.ts'
 import { startGateway, type Gateway } from '../packages/gateway/src/gateway.ts'
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 120_000, state?: () => unknown): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${state ? `; now: ${JSON.stringify(await state())}` : ''}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
-
-/**
- * A loopback TCP proxy to the hub that cuts connections mid-request: each of the first `cuts` connections that
- * has carried more than `afterBytes` upstream is destroyed part-way through a write.
- */
-async function cuttingProxy(targetPort: number, afterBytes: number, cuts: number): Promise<{ url: string; cut: () => number; close: () => Promise<void> }> {
-  let done = 0
-  const sockets = new Set<Socket>()
-  const server: Server = createServer((client) => {
-    const up = connect(targetPort, '127.0.0.1')
-    sockets.add(client).add(up)
-    let n = 0
-    client.on('data', (d: Buffer) => {
-      if (done < cuts && n + d.length > afterBytes) {
-        up.write(d.subarray(0, Math.max(0, afterBytes - n)))
-        done++
-        client.destroy()
-        up.destroy()
-        return
-      }
-      n += d.length
-      up.write(d)
-    })
-    up.on('data', (d) => client.write(d))
-    const end = () => { client.destroy(); up.destroy() }
-    client.on('error', end).on('close', end)
-    up.on('error', end).on('close', end)
-  })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const port = (server.address() as { port: number }).port
-  return { url: `http://127.0.0.1:${port}`, cut: () => done, close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()) }) }
-}
 
 const COLLECTION = 'slides-e2e'
 const size = { width: 2048, height: 1536, tile: 256, threads: 2 }
@@ -198,7 +158,7 @@ describe('slides: scanner folder → gateway → hub', () => {
     mkdirSync(join(drop(), 'case-4'))
     for (const f of readdirSync(join(stage(), 'case-4'))) writeFileSync(join(drop(), 'case-4', f), readFileSync(join(stage(), 'case-4', f)))
 
-    await until('every slide delivered or quarantined', () => rows().length === 5 && rows().every((r) => r.state === 'confirmed' || r.state === 'quarantined' || r.state === 'failed'))
+    await until('every slide delivered or quarantined', () => rows().length === 5 && rows().every((r) => r.state === 'confirmed' || r.state === 'quarantined' || r.state === 'failed'), 120_000)
     const byName = new Map(rows().map((r) => [r.source_ref.slice(drop().length + 1), r]))
     for (const n of ['case-1.svs', 'case-2.ndpi', 'case-3.tif', 'case-4']) assert.equal(byName.get(n)?.state, 'confirmed', `${n}: ${byName.get(n)?.last_error}`)
     assert.equal(proxy.cut(), 2, 'the link broke twice')
@@ -283,7 +243,7 @@ describe('slides: scanner folder → gateway → hub', () => {
     await gw!.stop()
     const uploadsBefore = (await db.selectFrom('upload').select('id').execute()).length
     gw = await startGateway(config, { pollMs: 100, backoffMs: 200 })
-    await until('the slide delivered', () => rows().some((r) => r.source_ref.endsWith('case-6.tif') && r.state === 'confirmed'))
+    await until('the slide delivered', () => rows().some((r) => r.source_ref.endsWith('case-6.tif') && r.state === 'confirmed'), 120_000)
     assert.ok(gw.slides[0]!.resumes >= 1, 'the restarted gateway continued from the hub\'s offset')
     assert.equal((await db.selectFrom('upload').select('id').execute()).length, uploadsBefore, 'no new upload was created for it')
     const listed = (await (await hub.fetch(`${hub.url}/slides?collection=${COLLECTION}`)).json()) as unknown[]

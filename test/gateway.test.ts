@@ -7,55 +7,15 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer, connect, type Server, type Socket } from 'node:net'
 import { spawn } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { writeSecretFile } from '@kura/deid'
 import { synthStudies } from '@kura/dicom/synth'
 import { startTestHub, type TestHub } from './support/hub.ts'
+import { cuttingProxy, until } from './support/network.ts'
 import { parseGatewayConfig, type GatewayConfig } from '../packages/gateway/src/config/index.ts'
 import { startGateway, type Gateway } from '../packages/gateway/src/gateway.ts'
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
-
-/**
- * A loopback TCP proxy to the hub that cuts connections mid-request: each of the first `cuts` connections that
- * has carried more than `afterBytes` upstream is destroyed part-way through a write.
- */
-async function cuttingProxy(targetPort: number, afterBytes: number, cuts: number): Promise<{ port: number; cut: () => number; close: () => Promise<void> }> {
-  let done = 0
-  const sockets = new Set<Socket>()
-  const server: Server = createServer((client) => {
-    const up = connect(targetPort, '127.0.0.1')
-    sockets.add(client).add(up)
-    let n = 0
-    client.on('data', (d: Buffer) => {
-      if (done < cuts && n + d.length > afterBytes) {
-        up.write(d.subarray(0, Math.max(0, afterBytes - n)))
-        done++
-        client.destroy()
-        up.destroy()
-        return
-      }
-      n += d.length
-      up.write(d)
-    })
-    up.on('data', (d) => client.write(d))
-    const end = () => { client.destroy(); up.destroy() }
-    client.on('error', end).on('close', end)
-    up.on('error', end).on('close', end)
-  })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const port = (server.address() as { port: number }).port
-  return { port, cut: () => done, close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()) }) }
-}
 
 const small = { sizes: { CT: { rows: 16, columns: 16 }, MR: { rows: 16, columns: 16 }, ES: { rows: 16, columns: 16 } } }
 

@@ -23,18 +23,11 @@ import { synthStudies, type SynthOptions } from '@kura/dicom/synth'
 import { ENCODINGS, encodeIso2022Jp, shippedAdapterPath, type ExportEncoding } from '@kura/records'
 import { generateVendorExport, writeSsmix2Tree, type GeneratedVendorExport, type Ssmix2SynthResult, type VendorLayout } from '@kura/records/synth'
 import { startTestHub, type TestHub } from './support/hub.ts'
+import { until } from './support/network.ts'
 import { parseGatewayConfig } from '../packages/gateway/src/config/index.ts'
 import { startGateway, type Gateway } from '../packages/gateway/src/gateway.ts'
 import { RecordOutbox } from '../packages/gateway/src/outbox/index.ts'
 import { SSMIX2_RECORD_TYPES } from '../packages/gateway/src/sources/ssmix2/index.ts'
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 240_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 200))
-  }
-}
 
 const COLLECTION = 'rec-e2e'
 const DICOM: SynthOptions = { studies: 6, seriesPerStudy: 1, instancesPerSeries: 2, seed: 31, modality: 'mixed', charset: 'mixed', sizes: { CT: { rows: 16, columns: 16 }, MR: { rows: 16, columns: 16 }, ES: { rows: 16, columns: 16 } } }
@@ -107,7 +100,7 @@ describe('clinical records: SS-MIX2 and vendor exports through a gateway into a 
   }
 
   it('delivers every image and every expected record; the hub confirms each', async () => {
-    await until('every image and record settled', settled)
+    await until('every image and record settled', settled, 240_000)
     const rows = objects()
     const dicom = rows.filter((r) => r.kind === 'dicom')
     assert.ok(dicom.every((r) => r.state === 'confirmed'), JSON.stringify(dicom.filter((r) => r.state !== 'confirmed')))
