@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { Readable } from 'node:stream'
-import { FileSource, isKuraError, KuraError, readHead, type HubConfig } from '@kura/core'
+import { FileSource, isDicomHeader, isKuraError, isTiffHeader, KuraError, readHead, type HubConfig } from '@kura/core'
 import type { FoundFile } from './walk.ts'
 import { tarStream } from './slides-import-tar.ts'
 
@@ -32,8 +32,6 @@ export interface Classified {
   slides: SlideJob[]
 }
 
-const isTiff = (b: Buffer) => b.length >= 4 && ((b[0] === 0x49 && b[1] === 0x49 && (b[2] === 42 || b[2] === 43) && b[3] === 0) || (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0 && (b[3] === 42 || b[3] === 43)))
-const isDicom = (b: Buffer) => b.length >= 132 && b.toString('latin1', 128, 132) === 'DICM'
 
 /** The SOP Class and Series Instance UIDs of a Part 10 file (header only), or undefined when it cannot be read. */
 async function dicomClass(path: string): Promise<{ sopClass: string; series: string } | undefined> {
@@ -67,7 +65,7 @@ export async function classify(files: readonly FoundFile[]): Promise<Classified>
       continue
     }
     // DICM first: a DICOM WSI may also be a TIFF ("dual personality"), and then it is an instance of its series.
-    if (!isDicom(b) && isTiff(b)) {
+    if (!isDicomHeader(b) && isTiffHeader(b)) {
       try {
         await (await openSlide(await FileSource.open(f.path))).close()
         slides.push({ kind: 'file', label: f.path, file: f })
@@ -76,7 +74,7 @@ export async function classify(files: readonly FoundFile[]): Promise<Classified>
       }
       continue
     }
-    const c = isDicom(b) ? await dicomClass(f.path) : undefined
+    const c = isDicomHeader(b) ? await dicomClass(f.path) : undefined
     if (c?.sopClass === VL_WHOLE_SLIDE_MICROSCOPY_IMAGE_STORAGE) series.set(c.series, [...(series.get(c.series) ?? []), f])
     else dicom.push(f)
   }

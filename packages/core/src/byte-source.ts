@@ -59,6 +59,13 @@ export class FileSource implements ByteSource {
   }
 }
 
+/** A TIFF or BigTIFF header (II*\0, II+\0, MM\0*, MM\0+) at the start of `b`. */
+export const isTiffHeader = (b: Uint8Array): boolean =>
+  b.length >= 4 && ((b[0] === 0x49 && b[1] === 0x49 && (b[2] === 42 || b[2] === 43) && b[3] === 0) || (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0 && (b[3] === 42 || b[3] === 43)))
+
+/** A DICOM Part 10 file: "DICM" after the 128-byte preamble. */
+export const isDicomHeader = (b: Uint8Array): boolean => b.length >= 132 && b[128] === 0x44 && b[129] === 0x49 && b[130] === 0x43 && b[131] === 0x4d
+
 /** The first `n` bytes of a file (fewer when it is shorter): enough to tell DICOM ("DICM" at 128) from TIFF. */
 export async function readHead(path: string, n: number): Promise<Buffer> {
   const src = await FileSource.open(path)

@@ -5,7 +5,7 @@
  * mtime, file count) that settles when the scanner is done and that the outbox remembers once it is taken.
  */
 import { readdir, stat } from 'node:fs/promises'
-import { readHead } from '@kura/core'
+import { isDicomHeader, isTiffHeader, readHead } from '@kura/core'
 import { join } from 'node:path'
 
 export interface SlideFile {
@@ -28,9 +28,6 @@ export interface FoundSlide {
 /** Names scanners and copy tools use for files still being written, and what is never a slide. */
 const SKIP = /(^\.|\.part$|\.tmp$|\.partial$|\.crdownload$|^DICOMDIR$|^Thumbs\.db$)/i
 
-export const isTiffHeader = (b: Buffer) =>
-  b.length >= 4 && ((b[0] === 0x49 && b[1] === 0x49 && (b[2] === 42 || b[2] === 43) && b[3] === 0) || (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0 && (b[3] === 42 || b[3] === 43)))
-export const isDicomHeader = (b: Buffer) => b.length >= 132 && b.toString('latin1', 128, 132) === 'DICM'
 
 /**
  * Every slide under `root`. A file too short to tell yet (a scanner just created it) is left for a later pass;
