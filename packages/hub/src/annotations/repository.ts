@@ -523,7 +523,7 @@ export async function viewportDensity(db: Db, target: AnnotationTarget, view: Vi
   // One row per label with its cells as text "gx,gy,n,gx,gy,n,...": decoding ~8,000 rows of five columns was most of
   // the read's time in Node (the driver builds an object per row).
   const agg = postgres(db) ? sql<string>`string_agg(concat(d.gx, ',', d.gy, ',', d.n), ',')` : sql<string>`group_concat(d.gx || ',' || d.gy || ',' || d.n, ',')`
-  const perLabel = await (db as unknown as Kysely<any>)
+  const perLabel = await db
     .selectFrom(densityQuery(db, target.slideId, cell, [gx0, gy0, gx1, gy1], filter).as('d'))
     .select(['d.label_system', 'd.label_code', agg.as('cells')])
     .groupBy(['d.label_system', 'd.label_code'])
@@ -533,7 +533,7 @@ export async function viewportDensity(db: Db, target: AnnotationTarget, view: Vi
   const labelIndex = new Map<string, number>()
   const out: number[] = []
   let total = 0
-  for (const r of perLabel as { label_system: string; label_code: string; cells: string | null }[]) {
+  for (const r of perLabel) {
     const li = labels.push({ system: r.label_system, code: r.label_code }) - 1
     labelIndex.set(`${r.label_system}\u0000${r.label_code}`, li)
     const xs = (r.cells ?? '').split(',')
@@ -648,14 +648,14 @@ function annotationJsonOf(r: AnnotationRow, targetJson?: string): string {
 
 /** The SQL of a density read (grid cells gx0..gx1 × gy0..gy1 of one cell size), for viewportDensity and EXPLAIN in tests. */
 export function densityQuery(db: Db, slideId: string, cell: number, [gx0, gy0, gx1, gy1]: [number, number, number, number], filter: AnnotationFilter = {}) {
-  let q = (db as unknown as Kysely<any>)
+  let q = db
     .selectFrom('annotation_density')
     .select(['gx', 'gy', 'label_system', 'label_code', sql<string>`sum(n)`.as('n')])
     .where('slide_id', '=', slideId)
     .where('cell', '=', cell)
     // Rows of the grid listed: the B-tree then seeks each row's gx range instead of reading whole rows (7 ms → 0.4 ms
     // for a 26 × 17 grid at 1,000,000 cells).
-    .where((eb: any) => (gy1 - gy0 < 1000 ? eb('gy', 'in', Array.from({ length: gy1 - gy0 + 1 }, (_, i) => gy0 + i)) : eb.and([eb('gy', '>=', gy0), eb('gy', '<=', gy1)])))
+    .where((eb) => (gy1 - gy0 < 1000 ? eb('gy', 'in', Array.from({ length: gy1 - gy0 + 1 }, (_, i) => gy0 + i)) : eb.and([eb('gy', '>=', gy0), eb('gy', '<=', gy1)])))
     .where('gx', '>=', gx0)
     .where('gx', '<=', gx1)
     .groupBy(['gy', 'gx', 'label_system', 'label_code'])

@@ -109,11 +109,29 @@ export interface ImageLabelTable {
   task_id: string | null
 }
 
+/**
+ * Annotation counts per grid cell (migration 000012), kept exact by triggers on `annotation`; never written by the
+ * application. `cell` is the cell size in level-0 pixels (256–16,384), `gx`/`gy` the cell's column and row, `hidden`
+ * 1 for open task work that blind reading must not count.
+ */
+export interface AnnotationDensityTable {
+  slide_id: string
+  cell: number
+  gy: number
+  gx: number
+  label_system: string
+  label_code: string
+  status: AnnotationTable['status']
+  hidden: number
+  n: number
+}
+
 export interface AnnotationTables {
   vocabulary: VocabularyTable
   vocabulary_code: VocabularyCodeTable
   collection_vocabulary: CollectionVocabularyTable
   annotation: AnnotationTable
   annotation_revision: AnnotationRevisionTable
+  annotation_density: AnnotationDensityTable
   image_label: ImageLabelTable
 }
