@@ -287,4 +287,61 @@ describe('annotations in Chromium', () => {
       await page.getByText('No agreement figures yet', { exact: false }).waitFor()
     })
   })
+
+  it('zoomed out over 12,000 shapes, the viewer draws the density grid, hides it by label layer, and shows shapes again zoomed in', async (t) => {
+    if (!requireChromium(t) || failIfApiMissing(t)) return
+    // 8,000 small squares of one label on the left half of the slide, 4,000 of another on the right: more than the
+    // viewer's zoomed-out limit (10,000), each far smaller than a density cell.
+    const [left, right] = [codes[0]!, codes[1]!]
+    const squares = (label: Code, n: number, x0: number, w: number) =>
+      Array.from({ length: n }, (_, i) => {
+        const [x, y] = [x0 + ((i * 37) % w), (i * 53) % 2900]
+        return { shape: 'polygon', geometry: { type: 'Polygon', coordinates: [[[x, y], [x + 6, y], [x + 6, y + 6], [x, y + 6], [x, y]]] }, label: { system: label.system, code: label.code } }
+      })
+    for (const batch of [squares(left, 5000, 0, 1000), squares(left, 3000, 0, 1000), squares(right, 4000, 1200, 1000)]) await ok('POST', `/api/slides/${slideId}/annotations`, batch)
+
+    // A small window fits the whole slide at about 1:7, past the hub's density scale (4).
+    await withPage('density', async (page) => {
+      await page.setViewportSize({ width: 900, height: 560 })
+      await page.goto(`${hub.url}/wsi/${slideId}`)
+      await page.getByLabel('User name').fill(users.alice.username)
+      await page.getByLabel('Password').fill(users.alice.password)
+      await page.getByRole('button', { name: 'Sign in' }).click()
+      const canvas = page.getByRole('application', { name: 'Slide viewer' })
+      await canvas.waitFor()
+      const density = page.getByTestId('annotation-density')
+      await density.waitFor()
+      const total = Number(/([\d,]+) shapes shown as counts/.exec((await density.textContent()) ?? '')?.[1]?.replace(/,/g, ''))
+      assert.ok(total >= 12_000, `the grid counts every square: ${await density.textContent()}`)
+      // What the 2D overlay painted: shaded cells over the left and the right half of the slide.
+      const painted = () =>
+        page.locator('canvas.annotation-edit').evaluate((c: any) => {
+          const d: Uint8ClampedArray = c.getContext('2d').getImageData(0, 0, c.width, c.height).data
+          let n = 0
+          for (let i = 3; i < d.length; i += 4) if (d[i]! > 0) n++
+          return { n, of: c.width * c.height }
+        })
+      let all = { n: 0, of: 1 }
+      await until('the grid drawn', async () => (all = await painted()).n > 0)
+      assert.ok(all.n > all.of * 0.03, `shaded cells cover part of the view: ${all.n} of ${all.of} pixels`)
+      await page.screenshot({ path: join(tmpdir(), 'kura-web-annotations-density.png') })
+
+      // Hiding the left label's layer leaves the right half's cells; hiding every label leaves nothing drawn.
+      await page.getByText('Layers').click()
+      const byLabel = page.getByRole('group', { name: 'By label' })
+      await byLabel.getByRole('checkbox', { name: new RegExp(`^${left.meaning.en} \\(`) }).uncheck()
+      let some = { n: 0, of: 1 }
+      await until('the left cells hidden', async () => (some = await painted()).n < all.n)
+      assert.ok(some.n > 0, 'the right label still shows')
+      for (const box of await byLabel.getByRole('checkbox').all()) await box.uncheck()
+      await until('every cell hidden', async () => (await painted()).n === 0)
+      for (const box of await byLabel.getByRole('checkbox').all()) await box.check()
+      await until('the grid back', async () => (await painted()).n > some.n)
+
+      // Zoomed in under the density scale (10× on this 20× slide is 1:2), the same shapes come as shapes again.
+      await page.getByRole('button', { name: 'Zoom to 10× magnification' }).click()
+      await density.waitFor({ state: 'detached' })
+      await until('shapes in view zoomed in', async () => /^[1-9][\d,]* shapes in view/.test(await count(page)))
+    })
+  })
 })

@@ -19,6 +19,7 @@ import { CodePicker, codeKey, colorCss, hash, hueColor, labelColor, labelText, p
 import { createShapeRenderer, fitCanvas, overlayCanvas, type RenderShape, type ShapeRenderer, type ViewTransform } from './renderer.tsx'
 import { useAnnText } from './text.tsx'
 import './annotations.css'
+import { shortId } from '../short-id.ts'
 
 export type Tool = 'select' | ShapeKind
 const TOOLS: { tool: Tool; key: string; icon: string }[] = [
@@ -144,7 +145,7 @@ export function AnnotationLayer({
   const renderer = useRef<ShapeRenderer | null>(null)
   const editCanvas = useRef<HTMLCanvasElement | null>(null)
 
-  const authorName = useCallback((a: { author: string; authorName?: string }) => (a.author === session.user.id ? session.user.username : a.authorName ?? a.author.slice(0, 8)), [session])
+  const authorName = useCallback((a: { author: string; authorName?: string }) => (a.author === session.user.id ? session.user.username : a.authorName ?? shortId(a.author)), [session])
   const colorOf = useCallback(
     (a: Annotation): [number, number, number, number] => {
       const c = mode.review ? hueColor(hash(a.author) % 360) : labelColor(a.label)

@@ -14,6 +14,7 @@ import { addImageLabel, adjudicate, deleteImageLabel, imageLabels, itemReview, s
 import { AnnotationLayer, Swatch } from './layer.tsx'
 import { CodePicker, labelColor, labelText, hash, hueColor, useCodes, type CodeBook } from './picker.tsx'
 import { useAnnText } from './text.tsx'
+import { shortId } from '../short-id.ts'
 
 export interface TaskContext { taskId: string; itemId: string | null; review: boolean }
 
@@ -114,7 +115,7 @@ function ImageLabels({ slideId, book, taskId }: { slideId: string; book: CodeBoo
         <ul className="review-list">
           {labels.data!.map((l) => (
             <li key={l.id}>
-              <Swatch color={labelColor(l.label)} /> {labelText(book, l.label, lang)} <span className="muted">· {l.author === session.user.id ? session.user.username : (l.authorName ?? l.author.slice(0, 8))}</span>
+              <Swatch color={labelColor(l.label)} /> {labelText(book, l.label, lang)} <span className="muted">· {l.author === session.user.id ? session.user.username : (l.authorName ?? shortId(l.author))}</span>
               {(l.author === session.user.id || session.user.isAdmin) && (
                 <button type="button" onClick={() => void remove(l.id)}>
                   {t('ann.remove')}
@@ -167,7 +168,7 @@ function ReviewPanel({ taskId, itemId, book, selected, editedGeometry, select, o
       {(review.data?.readers ?? []).map((r) => (
         <div key={r.id}>
           <strong>
-            <Swatch color={hueColor(hash(r.id) % 360)} /> {r.username || r.id.slice(0, 8)}
+            <Swatch color={hueColor(hash(r.id) % 360)} /> {r.username || shortId(r.id)}
           </strong>
           <ul className="review-list">
             {r.annotations.map((a) => {

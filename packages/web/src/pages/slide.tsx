@@ -14,6 +14,7 @@ import { Link, useLocation } from '../router.tsx'
 import { SlideAnnotations, type TaskContext } from '../annotations/slide-annotations.tsx'
 import { formatBytes, scaleBar, scanObjective, type ScaleBar } from '../slide-scale.ts'
 import type { SlideInfo } from '../types.ts'
+import { shortId } from '../short-id.ts'
 
 const PRESETS = [5, 10, 20, 40]
 
@@ -42,7 +43,7 @@ export function Slide({ id }: { id: string }) {
   const task: TaskContext | null = taskId ? { taskId, itemId, review } : null
   const back = <Link to={state.data ? `/wsi?collection=${encodeURIComponent(state.data.collection)}` : '/wsi'}>← {t('slide.back')}</Link>
   return (
-    <Page title={`${t('slide.title')} ${id.slice(0, 8)}`} actions={back}>
+    <Page title={`${t('slide.title')} ${shortId(id)}`} actions={back}>
       <LoadState state={state} notFound={t('slide.notFound')}>
         {(info) => (
           <div className="slide-layout">

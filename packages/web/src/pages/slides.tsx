@@ -12,6 +12,7 @@ import { useSignedIn } from '../session.tsx'
 import { formatBytes, scanObjective } from '../slide-scale.ts'
 import { Thumbnail } from '../thumbnail.tsx'
 import type { Collection, SlideInfo } from '../types.ts'
+import { shortId } from '../short-id.ts'
 
 const PAGE = 50
 
@@ -115,7 +116,7 @@ function SlideTable({ rows }: { rows: SlideInfo[] }) {
                 </td>
                 <th scope="row">
                   <Link to={slidePath(s.id)}>
-                    <code>{s.id.slice(0, 8)}</code>
+                    <code>{shortId(s.id)}</code>
                   </Link>
                 </th>
                 <td>{s.collection}</td>

@@ -14,6 +14,7 @@ import { labelText, useCodes, type CodeBook } from '../annotations/picker.tsx'
 import { useAnnText } from '../annotations/text.tsx'
 import { useI18n } from '../i18n.tsx'
 import '../annotations/annotations.css'
+import { shortId } from '../short-id.ts'
 
 export function Tasks() {
   const { t } = useAnnText()
@@ -74,7 +75,7 @@ export function Task({ id }: { id: string }) {
   const info = useLoad((signal) => loadTask(id, signal), [id])
   const back = <Link to="/tasks">← {t('task.back')}</Link>
   return (
-    <Page title={t('task.title', { name: info.data?.name ?? id.slice(0, 8) })} actions={back}>
+    <Page title={t('task.title', { name: info.data?.name ?? shortId(id) })} actions={back}>
       <LoadState state={info}>
         {(task: TaskDetail) => {
           const reviewer = task.myRole.reviewer
@@ -104,7 +105,7 @@ export function Task({ id }: { id: string }) {
                     return (
                       <tr key={item.id} data-item-id={item.id}>
                         <th scope="row">
-                          {item.position + 1}. <code>{slide ? slide.slice(0, 8) : item.target.kind === 'instance' ? item.target.sopInstanceUid : ''}</code>
+                          {item.position + 1}. <code>{slide ? shortId(slide) : item.target.kind === 'instance' ? item.target.sopInstanceUid : ''}</code>
                         </th>
                         <td>
                           {mine ? t(`task.state.${mine.state}`) : '—'}
@@ -175,7 +176,7 @@ function Agreement({ task }: { task: TaskDetail }) {
   const { t, lang } = useAnnText()
   const state = useLoad((signal) => agreement(task.id, signal), [task.id])
   const codes = useCodes(task.collection, task.vocabularyId, task.level)
-  const userName = (users: UserRef[], id: string) => users.find((u) => u.id === id)?.username ?? id.slice(0, 8)
+  const userName = (users: UserRef[], id: string) => users.find((u) => u.id === id)?.username ?? shortId(id)
   const Cell = ({ v }: { v: MetricValue | undefined }) => (
     <td className="num" title={why(v)}>
       {num(v)}
