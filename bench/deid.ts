@@ -8,11 +8,12 @@
  *
  * Kura: each file is opened (FileSource), parsed (readDicom), run through deidentify() with BASIC_POLICY (the whole
  * PS3.15 Table E.1-1, every row applied to every element, UIDs remapped, pseudonyms, method sequences inserted) and
- * its output written to a temp dir: small files with synchronous file calls, large ones streamed; one worker thread
+ * its output written to a temp dir under the same relative path as its input (gdcmanon --recursive and `kura deid`
+ * mirror the input tree too): small files with synchronous file calls, large ones streamed; one worker thread
  * per core (bench/lib/deid-worker.ts; `--threads`), each taking the next file from a shared counter.
  * Before each timed side the disk is settled (`sync`), and small outputs are deleted only at the end, so neither side
- * pays for the other's writeback. `--rounds` (3) timed rounds per corpus, the sides alternating which goes first;
- * the median round of each side is reported, with every round's seconds and ratio.
+ * pays for the other's writeback. `--rounds` (5) timed rounds per corpus, the sides alternating which goes first;
+ * the median round of each side is reported, with every round's seconds, ratio and CPU ms per file.
  * gdcmanon: ONE process over the whole input folder, `--dumb` mode, a fixed list of tags (GDCM_TAGS below,
  * 48 tags, `--empty` for type 2 attributes, `--remove` for the rest); UIDs are not remapped, nothing is inserted.
  * The two do not do the same amount of work: the comparison is "what each tool does to make the file shareable".
@@ -65,16 +66,24 @@ interface Side {
   failed?: number
   /** CPU seconds (user + system) the side used while timed: steadier than wall-clock on a busy machine. */
   cpu?: number
+  /** Of cpu, the kernel's share (file creation, reads, writes). */
+  sys?: number
   note?: string
 }
 
-/** CPU seconds (user + system) of this process (every thread) and of its waited-for children, from /proc. */
-function cpuSeconds(): { self: number; children: number } {
+/** CPU seconds (user, system) of this process, every thread (getrusage: microseconds, not /proc's 10 ms ticks). */
+function selfCpu(): { user: number; sys: number } {
+  const u = process.cpuUsage()
+  return { user: u.user / 1e6, sys: u.system / 1e6 }
+}
+
+/** CPU seconds (user, system) of this process's waited-for children, from /proc (clock ticks of 1/100 s). */
+function childrenCpu(): { user: number; sys: number } {
   const stat = readFileSync('/proc/self/stat', 'utf8')
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  // Fields 14-17 of proc(5) (utime stime cutime cstime), counted here from field 3; clock ticks of 1/100 s.
+  // Fields 16-17 of proc(5) (cutime cstime), counted here from field 3.
   const tick = (k: number) => Number(f[k - 3]) / 100
-  return { self: tick(14) + tick(15), children: tick(16) + tick(17) }
+  return { user: tick(16), sys: tick(17) }
 }
 
 const ROWS = 512
@@ -136,9 +145,9 @@ class KuraRunner {
   }
 
   /** De-identifies every file into outDir; returns files done and failures. */
-  async run(files: string[], outDir: string, secret: Uint8Array): Promise<DeidJobResult> {
+  async run(files: string[], outs: string[], outDir: string, secret: Uint8Array, verify = false): Promise<DeidJobResult> {
     const next = new Int32Array(new SharedArrayBuffer(4))
-    const job: DeidJob = { files, outDir, secret, next }
+    const job: DeidJob = { files, outs, outDir, secret, next, verify }
     const parts = this.workers.length > 0
       ? await Promise.all(this.workers.map((w) => new Promise<DeidJobResult>((resolve, reject) => {
         w.once('message', resolve)
@@ -160,6 +169,11 @@ class KuraRunner {
  */
 function settleDisk(): void {
   spawnSync('sync')
+}
+
+/** "0.123 ms/file (sys 0.045)": CPU per file and the kernel's part of it. */
+function cpuPerFile(cpu: number, sys: number, files: number): string {
+  return files ? `${fmt((cpu * 1000) / files, 3)} ms/file (sys ${fmt((sys * 1000) / files, 3)})` : '—'
 }
 
 function gdcmanonPath(): string | null {
@@ -190,7 +204,7 @@ export async function run(argv: string[]): Promise<void> {
   const f = await parseFlags(argv, USAGE, {
     studies: { type: 'string', default: '5', help: 'corpus A: studies' },
     series: { type: 'string', default: '2', help: 'corpus A: series per study' },
-    instances: { type: 'string', default: '100', help: 'corpus A: instances per series (5×2×100 = 1,000 files)' },
+    instances: { type: 'string', default: '500', help: 'corpus A: instances per series (5×2×500 = 5,000 files: long enough to time)' },
     rows: { type: 'string', default: '128', help: 'corpus A: image rows' },
     cols: { type: 'string', default: '128', help: 'corpus A: image columns' },
     seed: { type: 'string', default: '1', help: 'corpus A seed' },
@@ -201,7 +215,8 @@ export async function run(argv: string[]): Promise<void> {
     concurrency: { type: 'string', default: '4', help: 'Kura with --threads 0: files in flight' },
     warmup: { type: 'string', default: '4000', help: 'Kura: files de-identified first (corpus A, round again as needed), not timed, spread over the threads (0: a cold start)' },
     only: { type: 'string', default: 'both', help: 'kura | gdcmanon | both' },
-    rounds: { type: 'string', default: '3', help: 'timed rounds per corpus, the sides alternating which goes first; the median round is reported' },
+    rounds: { type: 'string', default: '5', help: 'timed rounds per corpus, the sides alternating which goes first; the median round is reported' },
+    verify: { type: 'boolean', default: false, help: 'Kura: what `kura deid` does per file (deidentifyFile: also SHA-256 and the verification scan), not deidentify() alone' },
     'out-dir': { type: 'string', default: os.tmpdir(), help: 'where both sides write their outputs (e.g. /dev/shm: file creation off the disk for both)' },
   })
   if (!f) return
@@ -218,15 +233,19 @@ export async function run(argv: string[]): Promise<void> {
     rows: num(f.rows, 'rows'), cols: num(f.cols, 'cols'), seed: num(f.seed, 'seed'), modality: 'CT', generator: f.generator as 'auto',
   })
   console.log(`corpus A: ${corpusA.files.length} CT files, ${fmt(mb(corpusA.totalBytes))} MB, ${corpusA.generator} generator, ${corpusA.reused ? 'reused' : `built in ${fmt(corpusA.seconds)} s`} (${corpusA.dir})`)
-  const corpora: Array<{ name: string; dir: string; files: string[]; totalBytes: number }> = [{ name: `A: ${corpusA.files.length} small CT`, ...corpusA }]
+  // Kura's outputs keep each input's path relative to its corpus folder, as gdcmanon --recursive and `kura deid` do.
+  const relOuts = (dir: string, files: string[]) => files.map((p) => path.relative(dir, p))
+  const corpora: Array<{ name: string; dir: string; files: string[]; outs: string[]; totalBytes: number }> = [{ name: `A: ${corpusA.files.length} small CT`, ...corpusA, outs: relOuts(corpusA.dir, corpusA.files) }]
   if (largeCount > 0) {
     const b = ensureLargeObjects(largeCount, largeFrames)
     console.log(`corpus B: ${b.files.length} multi-frame objects × ${largeFrames} frames, ${fmt(mb(b.totalBytes))} MB (${b.dir}, ${fmt(b.seconds)} s)`)
-    corpora.push({ name: `B: ${b.files.length} × ${fmt(mb(b.totalBytes / b.files.length), 0)} MB multi-frame`, ...b })
+    corpora.push({ name: `B: ${b.files.length} × ${fmt(mb(b.totalBytes / b.files.length), 0)} MB multi-frame`, ...b, outs: relOuts(b.dir, b.files) })
   }
   if (gdcm) console.log(`gdcmanon: ${gdcm} ${gdcmanonArgs('<in>', '<out>').join(' ').replace(/(--(?:empty|remove) \S+ )+/g, '… ')}\n  --dumb mode, ${GDCM_TAG_COUNT} tags (${GDCM_EMPTY.length} emptied, ${GDCM_REMOVE.length} removed), one process over the folder; Kura applies every row of PS3.15 Table E.1-1 (BASIC_POLICY).`)
 
   const secret = generateSecret()
+  const verify = Boolean(f.verify)
+  if (verify) console.log('Kura: --verify, each file as `kura deid` does it (deidentifyFile: de-identify, write, SHA-256, verification scan)')
   const kura = doKura ? await KuraRunner.start(threads, concurrency) : null
   const how = threads > 0 ? `${threads} worker thread${threads === 1 ? '' : 's'}` : `one thread, concurrency ${concurrency}`
   if (kura) console.log(`Kura: ${how} (gdcmanon is one process; Kura uses every core it is given: --threads 1 for one)`)
@@ -248,30 +267,32 @@ export async function run(argv: string[]): Promise<void> {
       // More warm-up files than corpus A holds go round it again. Their outputs go to memory where there is a
       // tmpfs: thousands of inodes created and later freed on the disk would slow every later create there.
       const warmRoot = existsSync('/dev/shm') ? '/dev/shm' : String(f['out-dir'])
-      await kura.run(Array.from({ length: warmup }, (_, i) => corpusA.files[i % corpusA.files.length]!), outDir('kura-bench-deid-warm-', warmRoot), secret)
+      await kura.run(Array.from({ length: warmup }, (_, i) => corpusA.files[i % corpusA.files.length]!), Array.from({ length: warmup }, (_, i) => `${Math.floor(i / 500)}/${i}.dcm`), outDir('kura-bench-deid-warm-', warmRoot), secret, verify)
       console.log(`Kura: warmed up on ${warmup} files of corpus A first (not timed; --warmup 0 for a cold start)`)
     }
     const rounds = Math.max(1, num(f.rounds, 'rounds'))
     const runGdcm = (c: (typeof corpora)[number], out: string): Side => {
       settleDisk()
-      const t0 = nowMs(), c0 = cpuSeconds().children
+      const t0 = nowMs(), c0 = childrenCpu()
       const r = spawnSync(gdcm!, gdcmanonArgs(c.dir, out), { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
       const seconds = (nowMs() - t0) / 1000
-      const cpu = cpuSeconds().children - c0
+      const c1 = childrenCpu()
+      const sys = c1.sys - c0.sys, cpu = c1.user - c0.user + sys
       const done = countFiles(out)
-      console.log(`gdcmanon, corpus ${c.name}: ${done.n}/${c.files.length} files in ${fmt(seconds, 2)} s (exit ${r.status})`)
+      console.log(`gdcmanon, corpus ${c.name}: ${done.n}/${c.files.length} files in ${fmt(seconds, 2)} s, CPU ${cpuPerFile(cpu, sys, done.n)} (exit ${r.status}, load ${os.loadavg()[0].toFixed(2)})`)
       if (r.status !== 0 || done.n !== c.files.length) loud(`gdcmanon exit ${r.status}, ${done.n} of ${c.files.length} files written:\n${(r.stderr || r.stdout || '').slice(0, 800)}`)
-      return { tool: 'gdcmanon', files: done.n, bytes: c.totalBytes, seconds, failed: c.files.length - done.n, cpu }
+      return { tool: 'gdcmanon', files: done.n, bytes: c.totalBytes, seconds, failed: c.files.length - done.n, cpu, sys }
     }
     const runKura = async (c: (typeof corpora)[number], out: string): Promise<Side> => {
       settleDisk()
-      const t0 = nowMs(), c0 = cpuSeconds().self
-      const r = await kura!.run(c.files, out, secret)
+      const t0 = nowMs(), c0 = selfCpu()
+      const r = await kura!.run(c.files, c.outs, out, secret, verify)
       const seconds = (nowMs() - t0) / 1000
-      const cpu = cpuSeconds().self - c0
-      console.log(`Kura, corpus ${c.name}: ${r.ok}/${c.files.length} files in ${fmt(seconds, 2)} s (${how})`)
+      const c1 = selfCpu()
+      const sys = c1.sys - c0.sys, cpu = c1.user - c0.user + sys
+      console.log(`Kura, corpus ${c.name}: ${r.ok}/${c.files.length} files in ${fmt(seconds, 2)} s, CPU ${cpuPerFile(cpu, sys, r.ok)} (${how}, load ${os.loadavg()[0].toFixed(2)})`)
       if (r.failed) loud(`Kura: ${r.failed} files failed:\n${r.errors.join('\n')}`)
-      return { tool: 'Kura', files: r.ok, bytes: c.totalBytes, seconds, failed: r.failed, cpu }
+      return { tool: 'Kura', files: r.ok, bytes: c.totalBytes, seconds, failed: r.failed, cpu, sys }
     }
     for (const c of corpora) {
       const all: Record<Side['tool'], Side[]> = { gdcmanon: [], Kura: [] }
@@ -298,7 +319,8 @@ export async function run(argv: string[]): Promise<void> {
       results.push({ corpus: c.name, totalBytes: c.totalBytes, sides })
       if (all.gdcmanon.length && all.Kura.length) {
         const per = all.Kura.map((k, i) => (k.files! / k.seconds!) / (all.gdcmanon[i]!.files! / all.gdcmanon[i]!.seconds!))
-        console.log(`  corpus ${c.name}: Kura/gdcmanon files/s per round ${per.map((x) => `${x.toFixed(2)}×`).join(', ')}`)
+        const sorted = [...per].sort((x, y) => x - y)
+        console.log(`  corpus ${c.name}: Kura/gdcmanon files/s per round ${per.map((x) => `${x.toFixed(2)}×`).join(', ')} (median of the rounds' ratios ${sorted[(sorted.length - 1) >> 1]!.toFixed(2)}×)`)
       }
     }
   } finally {
@@ -306,16 +328,16 @@ export async function run(argv: string[]): Promise<void> {
     for (const d of outs) rmSync(d, { recursive: true, force: true })
   }
 
-  const t = [['corpus', 'tool', 'files', 'failed', 'seconds', 'files/s', 'MB/s', 'Kura/gdcmanon files/s', 'CPU s', 'CPU ms/file', 'seconds per round']]
+  const t = [['corpus', 'tool', 'files', 'failed', 'seconds', 'files/s', 'MB/s', 'Kura/gdcmanon files/s', 'CPU s', 'CPU ms/file (of it sys)', 'seconds per round']]
   for (const r of results) {
     const g = r.sides.find((s) => s.tool === 'gdcmanon')
     for (const s of r.sides) {
       const fps = s.files && s.seconds ? s.files / s.seconds : undefined
       const gfps = g?.files && g.seconds ? g.files / g.seconds : undefined
-      t.push([r.corpus, s.tool, String(s.files ?? '—'), String(s.failed ?? '—'), fmt(s.seconds, 2), fmt(fps), s.seconds ? fmt(mb(r.totalBytes) / s.seconds) : '—', s.tool === 'Kura' ? ratio(fps, gfps) : '', fmt(s.cpu, 2), s.cpu !== undefined && s.files ? fmt((s.cpu * 1000) / s.files, 3) : '—', s.note ?? ''])
+      t.push([r.corpus, s.tool, String(s.files ?? '—'), String(s.failed ?? '—'), fmt(s.seconds, 2), fmt(fps), s.seconds ? fmt(mb(r.totalBytes) / s.seconds) : '—', s.tool === 'Kura' ? ratio(fps, gfps) : '', fmt(s.cpu, 2), s.cpu !== undefined && s.files ? cpuPerFile(s.cpu, s.sys ?? 0, s.files) : '—', s.note ?? ''])
     }
   }
-  printTable(t, `De-identification — Kura BASIC_POLICY (whole Table E.1-1) vs gdcmanon --dumb (${GDCM_TAG_COUNT} tags)`)
+  printTable(t, `De-identification — Kura BASIC_POLICY (whole Table E.1-1) vs gdcmanon --dumb (${GDCM_TAG_COUNT} tags); load average now ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`)
   const [a, b] = results
   const ka = a?.sides.find((s) => s.tool === 'Kura'), ga = a?.sides.find((s) => s.tool === 'gdcmanon')
   if (ka?.seconds && ga?.seconds && ka.files && ga.files) {

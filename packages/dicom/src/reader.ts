@@ -230,6 +230,8 @@ function parseDeflated(job: ReadJob, deflatedBytes: Uint8Array, opts: ParseOptio
  */
 export function readDicomBuffer(buf: Uint8Array, opts?: ReadOptions): ParsedDicom {
   const o = options(opts)
+  // Values are views: a plain Uint8Array's native subarray costs a fraction of Buffer's (a JS wrapper per view).
+  if (Buffer.isBuffer(buf)) buf = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)
   const p = new Parser(buf, 0, buf.length, o)
   const job = new ReadJob(p)
   job.run()

@@ -34,7 +34,10 @@ export type Edit =
   | { op: 'encapsulate'; frames: AsyncIterable<Uint8Array> | Iterable<Uint8Array>; offsetTable?: OffsetTable }
 
 export interface RewritePlan {
-  /** Decides per element; `path` is the tag path from the root (e.g. [0x00081115, 0, 0x00081155]). */
+  /**
+   * Decides per element; `path` is the tag path from the root (e.g. [0x00081115, 0, 0x00081155]), valid during the
+   * call only (one array per dataset is reused: copy it to keep it).
+   */
   edit(el: DicomElement, path: readonly number[], ds: DicomDataset): Edit
   /** Elements to add at the root (replacing any present), e.g. PatientIdentityRemoved. */
   insert?: Array<{ tag: Tag; vr: Vr; value: WriteValue }>
@@ -216,11 +219,33 @@ function skipped(el: DicomElement, root: boolean): boolean {
 
 function editsOf(ds: DicomDataset, path: readonly number[], plan: RewritePlan, root: boolean, replaced: ReadonlySet<Tag>): Map<Tag, Edit> {
   const edits = new Map<Tag, Edit>()
+  const at = [...path, 0]
+  const last = path.length
   for (const el of ds.elements.values()) {
     if (skipped(el, root) || replaced.has(el.tag)) continue
-    edits.set(el.tag, plan.edit(el, [...path, el.tag], ds))
+    at[last] = el.tag
+    edits.set(el.tag, plan.edit(el, at, ds))
   }
   return edits
+}
+
+/**
+ * Encoded inserts per insert list (a plan reuses one list for every object, e.g. the de-identification method
+ * elements) and per VR rule and character set: the same bytes every time, so they are encoded once. The lists are
+ * taken as immutable once handed to rewriteDicom.
+ */
+const ENCODED_INSERTS = new WeakMap<object, Map<string, Map<Tag, Uint8Array>>>()
+
+function encodedInserts(list: object, inserts: ReadonlyArray<{ tag: Tag; vr: Vr; value: WriteValue }>, explicit: boolean, charsets: readonly string[]): Map<Tag, Uint8Array> {
+  let byKey = ENCODED_INSERTS.get(list)
+  if (!byKey) ENCODED_INSERTS.set(list, (byKey = new Map()))
+  const key = `${explicit ? 'E' : 'I'}${charsets.join('\\')}`
+  let m = byKey.get(key)
+  if (!m) {
+    if (byKey.size >= 64) byKey.clear()
+    byKey.set(key, (m = encodeBatch(inserts, explicit, charsets)))
+  }
+  return m
 }
 
 /**
@@ -277,9 +302,10 @@ export async function* rewriteDicom(parsed: ParsedDicom, src: ByteSource, plan: 
     MediaStorageSOPInstanceUID: uid(Tags.SOPInstanceUID) ?? getString(parsed.meta, Tags.MediaStorageSOPInstanceUID),
     TransferSyntaxUID: outTs,
   }))
-  const encoded = encodeBatch([...inserts, ...replacements(ds, edits)], explicit, charsets)
+  const encoded = encodeBatch(replacements(ds, edits), explicit, charsets)
+  const insertEncoded = plan.insert ? encodedInserts(plan.insert, inserts, explicit, charsets) : encoded
   const insertBytes = (ins: { tag: Tag; vr: Vr; value: WriteValue }): Uint8Array =>
-    encoded.get(ins.tag) ?? encodeElement(ins.tag, ins.vr, ins.value, explicit, charsets)
+    insertEncoded.get(ins.tag) ?? encodeElement(ins.tag, ins.vr, ins.value, explicit, charsets)
 
   let next = 0
   for (const el of ds.elements.values()) {

@@ -58,10 +58,14 @@ export interface WriteOptions {
 
 /** Growable little-endian output buffer. */
 class Out {
-  // Small to start: most hold one dataset's few replaced elements (the rewrite makes several per object).
-  buf = new Uint8Array(512)
-  dv = new DataView(this.buf.buffer)
+  buf: Uint8Array
+  dv: DataView
   pos = 0
+  // Small to start: most hold one dataset's few replaced elements (the rewrite makes several per object).
+  constructor(size = 512) {
+    this.buf = new Uint8Array(size)
+    this.dv = new DataView(this.buf.buffer)
+  }
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return
     let len = this.buf.length * 2
@@ -97,6 +101,23 @@ class Out {
   result(): Uint8Array {
     return this.buf.subarray(0, this.pos)
   }
+}
+
+/**
+ * One buffer reused by the top level of encodeDataset and encodeFileMeta (both synchronous and never nested), whose
+ * results are copied out at their exact size: the rewrite calls them several times per object, and a fresh
+ * zeroed buffer and DataView each time showed in profiles of small objects.
+ */
+const scratch = new Out(64 * 1024)
+
+function scratchOut(): Out {
+  // A large value grew it once: let that memory go rather than keep it for good.
+  if (scratch.buf.length > 1 << 20) {
+    scratch.buf = new Uint8Array(64 * 1024)
+    scratch.dv = new DataView(scratch.buf.buffer)
+  }
+  scratch.pos = 0
+  return scratch
 }
 
 const STRING_VRS = new Set<Vr>(['AE', 'AS', 'CS', 'DA', 'DS', 'DT', 'IS', 'LO', 'LT', 'PN', 'SH', 'ST', 'TM', 'UC', 'UI', 'UR', 'UT'])
@@ -291,9 +312,9 @@ function uidValue(elements: readonly WriteElement[], tag: Tag): string | undefin
  * transfer syntax (`charsets` as writeDicom's `opts.charsets`). The rewrite encodes its replaced elements with it.
  */
 export function encodeDataset(elements: readonly WriteElement[], explicitVr: boolean, charsets: readonly string[]): Uint8Array {
-  const body = new Out()
+  const body = scratchOut()
   writeElements(body, elements, explicitVr, charsets)
-  return body.result()
+  return body.buf.slice(0, body.pos)
 }
 
 /** Encodes a Part 10 file. Throws DICOM_BAD_VALUE / DICOM_UNENCODABLE_TEXT / DICOM_UNSUPPORTED_TRANSFER_SYNTAX. */
@@ -337,18 +358,19 @@ export function encodeFileMeta(m: WriteMeta & { TransferSyntaxUID: string }): Ui
     { tag: Tags.ImplementationVersionName, vr: 'SH', value: m.ImplementationVersionName ?? KURA_IMPLEMENTATION_VERSION_NAME },
   ]
   if (m.SourceApplicationEntityTitle) meta.push({ tag: Tags.SourceApplicationEntityTitle, vr: 'AE', value: m.SourceApplicationEntityTitle })
-  const metaBody = new Out()
-  for (const el of meta) {
-    const b = valueBytes(el, [])
-    header(metaBody, el.tag, el.vr, b.length, true)
-    metaBody.bytes(b)
-  }
-  const out = new Out()
-  out.ensure(132 + 12 + metaBody.pos)
-  out.pos = 128 // preamble: zeros (PS3.10 7.1)
+  const out = scratchOut()
+  out.ensure(132 + 12)
+  out.buf.fill(0, 0, 128) // preamble: zeros (PS3.10 7.1)
+  out.pos = 128
   out.ascii('DICM')
   header(out, Tags.FileMetaInformationGroupLength, 'UL', 4, true)
-  out.u32(metaBody.pos)
-  out.bytes(metaBody.result())
-  return out.result()
+  const lengthAt = out.pos
+  out.u32(0)
+  for (const el of meta) {
+    const b = valueBytes(el, [])
+    header(out, el.tag, el.vr, b.length, true)
+    out.bytes(b)
+  }
+  out.dv.setUint32(lengthAt, out.pos - lengthAt - 4, true)
+  return out.buf.slice(0, out.pos)
 }

@@ -16,9 +16,9 @@ const SAMPLES: Array<[string, string]> = [
 ]
 const haveSamples = SAMPLES.every(([p]) => existsSync(p))
 
-function kura(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function kura(args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env } })
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))
@@ -288,6 +288,75 @@ test('--policy takes a YAML file', async () => {
     const bad = await kura(['deid', input, join(root, 'out2'), '--secret-file', key, '--policy', policy])
     assert.equal(bad.status, 1)
     assert.match(bad.stderr, /\$\.version \(line 2\)/)
+  } finally {
+    rmSync(root, { recursive: true, force: true })
+  }
+})
+
+test('a folder on worker threads: the same outputs, quarantine, rejections, exit code and re-identification table as one thread', async () => {
+  const root = tmp()
+  try {
+    const secret = await initSecret(root)
+    const operatorKey = join(root, 'operator.key')
+    assert.equal((await kura(['deid', '--init-secret', operatorKey])).status, 0)
+    const input = join(root, 'in')
+    const rels: string[] = []
+    // 20 objects in 4 folders; the description of every seventh holds the patient's name (quarantined under the policy).
+    for (let n = 0; n < 20; n++) {
+      const rel = join(`study${n % 4}`, `obj${n}.dcm`)
+      mkdirSync(join(input, `study${n % 4}`), { recursive: true })
+      writeFileSync(join(input, rel), writeDicom({
+        meta: { MediaStorageSOPClassUID: '1.2.840.10008.5.1.4.1.1.7', MediaStorageSOPInstanceUID: `1.2.3.4.${n}` },
+        dataset: [
+          { tag: Tags.SpecificCharacterSet, vr: 'CS', value: 'ISO_IR 192' },
+          { tag: Tags.SOPClassUID, vr: 'UI', value: '1.2.840.10008.5.1.4.1.1.7' },
+          { tag: Tags.SOPInstanceUID, vr: 'UI', value: `1.2.3.4.${n}` },
+          { tag: 0x00081030, vr: 'LO', value: n % 7 === 0 ? `Suzuki${n} follow-up` : 'follow-up' },
+          { tag: Tags.PatientName, vr: 'PN', value: `Suzuki${n}^Hanako=鈴木^花子` },
+          { tag: Tags.PatientID, vr: 'LO', value: `PID-${1000 + n}` },
+          { tag: Tags.StudyInstanceUID, vr: 'UI', value: `1.2.3.${n % 4}` },
+          { tag: Tags.SeriesInstanceUID, vr: 'UI', value: `1.2.3.${n % 4}.1` },
+        ],
+      }))
+      rels.push(rel)
+    }
+    writeFileSync(join(input, 'study1', 'junk.dcm'), 'not a DICOM file at all')
+    const policy = join(root, 'keep-description.json')
+    writeFileSync(policy, JSON.stringify({ id: 'keep-description', version: '1', profile: 'basic', overrides: [{ tag: '00081030', action: 'K' }] }))
+
+    const runs: Record<string, { out: string; reid: string }> = {}
+    for (const threads of ['2', '1']) {
+      const out = join(root, `out${threads}`)
+      const reid = join(root, `reid${threads}.db`)
+      // On 2 threads the worker gets every file (this thread would otherwise finish these few before it has loaded).
+      const r = await kura(['deid', input, out, '--secret-file', secret, '--policy', policy, '--threads', threads, '--reid', reid, '--key-file', operatorKey], { KURA_DEID_WORKERS_ONLY: '1' })
+      assert.equal(r.status, 1, r.stdout + r.stderr)
+      assert.match(r.stdout, /21 files/)
+      if (threads === '2') assert.match(r.stdout, /files\/s on 2 threads\n/)
+      else assert.doesNotMatch(r.stdout, / threads\n/)
+      assert.match(r.stdout, /cleaned +17\n +quarantined +3\n +rejected +1\n +failed +0/)
+      assert.match(r.stdout, /junk\.dcm\n +rejected: /)
+      assert.ok(!existsSync(join(out, '.tmp')), 'temp folder is removed')
+      runs[threads] = { out, reid }
+    }
+    for (const rel of rels) {
+      const a = landed(runs['2']!.out, rel)
+      const b = landed(runs['1']!.out, rel)
+      assert.equal(a.where, b.where, rel)
+      assert.equal(a.where, /obj(0|7|14)\.dcm$/.test(rel) ? 'quarantine' : 'clean', rel)
+      assert.ok(readFileSync(a.path).equals(readFileSync(b.path)), `${rel}: the same bytes on threads as in one thread`)
+      if (a.where === 'quarantine') assert.equal(readFileSync(`${a.path}.reason.json`, 'utf8'), readFileSync(`${b.path}.reason.json`, 'utf8'))
+    }
+    // The table the main thread wrote from the workers' outcomes answers for a clean and a quarantined output.
+    for (const rel of [rels[3]!, rels[7]!]) {
+      const written = readDicomBuffer(readFileSync(landed(runs['2']!.out, rel).path))
+      const found = await kura(['deid', 'lookup', '--reid', runs['2']!.reid, '--key-file', operatorKey, getString(written.dataset, Tags.PatientID)!])
+      assert.equal(found.status, 0, found.stdout + found.stderr)
+      assert.match(found.stdout, new RegExp(`PID-${1000 + Number(/obj(\d+)/.exec(rel)![1])}`))
+      assert.match(found.stdout, /鈴木\^花子/)
+      const byUid = await kura(['deid', 'lookup', '--reid', runs['2']!.reid, '--key-file', operatorKey, getString(written.dataset, Tags.SOPInstanceUID)!])
+      assert.equal(byUid.status, 0, byUid.stdout + byUid.stderr)
+    }
   } finally {
     rmSync(root, { recursive: true, force: true })
   }

@@ -6,15 +6,32 @@
  * pixel data never) and scanned for the source's identifiers. Clean → `<out>/<relative path>`;
  * findings → `<out>/quarantine/<relative path>` with `<file>.reason.json` (reasons only, never values).
  * Nothing that failed verification or errored is ever left in the clean tree.
+ *
+ * A large folder also runs on worker threads (deid-worker.ts; one thread per core in all): they parse, rewrite,
+ * write and verify as this thread does; this thread alone writes the re-identification table (before it moves the output: every pseudonym that leaves is
+ * recorded first) and moves outputs into place, so no two threads ever touch the table or one output path.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises'
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdir, rmdir, stat } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
 import { basename, dirname, join, relative, resolve, sep } from 'node:path'
+import { Worker } from 'node:worker_threads'
 import { isKuraError } from '@kura/core'
 import { UsageError, intFlag, parseFlags } from '../args.ts'
 import { Progress, formatBytes, formatDuration } from '../progress.ts'
 import { walk } from '../walk.ts'
 import { lookupHelp, runLookup } from './deid-lookup.ts'
+import type { DeidWorkerData, WorkerReply } from './deid-worker.ts'
+
+/** Workers run TypeScript through tsx, as the rest of Kura does (no build step): register it, then load the worker. */
+const WORKER_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(new URL('./deid-worker.ts', import.meta.url).href)}) })`
+
+/**
+ * Below this many files this thread does them alone: a worker's start (its own module loading, ~0.7 s of CPU) costs
+ * more than it saves, and this thread would have finished before it.
+ */
+const MIN_FILES_FOR_THREADS = 2000
 
 export const help = `Usage: kura deid <file|folder> <out-folder> --secret-file FILE [options]
        kura deid --init-secret FILE
@@ -41,7 +58,9 @@ Options:
                       apart from the site secret).
   --collection NAME   Pseudonym domain: the same patient gets other pseudonyms in another collection
                       (default "default").
-  --concurrency N     Files processed at once (default 4).
+  --threads N         Threads de-identifying, this one included (default: one per core for 2,000
+                      files or more, else 1).
+  --concurrency N     Files in flight at once, over all threads (default 4).
   --help              Show this help.
 
 kura deid lookup:
@@ -76,6 +95,7 @@ export async function run(argv: string[]): Promise<number> {
     'init-secret': { type: 'string' },
     collection: { type: 'string', short: 'c' },
     concurrency: { type: 'string' },
+    threads: { type: 'string' },
   }, true)
   const deid = await import('@kura/deid')
 
@@ -92,6 +112,7 @@ export async function run(argv: string[]): Promise<number> {
     throw new UsageError('--secret-file is required: keyed pseudonyms need the site secret. Create one with "kura deid --init-secret FILE" and pass --secret-file FILE.')
   }
   const concurrency = intFlag('deid', 'concurrency', values.concurrency, 4, 1, 64)
+  const threadsFlag = values.threads === undefined ? undefined : intFlag('deid', 'threads', values.threads, 0, 0, 64)
   const collection = values.collection ?? 'default'
   if (collection.trim() === '') throw new UsageError('--collection must not be empty.')
   const policy = values.policy === undefined || values.policy === 'basic' ? deid.BASIC_POLICY : deid.loadPolicy(values.policy)
@@ -139,56 +160,138 @@ export async function run(argv: string[]): Promise<number> {
   let doneFiles = 0
   let doneBytes = 0
 
-  const processOne = async (file: { path: string; size: number }): Promise<void> => {
-    const rel = safeRelative(relative(base, resolve(file.path))) || basename(file.path)
-    const cleanPath = join(outRoot, rel)
-    const qPath = join(quarantineRoot, rel)
-    const tmpPath = join(tmpDir, `${randomBytes(8).toString('hex')}.dcm`)
+  type Outcome =
+    | { kind: 'clean'; tmp: string }
+    | { kind: 'quarantined'; tmp: string; findings: Array<{ path: string; keyword?: string; kind: string; reason: string }> }
+    | { kind: 'unreadable' | 'failed' | 'error'; reason: string }
+
+  // Folders made this run: one mkdir per output folder, not per file.
+  const made = new Set<string>()
+  const mkdirOnce = (d: string) => {
+    if (made.has(d)) return
+    mkdirSync(d, { recursive: true })
+    made.add(d)
+  }
+
+  /** Moves one outcome into the clean tree or quarantine (synchronous: a few file calls, never a wait in between). */
+  const place = (file: { path: string; size: number }, o: Outcome): void => {
     try {
-      const r = await deid.deidentifyFile(file.path, tmpPath, { policy, secret, collection, reid })
-      if (r.kind === 'unreadable') {
-        counts.rejected++
-        problems.push({ path: file.path, status: 'rejected', reason: r.reason })
-      } else if (r.kind === 'failed') {
-        counts.failed++
-        problems.push({ path: file.path, status: 'failed', reason: r.reason })
-      } else if (r.kind === 'clean') {
-        await rm(qPath, { force: true })
-        await rm(`${qPath}.reason.json`, { force: true })
-        await mkdir(dirname(cleanPath), { recursive: true })
-        await rename(tmpPath, cleanPath)
-        counts.clean++
+      if (o.kind !== 'clean' && o.kind !== 'quarantined') {
+        const rejected = o.kind === 'unreadable'
+        counts[rejected ? 'rejected' : 'failed']++
+        problems.push({ path: file.path, status: rejected ? 'rejected' : 'failed', reason: o.reason })
       } else {
-        await rm(cleanPath, { force: true })
-        await mkdir(dirname(qPath), { recursive: true })
-        await rename(tmpPath, qPath)
-        const report = { file: rel, policy: { id: policy.id, version: policy.version }, collection, findings: r.findings.map((f) => ({ path: f.path, keyword: f.keyword, kind: f.kind, reason: f.reason })) }
-        await writeFile(`${qPath}.reason.json`, JSON.stringify(report, null, 2) + '\n', { mode: 0o600 })
-        counts.quarantined++
-        problems.push({ path: file.path, status: 'quarantined', reason: r.findings.map((f) => f.reason).join('; ') })
+        const rel = safeRelative(relative(base, resolve(file.path))) || basename(file.path)
+        const cleanPath = join(outRoot, rel)
+        const qPath = join(quarantineRoot, rel)
+        try {
+          if (o.kind === 'clean') {
+            rmSync(qPath, { force: true })
+            rmSync(`${qPath}.reason.json`, { force: true })
+            mkdirOnce(dirname(cleanPath))
+            renameSync(o.tmp, cleanPath)
+            counts.clean++
+          } else {
+            rmSync(cleanPath, { force: true })
+            mkdirOnce(dirname(qPath))
+            renameSync(o.tmp, qPath)
+            const report = { file: rel, policy: { id: policy.id, version: policy.version }, collection, findings: o.findings.map((f) => ({ path: f.path, keyword: f.keyword, kind: f.kind, reason: f.reason })) }
+            writeFileSync(`${qPath}.reason.json`, JSON.stringify(report, null, 2) + '\n', { mode: 0o600 })
+            counts.quarantined++
+            problems.push({ path: file.path, status: 'quarantined', reason: o.findings.map((f) => f.reason).join('; ') })
+          }
+        } catch (e) {
+          rmSync(o.tmp, { force: true })
+          throw e
+        }
       }
-    } finally {
-      await rm(tmpPath, { force: true })
+    } catch (e) {
+      counts.failed++
+      problems.push({ path: file.path, status: 'failed', reason: errorText(e) })
+    }
+    doneFiles++
+    doneBytes += file.size
+    progress.update(doneFiles, doneBytes)
+  }
+
+  // Files are taken from one counter shared by this thread and the workers; `answered` marks those with an outcome.
+  const next = new Int32Array(new SharedArrayBuffer(4))
+  const answered = new Uint8Array(files.length)
+
+  /** Files done in this thread, `loops` at once, each recorded in the table by deidentifyFile itself. */
+  const runHere = async (loops: number, yieldEvery: number): Promise<void> => {
+    const loop = async () => {
+      for (let i = Atomics.add(next, 0, 1), k = 1; i < files.length; i = Atomics.add(next, 0, 1), k++) {
+        // A small file never waits on anything: let the workers' outcomes in (their moves, the progress) now and then.
+        if (k % yieldEvery === 0) await new Promise((r) => setImmediate(r))
+        const file = files[i]!
+        const tmp = join(tmpDir, `${randomBytes(8).toString('hex')}.dcm`)
+        let o: Outcome
+        try {
+          const r = await deid.deidentifyFile(file.path, tmp, { policy, secret, collection, reid })
+          o = r.kind === 'clean' ? { kind: 'clean', tmp } : r.kind === 'quarantined' ? { kind: 'quarantined', tmp, findings: r.findings } : r
+        } catch (e) {
+          rmSync(tmp, { force: true })
+          o = { kind: 'error', reason: errorText(e) }
+        }
+        answered[i] = 1
+        place(file, o)
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(loops, files.length) }, loop))
+  }
+
+  /**
+   * This thread and `n` worker threads take files from the shared counter; this thread starts at once, the workers
+   * as soon as they have loaded (about 0.7 s of CPU each). Each worker outcome comes back here, where its pseudonyms
+   * are recorded (before the output moves) and the output is placed. A worker that has not taken a file when the
+   * last one is taken is cancelled (an atomic handshake, so none is lost); a file whose worker died counts as failed.
+   */
+  const runThreaded = async (n: number): Promise<void> => {
+    const state = new Int32Array(new SharedArrayBuffer(4 * n))
+    const data: Omit<DeidWorkerData, 'slot'> = {
+      policy, secret, collection, tmpDir, reid: reid !== undefined, files: files.map((f) => f.path), next, state,
+      inFlight: Math.max(1, Math.ceil(concurrency / (n + 1))),
+    }
+    let stopped = ''
+    const onReply = (m: Exclude<WorkerReply, { done: true }>): void => {
+      answered[m.i] = 1
+      const file = files[m.i]!
+      if ((m.kind === 'clean' || m.kind === 'quarantined') && m.record && reid) {
+        try {
+          deid.recordDeidentified(reid, m.record.source, m.record.report, collection)
+        } catch (e) {
+          rmSync(m.tmp, { force: true })
+          place(file, { kind: 'error', reason: `the re-identification table could not record it: ${errorText(e)}` })
+          return
+        }
+      }
+      place(file, m)
+    }
+    const workers: Worker[] = []
+    const finished = Array.from({ length: n }, (_, slot) => new Promise<void>((done) => {
+      const w = new Worker(WORKER_BOOT, { eval: true, workerData: { ...data, slot } satisfies DeidWorkerData })
+      workers.push(w)
+      w.on('message', (m: WorkerReply) => ('done' in m ? done() : onReply(m)))
+      w.on('error', (e) => (stopped = e.message))
+      w.on('exit', () => done())
+    }))
+    // KURA_DEID_WORKERS_ONLY=1 leaves every file to the workers (the tests use it to exercise them on a few files).
+    if (process.env.KURA_DEID_WORKERS_ONLY !== '1') await runHere(Math.max(1, Math.ceil(concurrency / (n + 1))), 8)
+    else await Promise.all(finished)
+    // Every file is taken: a worker still loading (state 0 → 2 here, never 0 → 1 there) has none and is stopped.
+    for (let slot = 0; slot < n; slot++) if (Atomics.compareExchange(state, slot, 0, 2) === 0) void workers[slot]!.terminate()
+    await Promise.all(finished)
+    for (let i = 0; i < files.length; i++) {
+      if (!answered[i]) place(files[i]!, { kind: 'error', reason: `a worker thread stopped: ${stopped || 'no reason given'}` })
     }
   }
 
-  let next = 0
-  const worker = async () => {
-    while (next < files.length) {
-      const file = files[next++]!
-      try {
-        await processOne(file)
-      } catch (e) {
-        counts.failed++
-        problems.push({ path: file.path, status: 'failed', reason: errorText(e) })
-      }
-      doneFiles++
-      doneBytes += file.size
-      progress.update(doneFiles, doneBytes)
-    }
-  }
+  // --threads counts this thread: N - 1 workers beside it.
+  const threads = Math.min(threadsFlag ?? (files.length >= MIN_FILES_FOR_THREADS ? availableParallelism() : 1), files.length)
   try {
-    await Promise.all(Array.from({ length: Math.min(concurrency, files.length) }, worker))
+    if (threads > 1) await runThreaded(threads - 1)
+    else await runHere(concurrency, Number.MAX_SAFE_INTEGER)
   } finally {
     progress.done()
     reid?.close()
@@ -197,7 +300,7 @@ export async function run(argv: string[]): Promise<number> {
 
   const elapsed = progress.elapsedMs
   const secs = Math.max(0.001, elapsed / 1000)
-  const lines = [`De-identified into ${outArg} (policy ${policy.id} ${policy.version}, collection "${collection}"): ${files.length} file${files.length === 1 ? '' : 's'} (${formatBytes(totalBytes)}) in ${formatDuration(elapsed)}, ${(files.length / secs).toFixed(1)} files/s`]
+  const lines = [`De-identified into ${outArg} (policy ${policy.id} ${policy.version}, collection "${collection}"): ${files.length} file${files.length === 1 ? '' : 's'} (${formatBytes(totalBytes)}) in ${formatDuration(elapsed)}, ${(files.length / secs).toFixed(1)} files/s${threads > 1 ? ` on ${threads} threads` : ''}`]
   const rows: Array<[string, number]> = [['cleaned', counts.clean], ['quarantined', counts.quarantined], ['rejected', counts.rejected], ['failed', counts.failed]]
   const w = Math.max(...rows.map(([k]) => k.length))
   for (const [k, n] of rows) lines.push(`  ${k.padEnd(w)}  ${n}`)

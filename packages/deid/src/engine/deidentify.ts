@@ -33,7 +33,7 @@ import {
   decodeText, elementStrings, getString, isPrivateCreator, isPrivateTag, rewriteDicom,
   type DicomDataset, type DicomElement, type Edit, type ParsedDicom, type Tag, type Vr, type WriteElement, type WriteValue,
 } from '@kura/dicom'
-import { actionFor, actionTable, type Action, type AttributeType } from '../profile/action.ts'
+import { actionFor, actionTable, type Action, type AttributeType, type SafePrivate } from '../profile/action.ts'
 import { methodCodes, type Option } from '../profile/options.ts'
 import { IOD_TYPES } from '../profile/iod-types.ts'
 import { pseudonymizer, type Pseudonymizer } from '../keys/pseudonym.ts'
@@ -128,161 +128,200 @@ const trimText = (s: string | undefined): string => (s ?? '').replace(/^[ \0]+|[
  */
 export async function deidentify(parsed: ParsedDicom, src: ByteSource, ctx: DeidContext): Promise<DeidResult> {
   const { policy } = ctx
-  const options = policy.options
-  const overrides = new Map<Tag, Action>(policy.overrides.map((o) => [o.tag >>> 0, o.action]))
-  const safePrivate = safePrivateOf(policy)
-  const pseudo: Pseudonymizer = pseudonymizer(ctx.secret, ctx.collection)
-  const root = parsed.dataset
-  const notes: string[] = []
-  const sopClass = trimText(getString(root, T.SOPClassUID))
-  const iodTypes = IOD_TYPES.get(sopClass)
-  if (!iodTypes) notes.push(`no attribute types known for SOP class ${sopClass || '(none)'}: compound Table E.1-1 codes resolve to their strictest component`)
+  const d = new ObjectDeid(parsed, ctx)
+  const insert = insertsFor(policy)
+  // Clean Pixel Data (PS3.15 E.3.1): masks burned-in regions or refuses the object; see pixels/apply.ts.
+  const pixels = await planPixels(parsed, src, policy)
+  const output = rewriteDicom(parsed, src, withPixelPlan({ edit(el, path, ds) { return d.edit(el, path, ds) }, insert }, pixels))
+  return { output, report: d.report }
+}
 
-  const patientId = trimText(getString(root, T.PatientID))
-  let subjectKey = patientId
-  if (!subjectKey) {
-    subjectKey = trimText(getString(root, T.StudyInstanceUID))
-    if (!subjectKey) throw EngineErrors.noSubject()
-    notes.push('Patient ID is empty: the date shift is keyed on the Study Instance UID')
+/**
+ * The rules applied to one object: its state (subject, pseudonyms, report) and the per-element decisions as methods,
+ * not closures made per object (under tsx each named closure costs a defineProperty for its name, per object).
+ */
+class ObjectDeid {
+  readonly report: DeidReport
+  private readonly options: ReadonlySet<Option>
+  private readonly overrides: ReadonlyMap<Tag, Action>
+  private readonly safePrivate: SafePrivate
+  private readonly pseudo: Pseudonymizer
+  private readonly root: DicomDataset
+  private readonly notes: string[]
+  private readonly iodTypes: ReadonlyMap<Tag, AttributeType> | undefined
+  private readonly days: number
+  private readonly pseudonymousPatientId: string
+  private readonly modifiedDates: boolean
+  /** Public tags resolve the same for every object under these options (memoized), unless safePrivate takes part. */
+  private readonly publicAction: ((tag: Tag) => Action) | undefined
+  /** Top-level attributes whose IOD type is known resolve compound codes by that type (memoized per options set). */
+  private readonly typedAction: Map<number, Action>
+  private readonly scrubber: ReturnType<typeof scrubberFor>
+
+  constructor(parsed: ParsedDicom, ctx: DeidContext) {
+    const { policy } = ctx
+    const options = (this.options = policy.options)
+    const perPolicy = policyMemo(policy)
+    this.overrides = perPolicy.overrides
+    this.safePrivate = perPolicy.safePrivate
+    const pseudo = (this.pseudo = pseudonymizer(ctx.secret, ctx.collection))
+    const root = (this.root = parsed.dataset)
+    const notes: string[] = (this.notes = [])
+    const sopClass = trimText(getString(root, T.SOPClassUID))
+    this.iodTypes = IOD_TYPES.get(sopClass)
+    if (!this.iodTypes) notes.push(`no attribute types known for SOP class ${sopClass || '(none)'}: compound Table E.1-1 codes resolve to their strictest component`)
+
+    const patientId = trimText(getString(root, T.PatientID))
+    let subjectKey = patientId
+    if (!subjectKey) {
+      subjectKey = trimText(getString(root, T.StudyInstanceUID))
+      if (!subjectKey) throw EngineErrors.noSubject()
+      notes.push('Patient ID is empty: the date shift is keyed on the Study Instance UID')
+    }
+    this.days = pseudo.dateShiftDays(subjectKey)
+    // Without a Patient ID the subject is the study: a constant pseudonym for "no ID" would merge every such patient
+    // into one subject. The NUL prefix keeps this domain apart from real IDs.
+    const pseudonymousPatientId = (this.pseudonymousPatientId = pseudo.patientId(patientId || `\0study/${subjectKey}`))
+    this.modifiedDates = options.has('retainLongitudinalModifiedDates')
+    this.report = { subjectKey, pseudonymousPatientId, actions: emptyActions(), removedPrivate: 0, scrubbed: 0, mappedUids: [], notes }
+    this.publicAction = options.has('retainSafePrivate') ? undefined : memoFor(options).publicAction
+    this.typedAction = memoFor(options).typed
+    // Clean Descriptors / Structured Content (PS3.15 E.3.4, E.3.5): keep the text, cut out the subject's identifiers.
+    this.scrubber = scrubberFor(parsed)
   }
-  const days = pseudo.dateShiftDays(subjectKey)
-  // Without a Patient ID the subject is the study: a constant pseudonym for "no ID" would merge every such patient
-  // into one subject. The NUL prefix keeps this domain apart from real IDs.
-  const pseudonymousPatientId = pseudo.patientId(patientId || `\0study/${subjectKey}`)
-  const modifiedDates = options.has('retainLongitudinalModifiedDates')
 
-  const report: DeidReport = { subjectKey, pseudonymousPatientId, actions: emptyActions(), removedPrivate: 0, scrubbed: 0, mappedUids: [], notes }
-
-  const creatorOf = (tag: Tag, ds: DicomDataset): string | undefined => {
+  private creatorOf(tag: Tag, ds: DicomDataset): string | undefined {
     const g = tag >>> 16
     const block = (tag & 0xffff) >>> 8
     const el = ds.elements.get(((g << 16) | block) >>> 0)
     return el ? elementStrings(el, ds)[0]?.trim() : undefined
   }
 
-  // Public tags resolve the same for every object under these options (memoized), unless safePrivate takes part.
-  const publicAction = options.has('retainSafePrivate') ? undefined : memoFor(options).publicAction
-  // Top-level attributes whose IOD type is known resolve compound codes by that type (memoized per options set).
-  const typedAction = memoFor(options).typed
-  const actionOf = (tag: Tag, ds: DicomDataset): Action => {
-    const o = overrides.get(tag)
+  private actionOf(tag: Tag, ds: DicomDataset): Action {
+    const o = this.overrides.get(tag)
     if (o !== undefined) return o
-    const attributeType = ds === root ? iodTypes?.get(tag) : undefined
+    const attributeType = ds === this.root ? this.iodTypes?.get(tag) : undefined
     if (attributeType !== undefined) {
       // Keyed by tag and type: the same tag has another type in another IOD.
       const key = tag * 8 + TYPE_INDEX[attributeType]
+      const typedAction = this.typedAction
       let a = typedAction.get(key)
       if (a === undefined) {
         if (typedAction.size >= 1 << 14) typedAction.clear()
-        typedAction.set(key, (a = actionFor(tag, options, { attributeType })))
+        typedAction.set(key, (a = actionFor(tag, this.options, { attributeType })))
       }
       return a
     }
-    if (publicAction && !isPrivateTag(tag)) return publicAction(tag)
-    const privateCreator = isPrivateTag(tag) ? creatorOf(tag, ds) : undefined
-    return actionFor(tag, options, { safePrivate, privateCreator })
+    if (this.publicAction && !isPrivateTag(tag)) return this.publicAction(tag)
+    const privateCreator = isPrivateTag(tag) ? this.creatorOf(tag, ds) : undefined
+    return actionFor(tag, this.options, { safePrivate: this.safePrivate, privateCreator })
   }
 
-  // A Private Creator stays when some element of its block stays (PS3.5 7.8.1).
-  const creatorKept = (el: DicomElement, ds: DicomDataset): boolean => {
+  /** A Private Creator stays when some element of its block stays (PS3.5 7.8.1). */
+  private creatorKept(el: DicomElement, ds: DicomDataset): boolean {
     const g = el.tag >>> 16
     const block = el.tag & 0xff
     for (const other of ds.elements.values()) {
       if (other.tag >>> 16 !== g || (other.tag & 0xffff) >>> 8 !== block || (other.tag & 0xffff) < 0x1000) continue
-      const a = actionOf(other.tag, ds)
+      const a = this.actionOf(other.tag, ds)
       if (a !== 'X') return true
     }
     return false
   }
 
-  const mapUids = (el: DicomElement, ds: DicomDataset): Edit => {
+  private mapUids(el: DicomElement, ds: DicomDataset): Edit {
     const originals = elementStrings(el, ds).map(trimText)
-    const value = originals.map((u) => (u ? pseudo.uid(u) : '')).join('\\')
-    const keyword = ds === root ? INSTANCE_UIDS.get(el.tag) : undefined
-    if (keyword && originals[0]) report.mappedUids.push({ keyword, original: originals[0], replacement: pseudo.uid(originals[0]) })
+    const value = originals.map((u) => (u ? this.pseudo.uid(u) : '')).join('\\')
+    const keyword = ds === this.root ? INSTANCE_UIDS.get(el.tag) : undefined
+    if (keyword && originals[0]) this.report.mappedUids.push({ keyword, original: originals[0], replacement: this.pseudo.uid(originals[0]) })
     return { op: 'replace', value }
   }
 
-  const dummy = (el: DicomElement, ds: DicomDataset): Edit => {
+  private dummy(el: DicomElement, ds: DicomDataset): Edit {
     if (el.vr === 'SQ') return { op: 'keep' }
-    if (el.vr === 'UI') return mapUids(el, ds)
+    if (el.vr === 'UI') return this.mapUids(el, ds)
     return { op: 'replace', value: dummyValue(el.vr, el.length) }
   }
 
-  const zero = (el: DicomElement): Edit => (el.vr === 'SQ' ? { op: 'replace', value: [] } : { op: 'replace', value: null })
+  private zero(el: DicomElement): Edit {
+    return el.vr === 'SQ' ? { op: 'replace', value: [] } : { op: 'replace', value: null }
+  }
 
-  const clean = (el: DicomElement, ds: DicomDataset, path: readonly number[]): Edit => {
+  private clean(el: DicomElement, ds: DicomDataset, path: readonly number[]): Edit {
     if (el.vr === 'DA' || el.vr === 'DT') {
-      if (!modifiedDates) return dummy(el, ds)
+      if (!this.modifiedDates) return this.dummy(el, ds)
       const values = elementStrings(el, ds).map(trimText)
       try {
-        return { op: 'replace', value: values.map((v) => (v ? shiftTemporal(el.vr, v, days) : '')).join('\\') }
+        return { op: 'replace', value: values.map((v) => (v ? shiftTemporal(el.vr, v, this.days) : '')).join('\\') }
       } catch {
-        notes.push(`invalid ${el.vr} at ${pathText(path)} replaced with a dummy date`)
-        return dummy(el, ds)
+        this.notes.push(`invalid ${el.vr} at ${pathText(path)} replaced with a dummy date`)
+        return this.dummy(el, ds)
       }
     }
     if (el.vr === 'TM') return { op: 'keep' }
     if (el.vr === 'SQ') return { op: 'keep' }
-    return scrubbed(el, ds) ?? { op: 'remove' }
+    return this.scrubbed(el, ds) ?? { op: 'remove' }
   }
 
-  // Clean Descriptors / Structured Content (PS3.15 E.3.4, E.3.5): keep the text, cut out the subject's identifiers.
-  const scrubber = scrubberFor(parsed)
-  const scrubbed = (el: DicomElement, ds: DicomDataset): Edit | undefined => {
+  /** Clean Descriptors / Structured Content (PS3.15 E.3.4, E.3.5): keep the text, cut out the subject's identifiers. */
+  private scrubbed(el: DicomElement, ds: DicomDataset): Edit | undefined {
     if (!SCRUBBED_VRS.has(el.vr)) return undefined
     // The reader always loads text VRs (only binary VRs are left in the source); should one be missing, remove it.
     if (el.length > 0 && !el.bytes) return undefined
     const text = el.bytes ? decodeText(el.bytes, ds.charset, el.vr) : ''
-    const out = scrubber.scrub(text)
+    const out = this.scrubber.scrub(text)
     if (out === undefined) return { op: 'keep' }
-    report.scrubbed++
+    this.report.scrubbed++
     return { op: 'replace', value: out.replace(/[ \0]+$/, '') }
   }
 
-  // A sequence kept by C or D keeps its items; free text the table keeps inside them is scrubbed (see above).
-  const insideCleanedSequence = (path: readonly number[]): boolean => {
+  /** A sequence kept by C or D keeps its items; free text the table keeps inside them is scrubbed (see above). */
+  private insideCleanedSequence(path: readonly number[]): boolean {
     for (let k = 0; k < path.length - 1; k += 2) {
       const tag = path[k]! >>> 0
       if (isPrivateTag(tag)) continue
-      const a = overrides.get(tag) ?? (publicAction ? publicAction(tag) : actionFor(tag, options))
+      const a = this.overrides.get(tag) ?? (this.publicAction ? this.publicAction(tag) : actionFor(tag, this.options))
       if (a === 'C' || a === 'D') return true
     }
     return false
   }
 
-  const count = (a: Action, tag: Tag, e: Edit): Edit => {
-    report.actions[a]++
-    if (e.op === 'remove' && isPrivateTag(tag)) report.removedPrivate++
+  private count(a: Action, tag: Tag, e: Edit): Edit {
+    this.report.actions[a]++
+    if (e.op === 'remove' && isPrivateTag(tag)) this.report.removedPrivate++
     return e
   }
 
-  const edit = (el: DicomElement, path: readonly number[], ds: DicomDataset): Edit => {
+  edit(el: DicomElement, path: readonly number[], ds: DicomDataset): Edit {
     const tag = el.tag >>> 0
+    const overrides = this.overrides
     if (isPrivateCreator(tag) && !overrides.has(tag)) {
-      return creatorKept(el, ds) ? count('K', tag, { op: 'keep' }) : count('X', tag, { op: 'remove' })
+      return this.creatorKept(el, ds) ? this.count('K', tag, { op: 'keep' }) : this.count('X', tag, { op: 'remove' })
     }
-    const action = actionOf(tag, ds)
+    const action = this.actionOf(tag, ds)
     if (!overrides.has(tag) && (tag === T.PatientID || tag === T.PatientName)) {
       const value = trimText(elementStrings(el, ds).join('\\'))
-      if (tag === T.PatientName) return count('D', tag, { op: 'replace', value: pseudo.personName(value) })
-      return count('D', tag, { op: 'replace', value: ds === root ? pseudonymousPatientId : value ? pseudo.patientId(value) : '' })
+      if (tag === T.PatientName) return this.count('D', tag, { op: 'replace', value: this.pseudo.personName(value) })
+      return this.count('D', tag, { op: 'replace', value: ds === this.root ? this.pseudonymousPatientId : value ? this.pseudo.patientId(value) : '' })
     }
     switch (action) {
-      case 'X': return count(action, tag, { op: 'remove' })
-      case 'Z': return count(action, tag, zero(el))
-      case 'K': return count(action, tag, (path.length > 1 && insideCleanedSequence(path) ? scrubbed(el, ds) : undefined) ?? { op: 'keep' })
-      case 'D': return count(action, tag, dummy(el, ds))
-      case 'U': return count(action, tag, el.vr === 'UI' ? mapUids(el, ds) : dummy(el, ds))
-      case 'C': return count(action, tag, clean(el, ds, path))
+      case 'X': return this.count(action, tag, { op: 'remove' })
+      case 'Z': return this.count(action, tag, this.zero(el))
+      case 'K': return this.count(action, tag, (path.length > 1 && this.insideCleanedSequence(path) ? this.scrubbed(el, ds) : undefined) ?? { op: 'keep' })
+      case 'D': return this.count(action, tag, this.dummy(el, ds))
+      case 'U': return this.count(action, tag, el.vr === 'UI' ? this.mapUids(el, ds) : this.dummy(el, ds))
+      case 'C': return this.count(action, tag, this.clean(el, ds, path))
     }
   }
+}
 
-  const insert = insertsFor(policy)
-  // Clean Pixel Data (PS3.15 E.3.1): masks burned-in regions or refuses the object; see pixels/apply.ts.
-  const pixels = await planPixels(parsed, src, policy)
-  const output = rewriteDicom(parsed, src, withPixelPlan({ edit, insert }, pixels))
-  return { output, report }
+/** Per policy (the same object for every object it cleans): its overrides by tag and its safe-private test. */
+const POLICY_MEMOS = new WeakMap<Policy, { overrides: ReadonlyMap<Tag, Action>; safePrivate: SafePrivate }>()
+
+function policyMemo(policy: Policy): { overrides: ReadonlyMap<Tag, Action>; safePrivate: SafePrivate } {
+  let m = POLICY_MEMOS.get(policy)
+  if (!m) POLICY_MEMOS.set(policy, (m = { overrides: new Map<Tag, Action>(policy.overrides.map((o) => [o.tag >>> 0, o.action])), safePrivate: safePrivateOf(policy) }))
+  return m
 }
 
 const TYPE_INDEX: Readonly<Record<AttributeType, number>> = { '1': 0, '1C': 1, '2': 2, '2C': 3, '3': 4 }

@@ -60,27 +60,75 @@ export const MIN_NAME_LENGTH = 2
 export const MIN_LATIN_NAME_LENGTH = 3
 export const MIN_OTHER_LENGTH = 4
 
-function longEnough(kind: IdentifierKind, value: string): boolean {
-  const n = normalizeText(value)
+/** `n` is normalizeText(value). */
+function longEnough(kind: IdentifierKind, value: string, n: string): boolean {
   if (kind === 'date') return /^\d{8}$/.test(value.trim())
   if (kind === 'name') return n.length >= (/^[\x00-\x7f]*$/.test(n) ? MIN_LATIN_NAME_LENGTH : MIN_NAME_LENGTH)
   return n.length >= MIN_OTHER_LENGTH
 }
 
+const SPECIFIC_CHARACTER_SET = 0x00080005
+
+/** The raw bytes as a string, one char per byte: a cache key, never shown. */
+function bytesKey(b: Uint8Array): string {
+  let s = ''
+  for (let i = 0; i < b.length; i += 4096) s += String.fromCharCode.apply(null, b.subarray(i, i + 4096) as unknown as number[])
+  return s
+}
+
+/**
+ * Everything collectIdentifiers reads from a dataset: the character sets and, where they sit in the sequence
+ * tree, the tags, VRs and bytes of the elements it collects from. Equal keys give equal identifiers.
+ */
+function sourceKey(ds: DicomDataset): string {
+  let k = ds.charset.join('\\') + '\u0001'
+  for (const el of ds.elements.values()) {
+    if (el.items) {
+      k += `[${el.tag}`
+      for (const item of el.items) k += `{${sourceKey(item)}}`
+      k += ']'
+    } else if (el.bytes && el.bytes.length > 0 && (el.vr === 'PN' || ATTRIBUTES.has(el.tag) || el.tag === SPECIFIC_CHARACTER_SET)) {
+      k += `${el.tag}${el.vr}${el.bytes.length}:${bytesKey(el.bytes)}`
+    }
+  }
+  return k
+}
+
+// The objects of one subject's study or series carry the same names, IDs and institutions: collected once per
+// distinct set of those values (the gateway and hub see many objects per subject). Bounded, cleared when full.
+const COLLECTED = new Map<string, readonly Identifier[]>()
+const COLLECTED_MAX = 256
+
 /** Every identifier of the source, deduplicated by kind, source and normalised value. */
 export function collectIdentifiers(source: ParsedDicom): Identifier[] {
+  const key = sourceKey(source.dataset)
+  let ids = COLLECTED.get(key)
+  if (ids === undefined) {
+    // Frozen: shared by every caller with the same key (each gets its own array).
+    ids = collect(source).map((id) => Object.freeze(id))
+    if (COLLECTED.size >= COLLECTED_MAX) COLLECTED.clear()
+    COLLECTED.set(key, ids)
+  }
+  return ids.slice()
+}
+
+function collect(source: ParsedDicom): Identifier[] {
   const out: Identifier[] = []
   const seen = new Set<string>()
   const add = (kind: IdentifierKind, value: string, from: string) => {
     const v = value.replace(/[\0 ]+$/, '').replace(/^ +/, '')
-    if (!longEnough(kind, v)) return
-    const key = `${kind}\u0000${from}\u0000${normalizeText(v)}`
+    const n = normalizeText(v)
+    if (!longEnough(kind, v, n)) return
+    const key = `${kind}\u0000${from}\u0000${n}`
     if (seen.has(key)) return
     seen.add(key)
     out.push({ kind, value: v, source: from })
   }
   const walk = (ds: DicomDataset, parent: string | undefined) => {
     for (const el of ds.elements.values()) {
+      // Only sequences and the elements collected from need a label (most elements are neither).
+      const kind = el.items || el.vr === 'PN' ? undefined : ATTRIBUTES.get(el.tag)
+      if (!el.items && kind === undefined && el.vr !== 'PN') continue
       const kw = keywordOf(el.tag) ?? 'private element'
       const label = parent ? `${parent} > ${kw}` : kw
       if (el.items) {
@@ -100,7 +148,6 @@ export function collectIdentifiers(source: ParsedDicom): Identifier[] {
         }
         continue
       }
-      const kind = ATTRIBUTES.get(el.tag)
       if (!kind) continue
       for (const v of elementStrings(el, ds)) add(kind, v, label)
     }

@@ -10,12 +10,19 @@ const SEPARATORS = /[\^=\s\u3000\-\u2010-\u2015\u2212.\/,_\\・·]/g
 
 /** Hiragana has the same layout as katakana, 0x60 code points lower (ァ U+30A1 … ヶ U+30F6 ↔ ぁ U+3041 … ゖ U+3096). */
 export function katakanaToHiragana(s: string): string {
-  let out = ''
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!
-    out += c >= 0x30a1 && c <= 0x30f6 ? String.fromCodePoint(c - 0x60) : ch
-  }
-  return out
+  // Most texts hold no katakana: returned as they are, not rebuilt character by character.
+  if (!KATAKANA.test(s)) return s
+  return s.replace(KATAKANA_ALL, (ch) => String.fromCharCode(ch.charCodeAt(0) - 0x60))
+}
+
+const KATAKANA = /[\u30a1-\u30f6]/
+const KATAKANA_ALL = /[\u30a1-\u30f6]/g
+
+/** NFKC leaves ASCII unchanged: skipped for it (most DICOM values), as it is the costliest step here. */
+const ASCII = /^[\x00-\x7f]*$/
+
+function nfkc(s: string): string {
+  return ASCII.test(s) ? s : s.normalize('NFKC')
 }
 
 /**
@@ -24,7 +31,7 @@ export function katakanaToHiragana(s: string): string {
  * other separators kept, because they carry the structure of a date or phone number.
  */
 export function normalizeLoose(s: string): string {
-  return katakanaToHiragana(s.normalize('NFKC')).toLowerCase().replace(/[\s\u3000]+/g, '')
+  return katakanaToHiragana(nfkc(s)).toLowerCase().replace(/[\s\u3000]+/g, '')
 }
 
 // A run of separators between two digits (after NFKC). Removing it would glue unrelated numbers together.
@@ -38,12 +45,12 @@ const DIGIT_SPACE = /(?<=\d)[\s\u3000]+(?=\d)/g
  * `spacesOnly` marks only whitespace, for the loose form whose needles keep their own separators (1980/3/1).
  */
 export function markDigitBreaks(s: string, spacesOnly = false): string {
-  return s.normalize('NFKC').replace(spacesOnly ? DIGIT_SPACE : DIGIT_BREAK, '|')
+  return nfkc(s).replace(spacesOnly ? DIGIT_SPACE : DIGIT_BREAK, '|')
 }
 
 /** Matching form for names and IDs: the loose form with every separator removed. */
 export function normalizeText(s: string): string {
-  return katakanaToHiragana(s.normalize('NFKC')).toLowerCase().replace(SEPARATORS, '')
+  return katakanaToHiragana(nfkc(s)).toLowerCase().replace(SEPARATORS, '')
 }
 
 /**

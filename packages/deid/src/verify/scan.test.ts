@@ -302,3 +302,62 @@ test('number fields: a short numeric ID inside a measurement is chance, a long o
   only(verifyDeidentified(output([{ tag: Tags.StudyDescription, vr: 'LO', value: 'study 1024' }]), found), '00081030', 'id')
   only(verifyDeidentified(output([{ tag: 0x00200012, vr: 'IS', value: 88123456 }]), found), '00200012', 'id')
 })
+
+test('cached identifiers: equal sources share them (frozen); a changed character set or nested value is collected anew', () => {
+  const a = collectIdentifiers(source)
+  const b = collectIdentifiers(source)
+  assert.notEqual(a, b, 'each caller gets its own array')
+  assert.deepEqual(a, b)
+  assert.ok(a.every((id) => Object.isFrozen(id)))
+  assert.throws(() => {
+    ;(a[0] as { value: string }).value = 'x'
+  })
+  // The same bytes under another character set decode differently: UTF-8 é read as Latin-1 is Ã©.
+  const sop = [{ tag: Tags.SOPClassUID, vr: 'UI', value: SOP_CLASS }, { tag: Tags.SOPInstanceUID, vr: 'UI', value: '1.2.3.4.9' }] as WriteElement[]
+  const utf8 = parse([{ tag: Tags.SpecificCharacterSet, vr: 'CS', value: 'ISO_IR 192' }, ...sop, { tag: Tags.PatientName, vr: 'PN', value: [{ Alphabetic: 'Zoé^Léa' }] }])
+  const asLatin1: ParsedDicom = { ...utf8, dataset: { ...utf8.dataset, charset: ['ISO_IR 100'] } }
+  assert.ok(collectIdentifiers(utf8).some((i) => i.value === 'Zoé^Léa'))
+  assert.ok(collectIdentifiers(asLatin1).some((i) => i.value === 'ZoÃ©^LÃ©a'))
+  assert.ok(collectIdentifiers(utf8).some((i) => i.value === 'Zoé^Léa'))
+  const nested = (v: string) => collectIdentifiers(parse([...sop, { tag: 0x00101002, vr: 'SQ', value: [[{ tag: Tags.PatientID, vr: 'LO', value: v }]] }]))
+  assert.deepEqual(nested('MRN-11111').map((i) => i.value), ['MRN-11111'])
+  assert.deepEqual(nested('MRN-22222').map((i) => i.value), ['MRN-22222'])
+})
+
+test('cached scan: one value is judged per subject, per retained set and per VR, and again after identifiers change', () => {
+  const out = output([
+    { tag: Tags.StudyDescription, vr: 'LO', value: 'CT Suzuki' },
+    { tag: 0x00281052, vr: 'DS', value: '-1024' },
+    { tag: 0x00081040, vr: 'LO', value: '-1024' },
+  ])
+  const other: Identifier[] = [{ kind: 'name', value: 'Tanaka', source: 'PatientName (alphabetic group)' }]
+  for (let round = 0; round < 2; round++) {
+    assert.deepEqual(verifyDeidentified(out, other).findings, [], `round ${round}`)
+    assert.match(only(verifyDeidentified(out, ids), '00081030', 'name'), /ReferringPhysicianName/)
+  }
+  // A short numeric ID: found in an LO, chance inside a DS measurement (same bytes, other VR).
+  const studyId: Identifier[] = [{ kind: 'id', value: '1024', source: 'StudyID' }]
+  for (let round = 0; round < 2; round++) {
+    const r = verifyDeidentified(out, studyId)
+    assert.deepEqual(r.findings.map((f) => f.path), ['00081040'], `round ${round}`)
+  }
+  // Same identifiers, other retained sources.
+  const inst: Identifier[] = [{ kind: 'institution', value: 'Suzuki', source: 'InstitutionName' }]
+  assert.equal(verifyDeidentified(out, inst, { retainedSources: new Set(['InstitutionName']) }).clean, true)
+  assert.equal(verifyDeidentified(out, inst).clean, false)
+  assert.equal(verifyDeidentified(out, inst, { retainedSources: new Set(['InstitutionName']) }).clean, true)
+  // Identifiers a caller changes in place are not mistaken for the earlier ones.
+  const mutable: Identifier[] = [{ kind: 'name', value: 'Tanaka', source: 'PatientName (alphabetic group)' }]
+  assert.equal(verifyDeidentified(out, mutable).clean, true)
+  mutable[0]!.value = 'Suzuki'
+  assert.equal(verifyDeidentified(out, mutable).clean, false)
+})
+
+test('PHI patterns: few ASCII digits are no phone, full-width digits still are', () => {
+  const r = verifyDeidentified(output([
+    { tag: 0x00091001, vr: 'LO', value: 'tel 03-1234' },
+    { tag: 0x00091002, vr: 'LO', value: '電話 ０３－１２３４－５６７８' },
+    { tag: 0x00091003, vr: 'LO', value: '〒１００－０００５' },
+  ]), [])
+  assert.deepEqual(r.findings.map((f) => `${f.path} ${f.kind}`).sort(), ['00091002 pattern:phone', '00091003 pattern:postal-code'])
+})

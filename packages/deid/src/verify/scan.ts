@@ -131,8 +131,7 @@ const DIGITS = /^\d+$/
  * nor StudyID "1000" by a SliceLocation of "-1000.5" (both quarantined clean objects). There an all-digit needle
  * counts only as a whole value of at least 6 digits (an ID written into a number field), never inside a number.
  */
-function matchesNumberValue(n: Needle, text: string): boolean {
-  const ids = n.strip.filter((s) => DIGITS.test(s))
+function matchesNumberValue(n: Needle, text: string, ids = n.strip.filter((s) => DIGITS.test(s))): boolean {
   if (ids.length === 0) return false
   for (const v of text.split('\\')) {
     const t = v.trim().replace(/^\+/, '')
@@ -308,47 +307,241 @@ function describe(el: DicomElement): string {
   return `${keywordOf(el.tag) ?? 'private element'} ${tagString(el.tag)}`
 }
 
+/** PHI patterns of one text (bit 1: phone, bit 2: postal code). */
+function patternsOf(text: string): number {
+  // Neither a phone number (10 digits) nor a postal code (7) fits in an ASCII text with fewer than 7 digits, and
+  // for ASCII, NFKC changes nothing: most values (codes, short numbers) are settled here without a regex.
+  if (ASCII.test(text)) {
+    let digits = 0
+    for (let i = 0; i < text.length && digits < 7; i++) {
+      const c = text.charCodeAt(i)
+      if (c >= 0x30 && c <= 0x39) digits++
+    }
+    if (digits < 7) return 0
+  }
+  const nfkc = text.normalize('NFKC')
+  return (phoneIn(nfkc) ? 1 : 0) | (POSTAL.test(nfkc) ? 2 : 0)
+}
+
+const ASCII = /^[\x00-\x7f]*$/
+
+/**
+ * What the scan needs of one element value, made once per distinct value (VR, character sets and bytes): most
+ * values (codes, vendor strings, pseudonyms, method descriptions) repeat in every object of a series, so an
+ * object costs one lookup per element and full work only for the few values that change (position, number).
+ */
+interface ValueInfo {
+  /** The decoded text; '' when the value holds none (empty, or UN that does not read as text). */
+  text: string
+  numberValued: boolean
+  /** Kept in VALUES (short): only such values have their needle results kept too. */
+  cached: boolean
+  /** PHI pattern bits (see patternsOf); -1 until asked for. */
+  patterns: number
+  /** Normalised forms, made when a subject's needles are first searched in this value. */
+  hay?: IndexedHaystack
+}
+
+/** Values by character sets, VR and bytes (the text depends on nothing else); bounded, cleared when full. */
+const VALUES = new Map<string, Map<Vr, Map<string, ValueInfo>>>()
+let valueCount = 0
+const VALUES_MAX = 8192
+/** Longer values (narratives, rarely repeated) are not kept. */
+const VALUE_BYTES_MAX = 256
+
+/** The bytes as a string, one char per byte: a cache key, never shown. */
+function bytesKey(b: Uint8Array): string {
+  if (b.length >= 64) return String.fromCharCode.apply(null, b as unknown as number[])
+  let s = ''
+  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!)
+  return s
+}
+
+/** The values of one dataset's character sets, by VR. */
+function valuesFor(charsetKey: string): Map<Vr, Map<string, ValueInfo>> {
+  let m = VALUES.get(charsetKey)
+  if (m === undefined) VALUES.set(charsetKey, (m = new Map()))
+  return m
+}
+
+function valueInfo(el: DicomElement & { bytes: Uint8Array }, ds: DicomDataset, byVr: Map<Vr, Map<string, ValueInfo>>): ValueInfo {
+  const short = el.bytes.length <= VALUE_BYTES_MAX
+  let values: Map<string, ValueInfo> | undefined
+  let key = ''
+  if (short) {
+    values = byVr.get(el.vr)
+    if (values === undefined) byVr.set(el.vr, (values = new Map()))
+    key = bytesKey(el.bytes)
+    const v = values.get(key)
+    if (v !== undefined) return v
+  }
+  const v: ValueInfo = { text: textOf(el, ds) ?? '', numberValued: el.vr === 'DS' || el.vr === 'IS', cached: short, patterns: -1 }
+  if (values !== undefined) {
+    if (valueCount >= VALUES_MAX) {
+      // Cleared whole; this dataset's map is detached with it, so its values from here on are simply not shared.
+      VALUES.clear()
+      valueCount = 0
+    }
+    values.set(key, v)
+    valueCount++
+  }
+  return v
+}
+
+const NO_HITS: readonly number[] = []
+
+/**
+ * One set of needles (a subject's identifiers less the retained ones), built once and kept while objects with the
+ * same identifiers arrive, with the needles found per distinct value.
+ */
+class SubjectMatcher {
+  readonly needles: Needle[]
+  private readonly stripIndex: NeedleIndex
+  private readonly foldIndex: NeedleIndex
+  private readonly looseIndex: NeedleIndex
+  /** Per needle: its all-digit IDs when number-valued elements compare it by whole value (see matchesNumberValue). */
+  private readonly numeric: Array<string[] | undefined>
+  private readonly anyNumeric: boolean
+  private readonly hit: Uint8Array
+  private readonly found = new Map<ValueInfo, readonly number[]>()
+
+  constructor(ids: readonly Identifier[]) {
+    this.needles = ids.map(needlesOf)
+    this.stripIndex = indexNeedles(this.needles.map((n) => n.strip))
+    this.foldIndex = indexNeedles(this.needles.map((n) => n.fold))
+    this.looseIndex = indexNeedles(this.needles.map((n) => n.loose))
+    this.numeric = this.needles.map((n) => (n.id.kind !== 'date' && allDigits(n) ? n.strip.filter((x) => DIGITS.test(x)) : undefined))
+    this.anyNumeric = this.numeric.some((x) => x !== undefined)
+    this.hit = new Uint8Array(this.needles.length)
+  }
+
+  /** Indices of the needles found in a value, in needle order. */
+  find(v: ValueInfo): readonly number[] {
+    if (!v.cached) return this.search(v)
+    let r = this.found.get(v)
+    if (r === undefined) {
+      r = this.search(v)
+      if (this.found.size >= FOUND_MAX) this.found.clear()
+      this.found.set(v, r)
+    }
+    return r
+  }
+
+  private search(v: ValueInfo): readonly number[] {
+    const text = v.text
+    const h = v.cached ? (v.hay ??= cachedHaystackOf(text)) : cachedHaystackOf(text)
+    const hit = this.hit
+    hit.fill(0)
+    probe(this.stripIndex, h.strip, h.hay.strip, h.hay.stripMarked, hit)
+    probe(this.foldIndex, h.fold, h.hay.fold, undefined, hit)
+    probe(this.looseIndex, h.loose, h.hay.loose, h.hay.looseMarked, hit)
+    if (!(v.numberValued && this.anyNumeric) && hit.indexOf(1) < 0) return NO_HITS
+    const out: number[] = []
+    for (let i = 0; i < this.needles.length; i++) {
+      const ids = this.numeric[i]
+      if (v.numberValued && ids !== undefined ? matchesNumberValue(this.needles[i]!, text, ids) : hit[i] === 1) out.push(i)
+    }
+    return out.length === 0 ? NO_HITS : out
+  }
+}
+
+const MATCHERS = new Map<string, SubjectMatcher>()
+const MATCHERS_MAX = 32
+/** Per matcher, the values judged; bounded like VALUES (this holds their ValueInfos alive). */
+const FOUND_MAX = 4096
+
+const sourceKeyword = (id: Identifier) => id.source.replace(/ \([a-z]+ group\)$/, '').split(' > ').pop()!
+
+/** The matcher for these identifiers less those from retained sources: the same one for each object of a subject. */
+function matcherFor(identifiers: readonly Identifier[], retained: ReadonlySet<string> | undefined): SubjectMatcher | undefined {
+  if (identifiers.length === 0) return undefined
+  if (last !== undefined && sameIdentifiers(last.ids, identifiers) && sameSet(last.retained, retained)) return last.matcher
+  const m = matcherByContent(identifiers, retained)
+  last = { ids: identifiers.slice(), retained: retained && new Set(retained), matcher: m }
+  return m
+}
+
+// The previous call's identifiers: consecutive objects are usually of one subject, and collectIdentifiers hands
+// out the same frozen Identifier objects for them, so comparing references settles it without building a key.
+let last: { ids: readonly Identifier[]; retained: ReadonlySet<string> | undefined; matcher: SubjectMatcher | undefined } | undefined
+
+/** Same frozen objects in the same order (a frozen Identifier cannot have changed since). */
+function sameIdentifiers(a: readonly Identifier[], b: readonly Identifier[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i] || !Object.isFrozen(b[i])) return false
+  return true
+}
+
+function sameSet(a: ReadonlySet<string> | undefined, b: ReadonlySet<string> | undefined): boolean {
+  const na = a?.size ?? 0
+  if (na !== (b?.size ?? 0)) return false
+  if (na > 0) for (const x of a!) if (!b!.has(x)) return false
+  return true
+}
+
+function matcherByContent(identifiers: readonly Identifier[], retained: ReadonlySet<string> | undefined): SubjectMatcher | undefined {
+  let key = retained && retained.size > 0 ? [...retained].sort().join('\u0001') : ''
+  for (const id of identifiers) key += `\u0002${id.kind}\u0001${id.source}\u0001${id.value}`
+  let m = MATCHERS.get(key)
+  if (m === undefined) {
+    const kept = retained && retained.size > 0 ? identifiers.filter((id) => !retained.has(sourceKeyword(id))) : identifiers
+    if (kept.length === 0) return undefined
+    m = new SubjectMatcher(kept)
+    if (MATCHERS.size >= MATCHERS_MAX) MATCHERS.clear()
+    MATCHERS.set(key, m)
+  }
+  return m
+}
+
 /** Scans the OUTPUT for the SOURCE's identifiers and for PHI patterns; clean when nothing was found. */
 export function verifyDeidentified(output: ParsedDicom, identifiers: Identifier[], opts: VerifyOptions = {}): VerifyResult {
-  const retained = opts.retainedSources
-  const sourceKeyword = (id: Identifier) => id.source.replace(/ \([a-z]+ group\)$/, '').split(' > ').pop()!
-  const needles = identifiers.filter((id) => !retained?.has(sourceKeyword(id))).map(needlesOf)
+  const matcher = matcherFor(identifiers, opts.retainedSources)
+  const needles = matcher?.needles
   const findings: Finding[] = []
   const patterns = opts.patterns ?? true
 
   const visit = (ds: DicomDataset, prefix: string, where: string) => {
+    let byVr: Map<Vr, Map<string, ValueInfo>> | undefined
     for (const el of ds.elements.values()) {
-      const path = prefix + tagHex(el.tag)
-      const keyword = keywordOf(el.tag)
-      const at = where + describe(el)
+      // Paths and descriptions are made only for a finding or a sequence: most elements have neither (and no
+      // closure per element: under tsx each named one costs a defineProperty).
       if (el.items) {
-        el.items.forEach((item, i) => visit(item, `${path}/${i}/`, `${at} item ${i} > `))
+        const p = prefix + tagHex(el.tag), a = where + describe(el)
+        el.items.forEach((item, i) => visit(item, `${p}/${i}/`, `${a} item ${i} > `))
         continue
       }
-      if ((TEXT_VRS.has(el.vr) || el.vr === 'UN') && !el.bytes && el.length > 0) {
+      // Binary VRs, UIDs and pixel data hold no text: skipped before anything else.
+      if (!TEXT_VRS.has(el.vr) && el.vr !== 'UN') continue
+      if (!el.bytes) {
         // Fail closed: a value we could not read is a value we could not check (read the output with a
         // bulkDataThreshold large enough to load every UN value).
-        findings.push({ path, keyword, kind: 'unchecked', reason: `${at} was not loaded, so it could not be checked` })
+        if (el.length > 0) findings.push({ path: prefix + tagHex(el.tag), keyword: keywordOf(el.tag), kind: 'unchecked', reason: `${where + describe(el)} was not loaded, so it could not be checked` })
         continue
       }
-      const text = textOf(el, ds)
-      if (!text) continue
-      const hay = haystackOf(text)
-      const numberValued = el.vr === 'DS' || el.vr === 'IS'
-      const vendorString = ds === output.dataset && el.tag === MANUFACTURER && sameBytes(el.bytes, opts.source?.dataset.elements.get(MANUFACTURER)?.bytes)
-      // One finding per element and identifier source: the whole name and its components usually hit together.
-      const reported = new Set<string>()
-      for (const n of needles) {
-        const key = `${n.id.kind}\u0000${n.id.source}`
-        if (reported.has(key) || (vendorString && n.id.kind === 'institution')) continue
-        if (numberValued && n.id.kind !== 'date' && allDigits(n) ? !matchesNumberValue(n, text) : !matches(n, hay)) continue
-        reported.add(key)
-        findings.push({ path, keyword, kind: n.id.kind, reason: `${n.id.source} of the source found in ${at}` })
+      if (el.bytes.length === 0) continue
+      const v = valueInfo(el as DicomElement & { bytes: Uint8Array }, ds, (byVr ??= valuesFor(ds.charset.join('\\'))))
+      if (!v.text) continue
+      if (matcher !== undefined && needles !== undefined) {
+        const hits = matcher.find(v)
+        let vendorString: boolean | undefined
+        // One finding per element and identifier source: the whole name and its components usually hit together.
+        let reported: Set<string> | undefined
+        for (const i of hits) {
+          const n = needles[i]!
+          if (n.id.kind === 'institution') {
+            vendorString ??= ds === output.dataset && el.tag === MANUFACTURER && sameBytes(el.bytes, opts.source?.dataset.elements.get(MANUFACTURER)?.bytes)
+            if (vendorString) continue
+          }
+          const key = `${n.id.kind}\u0000${n.id.source}`
+          if (reported?.has(key)) continue
+          ;(reported ??= new Set()).add(key)
+          findings.push({ path: prefix + tagHex(el.tag), keyword: keywordOf(el.tag), kind: n.id.kind, reason: `${n.id.source} of the source found in ${where + describe(el)}` })
+        }
       }
       if (!patterns) continue
-      const nfkc = text.normalize('NFKC')
-      if (phoneIn(nfkc)) findings.push({ path, keyword, kind: 'pattern:phone', reason: `a telephone number pattern found in ${at}` })
-      if (POSTAL.test(nfkc)) findings.push({ path, keyword, kind: 'pattern:postal-code', reason: `a postal code pattern found in ${at}` })
+      const m = v.patterns >= 0 ? v.patterns : (v.patterns = patternsOf(v.text))
+      if (m & 1) findings.push({ path: prefix + tagHex(el.tag), keyword: keywordOf(el.tag), kind: 'pattern:phone', reason: `a telephone number pattern found in ${where + describe(el)}` })
+      if (m & 2) findings.push({ path: prefix + tagHex(el.tag), keyword: keywordOf(el.tag), kind: 'pattern:postal-code', reason: `a postal code pattern found in ${where + describe(el)}` })
     }
   }
   visit(output.meta, '', '')
