@@ -147,6 +147,26 @@ test('the verification scan finds an identifier planted anywhere, at any depth',
   assert.deepEqual(verifyRecord(leaked, ids).map((f) => f.path), ['subject', 'source.ref'])
 })
 
+test('the scan reports a text leaked in several places at each, and never searches the ids and UIDs it made', () => {
+  const ids = collectRecordIdentifiers(record())
+  const d = deidentifyRecord(record(), ctx()) as unknown as EndoscopyRecord
+  const copy = structuredClone(d) as any
+  copy.findings[0].note = 'のとたろう'
+  copy.text = 'のとたろう'
+  copy.scope.model = 'のとたろう'
+  assert.deepEqual(verifyRecord(copy, ids).map((f) => `${f.path} ${f.kind}`).sort(), ['findings[0].note name', 'scope.model name', 'text name'])
+  // Keyed pseudonyms and UIDs are HMAC output: a coincidence there is not a leak (the same value elsewhere is).
+  const made = structuredClone(d) as any
+  made.recordId = '00012345'
+  made.staff[0].id = '00012345'
+  made.subject.id = '00012345'
+  made.images[0].studyInstanceUid = '00012345'
+  assert.deepEqual(verifyRecord(made, ids), [])
+  made.staff[0].role = '00012345'
+  made.images[0].note = '00012345'
+  assert.deepEqual(verifyRecord(made, ids).map((f) => `${f.path} ${f.kind}`).sort(), ['images[0].note id', 'staff[0].role id'])
+})
+
 test('romaji from kana in Hepburn and Kunrei', () => {
   assert.deepEqual(romajiOf('ソウマ シュンスケ').sort(), ['shunsuke', 'souma', 'souma shunsuke', 'souma syunsuke', 'syunsuke'])
   assert.ok(romajiOf('ハットリ チヨ').includes('hattori chiyo'))

@@ -26,11 +26,28 @@ interface Collected {
   before?: ReadonlySet<string>
 }
 
+// normalizeText of the values that recur (the care team's names): bounded, cleared when full. Lower-case letters
+// and digits (record and order numbers, new with every record) are their own normal form and are not kept.
+const NORMAL = new Map<string, string>()
+const NORMAL_MAX = 4096
+const ALREADY_NORMAL = /^[0-9a-z]+$/
+
+function normalized(v: string): string {
+  if (ALREADY_NORMAL.test(v)) return v
+  let n = NORMAL.get(v)
+  if (n === undefined) {
+    n = normalizeText(v)
+    if (NORMAL.size >= NORMAL_MAX) NORMAL.clear()
+    NORMAL.set(v, n)
+  }
+  return n
+}
+
 // Module-level functions, not closures: tsx (esbuild keepNames) wraps every named inner function per call.
 function add(c: Collected, kind: IdentifierKind, value: string | undefined, source: string): void {
   const v = value?.trim()
   if (!v) return
-  const n = kind === 'date' ? v : normalizeText(v)
+  const n = kind === 'date' ? v : normalized(v)
   if (!longEnough(kind, v, n)) return
   const key = `${kind}\0${n}`
   if (c.seen.has(key) || c.before?.has(key)) return

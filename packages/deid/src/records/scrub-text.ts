@@ -115,11 +115,18 @@ interface IdentifierNeedles {
 const NEEDLES = new Map<string, IdentifierNeedles>()
 const NEEDLES_MAX = 4096
 
-function needlesOf(id: Identifier): IdentifierNeedles {
+function needlesOf(id: Identifier, cache = true): IdentifierNeedles {
   const key = `${id.kind}\u0000${id.value}`
   let n = NEEDLES.get(key)
   if (n !== undefined) return n
   n = { plain: [], romaji: [] }
+  if (!cache) return makeNeedles(id, n)
+  if (NEEDLES.size >= NEEDLES_MAX) NEEDLES.clear()
+  NEEDLES.set(key, makeNeedles(id, n))
+  return n
+}
+
+function makeNeedles(id: Identifier, n: IdentifierNeedles): IdentifierNeedles {
   if (id.kind === 'date') {
     n.plain.push(id.value)
     for (const v of dateVariants(id.value)) n.plain.push(plain(v))
@@ -130,8 +137,6 @@ function needlesOf(id: Identifier): IdentifierNeedles {
       if (id.kind === 'name' && /^[a-z]+$/.test(p)) n.romaji.push(romaji(id.value))
     }
   }
-  if (NEEDLES.size >= NEEDLES_MAX) NEEDLES.clear()
-  NEEDLES.set(key, n)
   return n
 }
 
@@ -193,11 +198,11 @@ interface NeedleSet {
   romaji: string[]
 }
 
-function needleSet(identifiers: readonly Identifier[]): NeedleSet {
+function needleSet(identifiers: readonly Identifier[], cache = true): NeedleSet {
   const plainSet = new Set<string>()
   const romajiSet = new Set<string>()
   for (const id of identifiers) {
-    const n = needlesOf(id)
+    const n = needlesOf(id, cache)
     for (const p of n.plain) plainSet.add(p)
     for (const r of n.romaji) romajiSet.add(r)
   }
@@ -220,9 +225,12 @@ function keyedNeedleSet(identifiers: readonly Identifier[], key: string): Needle
 class Scrubber implements TextScrubber {
   constructor(private readonly sets: readonly NeedleSet[]) {}
 
-  /** This scrubber's needles and those of more identifiers (a subject's scrubber, and one record's own IDs). */
+  /**
+   * This scrubber's needles and those of more identifiers (a subject's scrubber, and one record's own IDs). Without
+   * a key they are one record's (its ID): their needles are not kept, so they do not push out the ones that recur.
+   */
   with(identifiers: readonly Identifier[], key?: string): Scrubber {
-    return new Scrubber([...this.sets, key === undefined ? needleSet(identifiers) : keyedNeedleSet(identifiers, key)])
+    return new Scrubber([...this.sets, key === undefined ? needleSet(identifiers, false) : keyedNeedleSet(identifiers, key)])
   }
 
   scrub(text: string): string | undefined {

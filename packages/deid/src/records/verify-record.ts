@@ -12,8 +12,6 @@ import { identifierMatcher, phiPatternsIn, type Finding } from '../verify/scan.t
 // the scrubber's pattern, on purpose).
 const ADDRESS = /(?:都|道|府|県|市|区|郡|町|村)[^\s、。,，（）()*\d]{1,20}?\d+(?:丁目|番地?|号|[-ー‐]\d+)/
 
-/** Values that are keyed pseudonyms or UIDs made here: HMAC output, never source text (and base32 could spell a short name). */
-const GENERATED = /^(?:subject\.id|recordId|staff\[\d+\]\.id|images\[\d+\]\.(?:study|series|sop)InstanceUid)$/
 const SUBJECT_KEYS = new Set(['id', 'sex', 'birthYear'])
 
 // One subject's records come in runs; its needles (date variants, folded names) are indexed once per run, and
@@ -69,6 +67,8 @@ interface SplitMatcher {
   parts: Matcher[]
   /** The parts are in the order of the identifiers, so their findings concatenated are too. */
   ordered: boolean
+  /** What each text of this record held: a record repeats its code systems and terms. */
+  seen: Map<string, Identifier[]>
 }
 
 const NONE: Identifier[] = []
@@ -81,17 +81,23 @@ function matcherOf(identifiers: readonly Identifier[] | RecordIdentifiers): Spli
     const parts = [subjectMatcher(identifiers.subject)]
     if (own.record.length > 0) parts.push(identifierMatcher(own.record))
     if (own.staff.length > 0) parts.push(cachedMatcher(own.staff))
-    return { identifiers, parts, ordered: own.recordFirst }
+    return { identifiers, parts, ordered: own.recordFirst, seen: new Map() }
   }
   const subject: Identifier[] = []
   const record: Identifier[] = []
   for (const id of identifiers) (ownOfRecord(id) ? record : subject).push(id)
-  return { identifiers, parts: [cachedMatcher(subject), identifierMatcher(record)], ordered: false }
+  return { identifiers, parts: [cachedMatcher(subject), identifierMatcher(record)], ordered: false, seen: new Map() }
 }
 
 const contentKey = (id: Identifier): string => `${id.kind}\u0001${id.source}\u0001${id.value}`
 
 function matchIn(m: SplitMatcher, text: string): Identifier[] {
+  let found = m.seen.get(text)
+  if (found === undefined) m.seen.set(text, (found = matchParts(m, text)))
+  return found
+}
+
+function matchParts(m: SplitMatcher, text: string): Identifier[] {
   let found: Identifier[] = NONE
   let hits = 0
   for (let i = 0; i < m.parts.length; i++) {
@@ -130,10 +136,37 @@ function patternsIn(text: string): readonly PatternKind[] {
 
 const PATTERN_NAMES: Record<PatternKind, string> = { 'pattern:address': 'street address', 'pattern:phone': 'telephone number', 'pattern:postal-code': 'postal code' }
 
-function visit(v: unknown, path: string, match: SplitMatcher, findings: Finding[]): void {
+/** Keys from the root to the value being visited: the path is spelled only for a finding (most records have none). */
+type Trail = Array<string | number>
+
+function pathOf(trail: Trail): string {
+  let path = ''
+  for (const k of trail) path = typeof k === 'number' ? `${path}[${k}]` : path ? `${path}.${k}` : k
+  return path
+}
+
+const UID_KEYS = new Set(['studyInstanceUid', 'seriesInstanceUid', 'sopInstanceUid'])
+
+/**
+ * Values that are keyed pseudonyms or UIDs made here: HMAC output, never source text (and base32 could spell a
+ * short name): subject.id, recordId, staff[i].id, images[i].(study|series|sop)InstanceUid.
+ */
+function generated(trail: Trail): boolean {
+  const n = trail.length
+  const a = trail[0]
+  if (n === 1) return a === 'recordId'
+  if (n === 2) return a === 'subject' && trail[1] === 'id'
+  if (n === 3 && typeof trail[1] === 'number') return (a === 'staff' && trail[2] === 'id') || (a === 'images' && UID_KEYS.has(trail[2] as string))
+  return false
+}
+
+function visit(v: unknown, trail: Trail, match: SplitMatcher, findings: Finding[]): void {
   if (typeof v === 'string') {
-    if (GENERATED.test(path)) return
+    if (generated(trail)) return
     const ids = matchIn(match, v)
+    const kinds = patternsIn(v)
+    if (ids.length === 0 && kinds.length === 0) return
+    const path = pathOf(trail)
     if (ids.length > 0) {
       const reported = new Set<string>()
       for (const id of ids) {
@@ -143,14 +176,24 @@ function visit(v: unknown, path: string, match: SplitMatcher, findings: Finding[
         findings.push({ path, kind: id.kind, reason: `${id.source} of the source record found in ${path}` })
       }
     }
-    for (const kind of patternsIn(v)) findings.push({ path, kind, reason: `a ${PATTERN_NAMES[kind]} pattern found in ${path}` })
+    for (const kind of kinds) findings.push({ path, kind, reason: `a ${PATTERN_NAMES[kind]} pattern found in ${path}` })
     return
   }
   if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) visit(v[i], `${path}[${i}]`, match, findings)
+    for (let i = 0; i < v.length; i++) {
+      trail.push(i)
+      visit(v[i], trail, match, findings)
+      trail.pop()
+    }
     return
   }
-  if (typeof v === 'object' && v !== null) for (const k in v) visit((v as Record<string, unknown>)[k], path ? `${path}.${k}` : k, match, findings)
+  if (typeof v === 'object' && v !== null) {
+    for (const k in v) {
+      trail.push(k)
+      visit((v as Record<string, unknown>)[k], trail, match, findings)
+      trail.pop()
+    }
+  }
 }
 
 /**
@@ -159,7 +202,7 @@ function visit(v: unknown, path: string, match: SplitMatcher, findings: Finding[
  */
 export function verifyRecord(deid: unknown, identifiers: readonly Identifier[] | RecordIdentifiers): Finding[] {
   const findings: Finding[] = []
-  visit(deid, '', matcherOf(identifiers), findings)
+  visit(deid, [], matcherOf(identifiers), findings)
 
   const rec = (typeof deid === 'object' && deid !== null ? deid : {}) as Record<string, unknown>
   const subject = rec.subject as Record<string, unknown> | undefined

@@ -150,3 +150,23 @@ test('batches larger than one multi-row statement: every input, taken file and r
     rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test('keys already queued are found however many a batch holds (looked up a statement of keys at a time)', () => {
+  const dir = spool()
+  const ob = Outbox.open(dir)
+  try {
+    const rec = new RecordOutbox(ob)
+    const settle = (keys: string[]) => {
+      rec.addInputs(keys.map((k) => ({ source: 's', ref: k, format: 'ssmix2', raw: k })))
+      return rec.settle(rec.pendingInputs(keys.length).map((input) => ({ input, outputs: [{ kind: 'clean', key: input.ref, body: '{}', recordKind: 'patient', studyUid: null }] as RecordOutput[] })))
+    }
+    const first = Array.from({ length: 250 }, (_, i) => `k${i}`)
+    assert.deepEqual(settle(first), { queued: 250, held: 0, duplicates: 0 })
+    // The same 250 keys read again (spread over three lookups), and five new ones among them.
+    assert.deepEqual(settle([...first.slice(0, 120), 'n0', 'n1', 'n2', ...first.slice(120), 'n3', 'n4']), { queued: 5, held: 0, duplicates: 250 })
+    assert.deepEqual(rec.counts().states, { queued: 255 })
+  } finally {
+    ob.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+})

@@ -64,7 +64,17 @@ const MULTI = {
   object: { head: 'INSERT INTO objects (id, kind, source, source_ref, state, input_bytes, output_sha256, output_bytes, study_uid, received_at, updated_at, last_error, outcome) VALUES ', row: '(?, \'record\', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)', cols: 12 },
   record: { head: 'INSERT INTO records (id, record_kind, body, raw, reasons) VALUES ', row: '(?, ?, ?, ?, ?)', cols: 5 },
   dropInput: { head: 'DELETE FROM record_inputs WHERE id IN (', row: '?', cols: 1, tail: ')' },
+  // `+kind`, `+state`: looked up by key (objects_sha), not by scanning every queued record through objects_kind_state.
+  known: { head: 'SELECT output_sha256 AS key FROM objects WHERE +kind = \'record\' AND +state IN (\'queued\', \'uploading\', \'retry\', \'confirmed\') AND output_sha256 IN (', row: '?', cols: 1, tail: ')' },
 } as const
+
+/**
+ * WAL pages between automatic checkpoints (SQLite's default is 1,000, 4 MB). A record batch writes several MB
+ * (raw inputs spooled, then deleted; records and their index entries): with checkpoints this far apart a page
+ * written by several batches reaches the database file once (measured, 100k records: 11.7 → 9.5 KB written per
+ * record, 95 → 65 µs). Commits still fsync the WAL (synchronous FULL), so durability is unchanged.
+ */
+const WAL_AUTOCHECKPOINT_PAGES = 10_000
 
 type MultiName = keyof typeof MULTI
 
@@ -79,6 +89,7 @@ export class RecordOutbox {
     this.outbox = outbox
     this.db = outbox.db
     this.now = now
+    if ((this.db.pragma('wal_autocheckpoint', { simple: true }) as number) < WAL_AUTOCHECKPOINT_PAGES) this.db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`)
     const p = (sql: string) => this.db.prepare(sql)
     this.st = {
       taken: p('INSERT OR REPLACE INTO taken (path, size, mtime_ms, sha256, object_id, taken_at) VALUES (?, ?, ?, ?, ?, ?)'),
@@ -86,7 +97,6 @@ export class RecordOutbox {
       getProgress: p('SELECT rows_done FROM export_progress WHERE path = ? AND size = ? AND mtime_ms = ?'),
       dropProgress: p('DELETE FROM export_progress WHERE path = ?'),
       pending: p('SELECT * FROM record_inputs ORDER BY received_at, rowid LIMIT ? OFFSET ?'),
-      known: p('SELECT 1 FROM objects WHERE output_sha256 = ? AND kind = \'record\' AND state IN (\'queued\', \'uploading\', \'retry\', \'confirmed\') LIMIT 1'),
       due: p('SELECT o.*, r.body FROM objects o JOIN records r ON r.id = o.id WHERE o.kind = \'record\' AND o.state IN (\'queued\', \'retry\') AND o.next_attempt_at <= ? ORDER BY o.next_attempt_at, o.received_at LIMIT ?'),
       claimOne: p('UPDATE objects SET state = \'uploading\', attempts = attempts + 1, updated_at = ? WHERE id = ? AND state IN (\'queued\', \'retry\')'),
       confirmOne: p('UPDATE objects SET state = \'confirmed\', outcome = ?, last_error = NULL, updated_at = ? WHERE id = ? AND state = \'uploading\''),
@@ -99,6 +109,11 @@ export class RecordOutbox {
 
   /** Runs `MULTI[name]` over `values` (its columns, row after row), ROWS_PER_STATEMENT rows per call, in order. */
   private runRows(name: MultiName, values: unknown[]): void {
+    this.eachChunk(name, values, (st, v) => { st.run(v) })
+  }
+
+  /** `MULTI[name]`'s statement over `values`, ROWS_PER_STATEMENT rows at a time. */
+  private eachChunk(name: MultiName, values: unknown[], run: (st: Database.Statement, values: unknown[]) => void): void {
     const m = MULTI[name]
     const rows = values.length / m.cols
     for (let at = 0; at < rows; at += ROWS_PER_STATEMENT) {
@@ -109,8 +124,15 @@ export class RecordOutbox {
         st = this.db.prepare(`${m.head}${Array(n).fill(m.row).join(', ')}${'tail' in m ? m.tail : ''}`)
         this.multi.set(key, st)
       }
-      st.run(n === rows ? values : values.slice(at * m.cols, (at + n) * m.cols))
+      run(st, n === rows ? values : values.slice(at * m.cols, (at + n) * m.cols))
     }
+  }
+
+  /** Which of `keys` are already waiting or confirmed: one query per ROWS_PER_STATEMENT keys, not one per key. */
+  private knownKeys(keys: string[]): Set<string> {
+    const known = new Set<string>()
+    this.eachChunk('known', keys, (st, v) => { for (const r of st.all(v) as Array<{ key: string }>) known.add(r.key) })
+    return known
   }
 
   /**
@@ -182,12 +204,15 @@ export class RecordOutbox {
       const objects: unknown[] = []
       const records: unknown[] = []
       const drops: string[] = []
-      // Keys queued by this batch: rows are written together at the end, so a key twice in one batch is caught here.
-      const queued = new Set<string>()
+      const keys: string[] = []
+      for (const { outputs } of results) for (const o of outputs) if (o.kind === 'clean') keys.push(o.key)
+      // Keys already waiting or confirmed, and those queued by this batch: rows are written together at the end, so
+      // a key twice in one batch is caught here.
+      const queued = this.knownKeys(keys)
       for (const { input, outputs } of results) {
         for (const o of outputs) {
           if (o.kind === 'clean') {
-            if (queued.has(o.key) || this.st.known!.get(o.key)) { n.duplicates++; continue }
+            if (queued.has(o.key)) { n.duplicates++; continue }
             queued.add(o.key)
             const id = newId()
             objects.push(id, input.source, input.ref, 'queued', input.raw.length, o.key, Buffer.byteLength(o.body), o.studyUid, input.receivedAt, t, null, null)

@@ -59,6 +59,11 @@ export class Hl7Segment {
     private readonly d: Hl7Delimiters,
   ) {}
 
+  /** The five delimiters as one string (field, component, repetition, escape, subcomponent): what values depend on. */
+  get delimiterChars(): string {
+    return this.d.field + this.d.component + this.d.repetition + this.d.escape + this.d.subcomponent
+  }
+
   private split(): string[] {
     if (this.fields === undefined) {
       const parts = this.raw.split(this.d.field)

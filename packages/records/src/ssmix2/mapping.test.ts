@@ -35,6 +35,30 @@ test('ADT-00 becomes a patient record with the identity in every script', () => 
   assert.deepEqual(p.source, { system: 'ssmix2', ref: `123/456/${ID}/-/ADT-00/${ID}_-_ADT-00_000000000000042_20240105103000000_13_1` })
 })
 
+test("a patient's PID is read once per run of messages, and every record gets a subject of its own", () => {
+  const a = map('ADT-00', '-', MSH('ADT^A08^ADT_A01'), 'EVN||20240105101010', PID, 'PV1|0001|O').records[0]!
+  const b = map('ADT-00', '-', MSH('ADT^A08^ADT_A01'), 'EVN||20240105101010', PID, 'PV1|0001|O').records[0]!
+  assert.deepEqual(a.subject, b.subject)
+  assert.notEqual(a.subject, b.subject)
+  assert.notEqual(a.subject.name, b.subject.name)
+  a.subject.name!.kanji = 'changed'
+  a.subject.phone = 'changed'
+  const c = map('ADT-00', '-', MSH('ADT^A08^ADT_A01'), 'EVN||20240105101010', PID, 'PV1|0001|O').records[0]!
+  assert.equal(c.subject.name!.kanji, '日野 厚子')
+  assert.equal(c.subject.phone, '090-1234-5678')
+  // The same PID in a file named for another patient is still held: the file name is part of what is read.
+  const name = `1234567891_-_ADT-00_000000000000042_20240105103000000_13_1`
+  const f = parseSsmix2FileName(name)
+  assert.ok(f.ok)
+  const m = parseHl7(encodeIso2022Jp([MSH('ADT^A08^ADT_A01'), 'EVN||20240105101010', PID].join('\r') + '\r'))
+  const misfiled = toClinicalRecords(m, { path: `123/456/1234567891/-/ADT-00/${name}`, file: f.name })
+  assert.deepEqual(misfiled.held[0]?.reasons.map((r) => r.path), ['PID-3'])
+  // Other delimiters, the same PID text: with # as the component separator PID-3 has no PI component, so the
+  // patient ID read differs from the file name's and the message is held (the cached reading is not reused).
+  const hashed = map('ADT-00', '-', MSH('ADT#A08#ADT_A01').replace('MSH|^~', 'MSH|#~'), 'EVN||20240105101010', PID, 'PV1|0001|O')
+  assert.deepEqual(hashed.held[0]?.reasons.map((r) => r.path), ['PID-3'])
+})
+
 const ENDO = [
   'ORC|SC|ORD42|FIL42||CM||||20240105093000',
   'OBR|1|ORD42|FIL42|ES-CS^下部消化管内視鏡検査^99KURA|||20240105093000|||||||||||ACC42||||||ES||||||||DE0001&内視&鏡子~DE0002&助手&一郎',

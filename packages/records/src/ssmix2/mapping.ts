@@ -71,6 +71,27 @@ function sexOf(v: string): Sex | undefined {
 
 /** The patient's identity from PID; errors name the field, never the value. */
 export function readIdentity(pid: Hl7Segment, file?: Ssmix2FileName): { identity?: SubjectIdentity; errors: FieldError[] } {
+  // A patient's messages come in runs with the same PID segment: read once per run. Copies are handed out, so a
+  // caller that changes its record cannot change the next one's subject.
+  const key = `${pid.delimiterChars}\u0000${file?.patientId ?? '\u0001'}\u0000${pid.raw}`
+  let r = IDENTITIES.get(key)
+  if (r === undefined) {
+    r = readIdentityOnce(pid, file)
+    if (IDENTITIES.size >= IDENTITIES_MAX) IDENTITIES.clear()
+    IDENTITIES.set(key, r)
+  }
+  const errors = r.errors.map((e) => ({ ...e }))
+  if (!r.identity) return { errors }
+  const identity = { ...r.identity }
+  if (identity.name) identity.name = { ...identity.name }
+  return { identity, errors }
+}
+
+/** readIdentity's results by delimiters, file-name patient ID and PID segment; bounded, cleared when full. */
+const IDENTITIES = new Map<string, { identity?: SubjectIdentity; errors: FieldError[] }>()
+const IDENTITIES_MAX = 256
+
+function readIdentityOnce(pid: Hl7Segment, file?: Ssmix2FileName): { identity?: SubjectIdentity; errors: FieldError[] } {
   const errors: FieldError[] = []
   const ids = pid.repetitions(3)
   // PID-3 may repeat (hospital ID, insurance numbers...): the CX-5 "PI" one is the patient ID.
