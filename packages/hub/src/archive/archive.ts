@@ -12,12 +12,12 @@ import { isKuraError, loadHubConfig, newId, type HubConfig, type Logger, silentL
 import type { Finding } from '@kura/deid'
 import { readDicom } from '@kura/dicom'
 import {
-  deleteInstance, deleteSeries, deleteStudy, getInstance, openCatalog, openObjectStore, storeInstance, JobQueue,
+  deleteInstance, deleteSeries, deleteStudy, openCatalog, openObjectStore, storeInstance, JobQueue,
   type ArchiveObjectStore, type Catalog, type InstanceRecord,
 } from '@kura/storage'
 import { describeInstance } from './describe.ts'
 import { ArchiveErrors } from './errors.ts'
-import { receive, type LocalFile, type ReceivedObject } from './receive.ts'
+import { receive, type HashedBytes, type LocalFile, type ReceivedObject } from './receive.ts'
 import { readForCheck, receiptFindings } from './receipt-check.ts'
 
 export type IngestResult =
@@ -26,7 +26,7 @@ export type IngestResult =
 
 export interface IngestInput {
   /** The bytes: a stream, a buffer, or a local file with its checked SHA-256 (moved into the store, or removed). */
-  source: Readable | Uint8Array | LocalFile
+  source: Readable | Uint8Array | LocalFile | HashedBytes
   collection: string
   /** When set, an instance of any other study is refused (STOW-RS to /studies/{uid}, PS3.18 10.5.1). */
   studyInstanceUid?: string
@@ -38,6 +38,17 @@ const COLLECTION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 
 /** Values above this are left in the object and served as bulk data (PS3.18 F.2.6). */
 const BULK_THRESHOLD = 1024
+
+/** Originals written at once by ingestMany (each is several file-system calls on the thread pool). */
+const PUT_PARALLEL = 4
+/** SOP Instance UIDs per duplicate lookup (bound parameters). */
+const LOOKUP_CHUNK = 500
+
+interface Prepared {
+  received: ReceivedObject
+  rec: InstanceRecord
+  ok: { sopInstanceUid: string; sopClassUid: string; studyInstanceUid: string; seriesInstanceUid: string }
+}
 
 export function objectKeyFor(sha256: string): string {
   return `dicom/${sha256.slice(0, 2)}/${sha256.slice(2, 4)}/${sha256}`
@@ -58,6 +69,88 @@ export class Archive {
 
   /** Stores one Part 10 object. Never throws for bad input: the result says why it was refused. */
   async ingest(input: IngestInput): Promise<IngestResult> {
+    return (await this.ingestMany([input]))[0]!
+  }
+
+  /**
+   * Stores several Part 10 objects (a gateway's bundle) with the same outcome per object as `ingest`, but the
+   * per-object round trips shared: one duplicate lookup for all, one de-identified check per collection, one
+   * site claim per study, and the catalog rows written together (storeInstance groups concurrent calls into
+   * one transaction). Every original is durable before any of their rows is written, so a crash part-way
+   * leaves at most unreferenced objects, never a row without its bytes. Bytes are held until the end: give
+   * it in-memory objects, or few large ones.
+   */
+  async ingestMany(inputs: IngestInput[]): Promise<IngestResult[]> {
+    const results: IngestResult[] = new Array(inputs.length)
+    const held: Array<Prepared | null> = new Array(inputs.length).fill(null)
+    const deidentified = new Map<string, Promise<boolean>>()
+    const claims = new Map<string, Promise<void>>()
+    const failed = (i: number, e: unknown) => { results[i] = this.failure(e, held[i]?.rec) }
+    try {
+      // 1. Receive, parse, describe, check: each object on its own.
+      for (const [i, input] of inputs.entries()) {
+        const r = await this.prepare(input, deidentified, claims).catch((e) => this.failure(e, undefined))
+        if ('received' in r) held[i] = r
+        else results[i] = r
+      }
+      // 2. Duplicates and conflicts are decided before writing anything, so a retried upload costs one lookup.
+      const live = () => held.flatMap((p, i) => (p && results[i] === undefined ? [i] : []))
+      try {
+        const known = await this.storedSha256(live().map((i) => held[i]!.rec.sopInstanceUid))
+        for (const i of live()) {
+          const { rec, received, ok } = held[i]!
+          const sha = known.get(rec.sopInstanceUid)
+          if (sha === undefined) continue
+          results[i] = sha === received.sha256 ? { status: 'duplicate', ...ok } : refused(ArchiveErrors.conflict(rec.sopInstanceUid, `stored SHA-256 ${sha.slice(0, 12)}…, received ${received.sha256.slice(0, 12)}…`), 'conflict', rec.sopInstanceUid, rec.sopClassUid)
+        }
+      } catch (e) {
+        for (const i of live()) failed(i, e)
+      }
+      // 3. The originals, each durable (fdatasync + rename + folder fsync) before step 4 writes any row.
+      const toPut = live()
+      let next = 0
+      const putter = async () => {
+        while (next < toPut.length) {
+          const i = toPut[next++]!
+          const { received, rec } = held[i]!
+          try {
+            if (received.path) {
+              await this.objects.putFile(rec.objectKey, received.path, { sha256: received.sha256, move: true, verified: true })
+            } else {
+              // receive() hashed this very buffer (or the caller did, as HashedBytes): the filesystem store need not again.
+              const trusted = { sha256: received.sha256, verified: true }
+              await this.objects.put(rec.objectKey, received.buffer!, trusted)
+            }
+          } catch (e) {
+            failed(i, e)
+          }
+        }
+      }
+      await Promise.all(Array.from({ length: Math.min(PUT_PARALLEL, toPut.length) }, putter))
+      // 4. The rows: submitted together, so the catalog writes them in as few transactions as it can.
+      await Promise.all(live().map(async (i) => {
+        const { rec, ok } = held[i]!
+        try {
+          const outcome = await storeInstance(this.catalog.db, rec)
+          if (outcome.status === 'conflict') {
+            // Another process stored this SOP Instance UID with other bytes between our lookup and insert.
+            await this.objects.delete(rec.objectKey)
+            results[i] = refused(ArchiveErrors.conflict(rec.sopInstanceUid, outcome.reason), 'conflict', rec.sopInstanceUid, rec.sopClassUid)
+          } else {
+            results[i] = { status: outcome.status, ...ok }
+          }
+        } catch (e) {
+          failed(i, e)
+        }
+      }))
+      return results
+    } finally {
+      for (const p of held) if (p) await p.received.discard()
+    }
+  }
+
+  /** Receives, parses and describes one object, runs the receipt check and the site claim; a refusal (or quarantine) as a result. */
+  private async prepare(input: IngestInput, deidentified: Map<string, Promise<boolean>>, claims: Map<string, Promise<void>>): Promise<Prepared | IngestResult> {
     if (!COLLECTION.test(input.collection)) return refused(ArchiveErrors.badCollection(input.collection))
     let received
     try {
@@ -67,8 +160,7 @@ export class Archive {
       if (isKuraError(e)) return refused(e)
       return refused(new KuraError('ARCHIVE_RECEIVE_FAILED', `The object's bytes did not arrive completely (${(e as Error)?.message ?? e}); nothing was stored. Send it again.`, { status: 400, cause: e }))
     }
-    let sopInstanceUid: string | undefined
-    let sopClassUid: string | undefined
+    let rec: InstanceRecord | undefined
     try {
       const src = await received.open()
       let parsed
@@ -78,15 +170,14 @@ export class Archive {
         await src.close()
       }
       const objectKey = objectKeyFor(received.sha256)
-      const rec = describeInstance(parsed, { collection: input.collection, objectKey, sha256: received.sha256, size: received.size })
-      sopInstanceUid = rec.sopInstanceUid
-      sopClassUid = rec.sopClassUid
+      rec = describeInstance(parsed, { collection: input.collection, objectKey, sha256: received.sha256, size: received.size })
       if (input.studyInstanceUid && rec.studyInstanceUid !== input.studyInstanceUid) {
         throw ArchiveErrors.studyMismatch(rec.studyInstanceUid, input.studyInstanceUid)
       }
-      const ok = { sopInstanceUid, sopClassUid, studyInstanceUid: rec.studyInstanceUid, seriesInstanceUid: rec.seriesInstanceUid }
+      const ok = { sopInstanceUid: rec.sopInstanceUid, sopClassUid: rec.sopClassUid, studyInstanceUid: rec.studyInstanceUid, seriesInstanceUid: rec.seriesInstanceUid }
 
-      if (await this.isDeidentified(input.collection)) {
+      if (!deidentified.has(input.collection)) deidentified.set(input.collection, this.isDeidentified(input.collection))
+      if (await deidentified.get(input.collection)) {
         const checkSrc = await received.open()
         let findings
         try {
@@ -94,33 +185,41 @@ export class Archive {
         } finally {
           await checkSrc.close()
         }
-        if (findings.length) return await this.quarantine(received, rec, findings)
+        if (findings.length) {
+          const r = await this.quarantine(received, rec, findings)
+          await received.discard()
+          return r
+        }
       }
 
-      if (input.site) await this.claimForSite(rec.studyInstanceUid, input.site)
-
-      // Duplicates and conflicts are decided before writing anything, so a retried upload costs one lookup.
-      const existing = await getInstance(this.catalog.db, sopInstanceUid)
-      if (existing) {
-        if (existing.sha256 === received.sha256) return { status: 'duplicate', ...ok }
-        return refused(ArchiveErrors.conflict(sopInstanceUid, `stored SHA-256 ${existing.sha256.slice(0, 12)}…, received ${received.sha256.slice(0, 12)}…`), 'conflict', sopInstanceUid, sopClassUid)
+      if (input.site) {
+        // A refused claim refuses every object of that study in the batch, as it would one by one.
+        const key = `${rec.studyInstanceUid}\n${input.site}`
+        if (!claims.has(key)) claims.set(key, this.claimForSite(rec.studyInstanceUid, input.site))
+        await claims.get(key)
       }
-      if (received.path) await this.objects.putFile(objectKey, received.path, { sha256: received.sha256, move: true, verified: true })
-      else await this.objects.put(objectKey, received.buffer!, { sha256: received.sha256 })
-      const outcome = await storeInstance(this.catalog.db, rec)
-      if (outcome.status === 'conflict') {
-        // Another process stored this SOP Instance UID with other bytes between our lookup and insert.
-        await this.objects.delete(objectKey)
-        return refused(ArchiveErrors.conflict(sopInstanceUid, outcome.reason), 'conflict', sopInstanceUid, sopClassUid)
-      }
-      return { status: outcome.status, ...ok }
+      return { received, rec, ok }
     } catch (e) {
-      if (isKuraError(e)) return refused(e, 'rejected', sopInstanceUid, sopClassUid)
-      this.log.error({ err: String(e), stack: (e as Error)?.stack }, 'ingest failed')
-      return refused(new KuraError('ARCHIVE_INTERNAL', 'The object could not be stored because of a server error; it was not stored. Retry, and report it if it persists.', { status: 500, cause: e }), 'rejected', sopInstanceUid, sopClassUid)
-    } finally {
       await received.discard()
+      return this.failure(e, rec)
     }
+  }
+
+  /** A refusal for an error thrown while storing: bad input says why; anything else is logged and reported as a server error. */
+  private failure(e: unknown, rec: InstanceRecord | undefined): IngestResult {
+    if (isKuraError(e)) return refused(e, 'rejected', rec?.sopInstanceUid, rec?.sopClassUid)
+    this.log.error({ err: String(e), stack: (e as Error)?.stack }, 'ingest failed')
+    return refused(new KuraError('ARCHIVE_INTERNAL', 'The object could not be stored because of a server error; it was not stored. Retry, and report it if it persists.', { status: 500, cause: e }), 'rejected', rec?.sopInstanceUid, rec?.sopClassUid)
+  }
+
+  /** The stored SHA-256 of each of these SOP Instance UIDs that the catalog holds. */
+  private async storedSha256(uids: string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>()
+    for (let at = 0; at < uids.length; at += LOOKUP_CHUNK) {
+      const rows = await this.catalog.db.selectFrom('instance').select(['sop_instance_uid', 'sha256']).where('sop_instance_uid', 'in', uids.slice(at, at + LOOKUP_CHUNK)).execute()
+      for (const r of rows) out.set(r.sop_instance_uid, r.sha256)
+    }
+    return out
   }
 
   /**

@@ -32,8 +32,15 @@ export interface LocalFile {
   size: number
 }
 
-export async function receive(source: Readable | Uint8Array | LocalFile, tmpDir: string): Promise<ReceivedObject> {
+/** Bytes in memory whose SHA-256 the caller computed itself (a bundle entry checked against its name): not hashed again. */
+export interface HashedBytes {
+  bytes: Uint8Array
+  sha256: string
+}
+
+export async function receive(source: Readable | Uint8Array | LocalFile | HashedBytes, tmpDir: string): Promise<ReceivedObject> {
   if (source instanceof Uint8Array) return inMemory(source, createHash('sha256').update(source).digest('hex'))
+  if ('bytes' in source && source.bytes instanceof Uint8Array) return inMemory(source.bytes, source.sha256)
   if ('path' in source && typeof source.path === 'string' && 'sha256' in source) {
     const { path, sha256, size } = source
     return { sha256, size, path, open: () => FileSource.open(path), discard: () => rm(path, { force: true }) }

@@ -2,18 +2,20 @@
  * @module Completing an upload: check the whole upload's SHA-256, then store every object
  * through the archive (a single Part 10 object, or each entry of a ustar bundle) and collect
  * one outcome per object. Runs before the completing PATCH is answered, so its 204 means
- * "stored and indexed".
+ * "stored and indexed". A bundle's small entries go to the archive in groups (Archive.ingestMany), so the
+ * catalog work is paid per group; a large entry is streamed alone.
  */
 import { createReadStream } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { createHash } from 'node:crypto'
 import { FileSource, KuraError, type ByteSource } from '@kura/core'
-import type { Archive, IngestResult } from '../archive/archive.ts'
+import type { Archive, IngestInput, IngestResult } from '../archive/archive.ts'
 import { completeSlideUpload } from '../slides/upload-complete.ts'
 import { UploadErrors } from './errors.ts'
 import { hashFile } from './part-file.ts'
 import { RangeSource } from './range-source.ts'
+import { ReadAhead } from './read-ahead.ts'
 import { readTarIndex, TarError, type TarEntry } from './ustar.ts'
 import type { UploadRow } from './upload-state.ts'
 
@@ -43,8 +45,9 @@ export interface Completion {
 
 /** Objects up to this size are read into memory once (hash, then ingest), like the archive's own receive. */
 const IN_MEMORY = 16 * 1024 * 1024
-/** Bundle entries stored at once: the catalog write is the slow part, PostgreSQL takes several. */
-const PIPELINE = 4
+/** Entries per ingestMany call (the catalog writes them as one batch) and the bytes they may span: bounds what is held at once. */
+export const GROUP = 128
+export const GROUP_BYTES = 32 * 1024 * 1024
 const NAME = /^([0-9a-f]{64})\.dcm$/
 
 export async function completeUpload(archive: Archive, row: UploadRow, partPath: string, runningSha256: string | null, site?: string): Promise<Completion> {
@@ -62,7 +65,8 @@ export async function completeUpload(archive: Archive, row: UploadRow, partPath:
 
   if (row.kind === 'dicom') {
     // The part file is the object, hash checked: it moves into the store without another copy.
-    const source = row.upload_length <= IN_MEMORY ? await readFile(partPath) : { path: partPath, sha256, size: row.upload_length }
+    // Either way its hash is the whole upload's, just checked: the archive does not hash it again.
+    const source = row.upload_length <= IN_MEMORY ? { bytes: await readFile(partPath), sha256 } : { path: partPath, sha256, size: row.upload_length }
     const r = await archive.ingest({ source, collection: row.collection, studyInstanceUid: row.study_instance_uid, site })
     return { result: { state: 'complete', ...base, objects: [outcomeOf(r, sha256)] }, hashedBy }
   }
@@ -71,44 +75,84 @@ export async function completeUpload(archive: Archive, row: UploadRow, partPath:
   try {
     let entries: TarEntry[]
     try {
-      entries = await readTarIndex(file)
+      entries = await readTarIndex(new ReadAhead(file))
     } catch (e) {
       if (e instanceof TarError) return fail(UploadErrors.badBundle(e.message))
       throw e
     }
     if (entries.length !== row.object_count) return fail(UploadErrors.countMismatch(row.object_count, entries.length))
     const objects: ObjectOutcome[] = new Array(entries.length)
-    let next = 0
-    const worker = async () => {
-      while (next < entries.length) {
-        const i = next++
+    for (let i = 0; i < entries.length; ) {
+      if (entries[i]!.size > IN_MEMORY) {
         objects[i] = await storeEntry(archive, file, entries[i]!, row, site)
+        i++
+        continue
       }
+      const end = groupEnd(entries, i)
+      await storeGroup(archive, file, entries, i, end, row, site, objects)
+      i = end
     }
-    await Promise.all(Array.from({ length: Math.min(PIPELINE, entries.length) }, worker))
     return { result: { state: 'complete', ...base, objects }, hashedBy }
   } finally {
     await file.close()
   }
 }
 
-async function storeEntry(archive: Archive, file: FileSource, entry: TarEntry, row: UploadRow, site: string | undefined): Promise<ObjectOutcome> {
+/** Where the group of small entries starting at `from` ends: at most GROUP entries spanning at most GROUP_BYTES. */
+export function groupEnd(entries: TarEntry[], from: number): number {
+  const start = entries[from]!.offset
+  let end = from + 1
+  while (end < entries.length && end - from < GROUP) {
+    const e = entries[end]!
+    if (e.size > IN_MEMORY || e.offset + e.size - start > GROUP_BYTES) break
+    end++
+  }
+  return end
+}
+
+/**
+ * Entries [from, end) of a bundle (consecutive in the file): read in one piece, each entry a view of it (no
+ * copy), hashed once (its name is checked, and the archive trusts that hash), and stored through ingestMany,
+ * so the catalog lookups and writes are paid per group, not per object.
+ */
+async function storeGroup(archive: Archive, file: FileSource, entries: TarEntry[], from: number, end: number, row: UploadRow, site: string | undefined, objects: ObjectOutcome[]): Promise<void> {
+  const start = entries[from]!.offset
+  const last = entries[end - 1]!
+  const span = await file.read(start, last.offset + last.size - start)
+  const inputs: IngestInput[] = []
+  const slots: number[] = []
+  for (let i = from; i < end; i++) {
+    const entry = entries[i]!
+    const bytes = span.subarray(entry.offset - start, entry.offset - start + entry.size)
+    const checked = checkEntry(entry, createHash('sha256').update(bytes).digest('hex'))
+    if ('outcome' in checked) {
+      objects[i] = checked
+      continue
+    }
+    inputs.push({ source: { bytes, sha256: checked.sha256 }, collection: row.collection, studyInstanceUid: row.study_instance_uid, site })
+    slots.push(i)
+  }
+  const results = await archive.ingestMany(inputs)
+  results.forEach((r, k) => (objects[slots[k]!] = outcomeOf(r, (inputs[k]!.source as { sha256: string }).sha256)))
+}
+
+/** The entry's hash against its name: the hash, or the outcome that refuses it. */
+function checkEntry(entry: TarEntry, actual: string): { sha256: string } | ObjectOutcome {
   const m = NAME.exec(basename(entry.name))
   const named = m?.[1] ?? ''
   if (!m) return { sopInstanceUid: '', sha256: named, outcome: 'rejected', reason: `Bundle entry "${entry.name.slice(0, 100)}" is not named <sha256 hex>.dcm; it was not stored.` }
-  const src = new RangeSource(file, entry.offset, entry.size)
-  let source: Uint8Array | ReturnType<typeof createReadStream>
-  let actual: string
-  if (entry.size <= IN_MEMORY) {
-    source = await src.read(0, entry.size)
-    actual = createHash('sha256').update(source).digest('hex')
-  } else {
-    actual = await hashRange(src)
-    source = createReadStream(file.path, { start: entry.offset, end: entry.offset + entry.size - 1, highWaterMark: 1024 * 1024 })
-  }
   // The whole bundle's hash was right, so a wrong name is the sender's mistake: refuse, never guess.
   if (actual !== named) return { sopInstanceUid: '', sha256: named, outcome: 'rejected', reason: `Bundle entry ${entry.name.slice(0, 100)} has SHA-256 ${actual}, not the one its name gives; it was not stored.` }
-  return outcomeOf(await archive.ingest({ source, collection: row.collection, studyInstanceUid: row.study_instance_uid, site }), actual)
+  return { sha256: actual }
+}
+
+/** A large entry (past IN_MEMORY): hashed, then streamed into the archive alone. */
+async function storeEntry(archive: Archive, file: FileSource, entry: TarEntry, row: UploadRow, site: string | undefined): Promise<ObjectOutcome> {
+  if (!NAME.test(basename(entry.name))) return checkEntry(entry, '') as ObjectOutcome
+  const checked = checkEntry(entry, await hashRange(new RangeSource(file, entry.offset, entry.size)))
+  if ('outcome' in checked) return checked
+  const source = createReadStream(file.path, { start: entry.offset, end: entry.offset + entry.size - 1, highWaterMark: 1024 * 1024 })
+  return outcomeOf(await archive.ingest({ source, collection: row.collection, studyInstanceUid: row.study_instance_uid, site }), checked.sha256)
 }
 
 async function hashRange(src: ByteSource): Promise<string> {

@@ -34,8 +34,11 @@ import { RollbackWith, rollbackAware, withRetry } from './transactions.ts'
 type Db = Kysely<Database>
 type Trx = Transaction<Database>
 
-/** Largest batch: keeps one statement well under every engine's bound-parameter limit. */
-const MAX_BATCH = 64
+/**
+ * Largest batch: 16 parameters a row keeps one statement well under every engine's bound-parameter limit.
+ * 128 lets a gateway bundle's group of objects (the hub's ingestMany, 128 at a time) commit as one batch.
+ */
+const MAX_BATCH = 128
 
 /**
  * Catalogs one instance whose bytes are already in the object store. Never overwrites: an
@@ -279,7 +282,11 @@ async function storeInSavepoint(trx: Trx, item: Item, now: string): Promise<Stor
  * PostgreSQL the types of otherwise untyped parameters.
  */
 function insertIntoKnownSeries(items: Item[], now: string) {
-  const rows = items.map(
+  // A SOP Instance UID twice in one batch: only the first is offered here, so it is the one stored on every
+  // engine (PostgreSQL inserts VALUES rows in no set order); the later one takes the slow path and is judged against it.
+  const seen = new Set<string>()
+  const firsts = items.filter(({ rec }) => !seen.has(rec.sopInstanceUid) && seen.add(rec.sopInstanceUid) !== undefined)
+  const rows = firsts.map(
     ({ rec, instanceId }) => sql`(${instanceId}, ${rec.sopInstanceUid}, ${rec.sopClassUid}, cast(${rec.instanceNumber} as integer),
       cast(${rec.rows} as integer), cast(${rec.columns} as integer), cast(${rec.numberOfFrames} as integer), ${rec.transferSyntaxUid},
       ${rec.objectKey}, ${rec.sha256}, cast(${rec.size} as bigint), ${rec.instanceJson}, ${rec.seriesInstanceUid},

@@ -58,7 +58,8 @@ export class FilesystemObjectStore implements ArchiveObjectStore {
     return join(this.tmpDir, `${newId()}.part`)
   }
 
-  async put(key: string, body: Readable | Uint8Array, opts: PutOptions = {}): Promise<ObjectInfo> {
+  /** `verified` (as for putFile): the caller hashed exactly this buffer and `sha256` is that hash, so it is not hashed again. */
+  async put(key: string, body: Readable | Uint8Array, opts: PutOptions & { verified?: boolean } = {}): Promise<ObjectInfo> {
     const final = this.pathOf(key)
     const tmp = this.tempPath()
     let sha256: string
@@ -66,7 +67,7 @@ export class FilesystemObjectStore implements ArchiveObjectStore {
     try {
       if (body instanceof Uint8Array) {
         // Check before writing anything: a mismatching buffer never touches the disk.
-        sha256 = sha256Hex(body)
+        sha256 = opts.verified && opts.sha256 ? opts.sha256 : sha256Hex(body)
         if (opts.sha256 && opts.sha256 !== sha256) throw StorageErrors.checksumMismatch(key, opts.sha256, sha256)
         const fh = await open(tmp, 'wx')
         try {
