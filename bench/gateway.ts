@@ -85,7 +85,8 @@ interface WholePath { receiveRate: number; rate: number; gatewayCpuMs: number; h
 
 /** `kura gateway` (a child process, its DICOM source on a free port) in front of a fresh `kura hub`. */
 async function wholePath(dirs: string[], expected: number, root: string): Promise<WholePath> {
-  const hub = await startHub()
+  // KURA_BENCH_HUB_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the hub alone.
+  const hub = await startHub({ nodeArgs: (process.env.KURA_BENCH_HUB_NODE_ARGS ?? '').split(' ').filter(Boolean) })
   const dir = join(root, 'kura-bench-gateway-site')
   rmSync(dir, { recursive: true, force: true })
   mkdirSync(dir, { recursive: true })
@@ -174,6 +175,8 @@ export async function run(argv: string[]): Promise<void> {
     associations: { type: 'string', default: '4', help: 'parallel storescu (associations) in the second receive run' },
     reps: { type: 'string', default: '1', help: 'rounds; each round runs every side once, interleaved (the range is reported)' },
     'receive-only': { type: 'boolean', default: false, help: 'skip the whole path (receive → de-identify → upload → hub indexed)' },
+    'whole-only': { type: 'boolean', default: false, help: 'skip the receive-alone sides (Orthanc and Kura\'s DICOM source): only the whole path' },
+    'one-association': { type: 'boolean', default: false, help: 'only the one-association mode' },
     root: { type: 'string', default: '/tmp', help: 'where the receivers write' },
   })
   if (!f) return
@@ -187,7 +190,7 @@ export async function run(argv: string[]): Promise<void> {
   }
   const corpus = await smallCorpus(instances, size)
   const n = countFiles(corpus)
-  const modes = [{ name: '1 association', dirs: [corpus] }, { name: `${assocs} associations`, dirs: slices(corpus, assocs) }]
+  const modes = [{ name: '1 association', dirs: [corpus] }, ...(f['one-association'] ? [] : [{ name: `${assocs} associations`, dirs: slices(corpus, assocs) }])]
   console.log(`corpus: ${n} CT ${size}×${size} instances (${corpus})`)
 
   const rec = new Map<string, { rates: number[]; rss: number[]; cpu: number[]; loads: number[]; bad: string[] }>()
@@ -195,7 +198,7 @@ export async function run(argv: string[]): Promise<void> {
   const whole: WholePath[] = []
   const wholeLoads: number[] = []
   for (let rep = 0; rep < reps; rep++) {
-    for (const m of modes) {
+    for (const m of f['whole-only'] ? [] : modes) {
       for (const side of ['orthanc', 'kura'] as const) {
         const c = cell(`${side}|${m.name}`)
         c.loads.push(loadavg()[0]!)

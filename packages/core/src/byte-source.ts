@@ -4,6 +4,7 @@
  * Every large-file reader (DICOM, slides) reads through this, so a multi-gigabyte object is
  * never loaded whole and the same reader works on a local file and on an S3 object.
  */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { CoreErrors } from './errors.ts'
 
@@ -65,6 +66,28 @@ export const isTiffHeader = (b: Uint8Array): boolean =>
 
 /** A DICOM Part 10 file: "DICM" after the 128-byte preamble. */
 export const isDicomHeader = (b: Uint8Array): boolean => b.length >= 132 && b[128] === 0x44 && b[129] === 0x49 && b[130] === 0x43 && b[131] === 0x4d
+
+/**
+ * The whole file when it is at most `max` bytes, else null: one open answers both "how big" and "what bytes", with
+ * synchronous calls (for tens of KB a thread-pool round trip costs more than the read).
+ */
+export function readFileIfAtMost(path: string, max: number): Buffer | null {
+  const fd = openSync(path, 'r')
+  try {
+    const size = fstatSync(fd).size
+    if (size > max) return null
+    const buf = Buffer.allocUnsafe(size)
+    let got = 0
+    while (got < size) {
+      const n = readSync(fd, buf, got, size - got, got)
+      if (n === 0) break
+      got += n
+    }
+    return got === size ? buf : buf.subarray(0, got)
+  } finally {
+    closeSync(fd)
+  }
+}
 
 /** The first `n` bytes of a file (fewer when it is shorter): enough to tell DICOM ("DICM" at 128) from TIFF. */
 export async function readHead(path: string, n: number): Promise<Buffer> {

@@ -24,6 +24,6 @@ export { planPixels, withPixelPlan, maskNative, MAX_PIXEL_BYTES, type PixelPlan,
 export { PixelErrors } from './pixels/errors.ts'
 export { recordDeidentified } from './reid/record.ts'
 export { deidentifyBytes, SMALL_OBJECT_BYTES } from './engine/bytes.ts'
-export { deidentifyFile, isOutputWriteError, type DeidFileOptions, type DeidFileOutcome } from './engine/deidentify-file.ts'
+export { deidentifyFile, deidentifyInMemory, isOutputWriteError, type DeidBytesOutcome, type DeidFileOptions, type DeidFileOutcome } from './engine/deidentify-file.ts'
 export { deidentifySlide, verifySlideOutput, SlideDeidErrors, scrubAperioDescription, isIdentifyingAperioKey, SCRUBBED_TAGS, type SlideDeidOptions, type SlideDeidReport, type RemovableImage } from './slides/index.ts'
 export { deidentifyRecord, collectRecordIdentifiers, recordIdentifiers, type RecordIdentifiers, verifyRecord, textScrubber, romajiOf, RecordDeidErrors, RECORD_DEID_METHOD, type RecordDeidContext, type TextScrubber } from './records/index.ts'

@@ -85,6 +85,8 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     pollMs: opts.pollMs,
     log,
     onQueued: () => uploader.kick(),
+    // Nothing more arriving: the uploader sends what is queued without waiting out its linger.
+    onIdle: () => uploader.flush(),
     // Records use the same policy, secret and collection as the images: one pseudonymous subject for both.
     records: recordStage,
   })
@@ -168,10 +170,9 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
         spoolDir: config.spool,
         minFreeBytes: config.limits.minFreeDiskBytes,
         log,
-        onStored: (entry) => {
-          outbox.add({ id: entry.id, source: 'dimse', sourceRef: entry.callingAE, bytes: entry.bytes, sha256: entry.sha256, receivedAt: Date.parse(entry.receivedAt) })
-          pipeline.kick()
-        },
+        // The row is added with others in the pipeline's next pass (one commit for many): the object is durable in
+        // incoming/ already, and one a crash leaves without a row is adopted from its file.
+        onStored: (entry) => pipeline.received({ id: entry.id, source: 'dimse', sourceRef: entry.callingAE, bytes: entry.bytes, sha256: entry.sha256, receivedAt: Date.parse(entry.receivedAt) }),
       })
     }
     for (const f of [...folders, ...ssmix2, ...vendorExports]) f.start()

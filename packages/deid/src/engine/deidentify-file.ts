@@ -10,10 +10,10 @@
  * retry; everything else about a bad object is an outcome, never an exception.
  */
 import { createHash } from 'node:crypto'
-import { closeSync, createWriteStream, fstatSync, fsyncSync, openSync, readSync, rmSync, writeSync } from 'node:fs'
+import { closeSync, createWriteStream, fsyncSync, openSync, rmSync, writeSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { once } from 'node:events'
-import { FileSource, isKuraError } from '@kura/core'
+import { FileSource, isKuraError, readFileIfAtMost } from '@kura/core'
 import { readDicom, readDicomBuffer, type ParsedDicom } from '@kura/dicom'
 import type { Policy } from '../policy/schema.ts'
 import { recordDeidentified } from '../reid/record.ts'
@@ -67,83 +67,61 @@ export function isOutputWriteError(e: unknown): boolean {
 
 /** De-identifies `input` into `output` (which must not exist) and verifies it. */
 export async function deidentifyFile(input: string, output: string, o: DeidFileOptions): Promise<DeidFileOutcome> {
-  const ctx = { policy: o.policy, secret: o.secret, collection: o.collection }
-  const inputBytes = readIfSmall(input)
+  const inputBytes = readFileIfAtMost(input, SMALL_OBJECT_BYTES)
   try {
+    if (inputBytes) {
+      const r = await deidentifyInMemory(inputBytes, o)
+      if (r.kind === 'unreadable' || r.kind === 'failed') return r
+      writeOutput(output, r.output, o.durable ?? false)
+      const w: Written = { output, sha256: r.sha256, bytes: r.output.length, source: r.source, written: r.written, report: r.report }
+      return r.kind === 'clean' ? { kind: 'clean', ...w } : { kind: 'quarantined', findings: r.findings, ...w }
+    }
+    // Large: streamed to disk, then read back for verification with pixel data left on disk.
     let source: ParsedDicom
     let report: DeidReport
-    let sha256: string
-    let bytes: number
-    let written: ParsedDicom | null = null
-    if (inputBytes) {
+    const hash = createHash('sha256')
+    let bytes = 0
+    const src = await FileSource.open(input)
+    try {
       try {
-        source = readDicomBuffer(inputBytes)
+        source = await readDicom(src)
       } catch (e) {
         return { kind: 'unreadable', reason: `not a readable DICOM file: ${errorText(e)}` }
       }
-      let out: Uint8Array
       try {
-        const r = await deidentifyBytes(inputBytes, ctx, source)
-        out = r.output
+        const r = await deidentify(source, src, { policy: o.policy, secret: o.secret, collection: o.collection })
         report = r.report
-      } catch (e) {
-        return { kind: 'failed', reason: `the de-identification engine failed: ${errorText(e)}` }
-      }
-      writeOutput(output, out, o.durable ?? false)
-      sha256 = createHash('sha256').update(out).digest('hex')
-      bytes = out.length
-      try {
-        written = readDicomBuffer(out, { bulkDataThreshold: VERIFY_BULK_THRESHOLD })
+        const ws = createWriteStream(output, { flags: 'wx', mode: 0o600, flush: o.durable ?? false })
+        const closed = once(ws, 'close')
+        try {
+          for await (const chunk of r.output) {
+            hash.update(chunk)
+            bytes += chunk.length
+            if (!ws.write(chunk)) await once(ws, 'drain')
+          }
+        } finally {
+          ws.end()
+          await closed
+        }
       } catch (e) {
         await rm(output, { force: true })
-        return { kind: 'failed', reason: `verification could not read the output: ${errorText(e)}` }
+        if (isOutputWriteError(e)) throw e
+        return { kind: 'failed', reason: `the de-identification engine failed: ${errorText(e)}` }
       }
-    } else {
-      const src = await FileSource.open(input)
-      try {
-        try {
-          source = await readDicom(src)
-        } catch (e) {
-          return { kind: 'unreadable', reason: `not a readable DICOM file: ${errorText(e)}` }
-        }
-        const hash = createHash('sha256')
-        bytes = 0
-        try {
-          const r = await deidentify(source, src, ctx)
-          report = r.report
-          const ws = createWriteStream(output, { flags: 'wx', mode: 0o600, flush: o.durable ?? false })
-          const closed = once(ws, 'close')
-          try {
-            for await (const chunk of r.output) {
-              hash.update(chunk)
-              bytes += chunk.length
-              if (!ws.write(chunk)) await once(ws, 'drain')
-            }
-          } finally {
-            ws.end()
-            await closed
-          }
-        } catch (e) {
-          await rm(output, { force: true })
-          if (isOutputWriteError(e)) throw e
-          return { kind: 'failed', reason: `the de-identification engine failed: ${errorText(e)}` }
-        }
-        sha256 = hash.digest('hex')
-      } finally {
-        await src.close()
-      }
+    } finally {
+      await src.close()
     }
+    const sha256 = hash.digest('hex')
     // Recorded before the output can go anywhere, so every pseudonym that leaves can be traced back on site.
     if (o.reid) recordDeidentified(o.reid, source.dataset, report, o.collection)
+    let written: ParsedDicom
     let findings: Finding[]
     try {
-      if (!written) {
-        const out = await FileSource.open(output)
-        try {
-          written = await readDicom(out, { bulkDataThreshold: VERIFY_BULK_THRESHOLD })
-        } finally {
-          await out.close()
-        }
+      const out = await FileSource.open(output)
+      try {
+        written = await readDicom(out, { bulkDataThreshold: VERIFY_BULK_THRESHOLD })
+      } finally {
+        await out.close()
       }
       findings = verifyDeidentified(written, collectIdentifiers(source), { source, retainedSources: sourcesRetainedBy(o.policy.options) }).findings
     } catch (e) {
@@ -159,23 +137,46 @@ export async function deidentifyFile(input: string, output: string, o: DeidFileO
   }
 }
 
-/** The whole file when it is at most SMALL_OBJECT_BYTES, else null (one open, its fstat, reads, one close). */
-function readIfSmall(path: string): Buffer | null {
-  const fd = openSync(path, 'r')
+export type DeidBytesOutcome =
+  | { kind: 'clean' | 'quarantined'; output: Uint8Array; sha256: string; source: ParsedDicom; written: ParsedDicom; report: DeidReport; findings: Finding[] }
+  | { kind: 'unreadable'; reason: string }
+  | { kind: 'failed'; reason: string }
+
+/**
+ * The small-object sequence in memory: read, de-identify, record the pseudonyms, verify the output bytes
+ * independently. Nothing is written: `deidentifyFile` writes `output` itself, the gateway's pipeline writes a
+ * whole batch's outputs off the main thread and flushes them together.
+ */
+export async function deidentifyInMemory(input: Uint8Array, o: Omit<DeidFileOptions, 'durable'>): Promise<DeidBytesOutcome> {
+  let source: ParsedDicom
   try {
-    const size = fstatSync(fd).size
-    if (size > SMALL_OBJECT_BYTES) return null
-    const buf = Buffer.allocUnsafe(size)
-    let got = 0
-    while (got < size) {
-      const n = readSync(fd, buf, got, size - got, got)
-      if (n === 0) break
-      got += n
-    }
-    return got === size ? buf : buf.subarray(0, got)
-  } finally {
-    closeSync(fd)
+    source = readDicomBuffer(input)
+  } catch (e) {
+    return { kind: 'unreadable', reason: `not a readable DICOM file: ${errorText(e)}` }
   }
+  let output: Uint8Array
+  let report: DeidReport
+  try {
+    ;({ output, report } = await deidentifyBytes(input, { policy: o.policy, secret: o.secret, collection: o.collection }, source))
+  } catch (e) {
+    return { kind: 'failed', reason: `the de-identification engine failed: ${errorText(e)}` }
+  }
+  const sha256 = createHash('sha256').update(output).digest('hex')
+  let written: ParsedDicom
+  try {
+    written = readDicomBuffer(output, { bulkDataThreshold: VERIFY_BULK_THRESHOLD })
+  } catch (e) {
+    return { kind: 'failed', reason: `verification could not read the output: ${errorText(e)}` }
+  }
+  // Recorded before the output can go anywhere, so every pseudonym that leaves can be traced back on site.
+  if (o.reid) recordDeidentified(o.reid, source.dataset, report, o.collection)
+  let findings: Finding[]
+  try {
+    findings = verifyDeidentified(written, collectIdentifiers(source), { source, retainedSources: sourcesRetainedBy(o.policy.options) }).findings
+  } catch (e) {
+    return { kind: 'failed', reason: `verification could not read the output: ${errorText(e)}` }
+  }
+  return { kind: findings.length === 0 ? 'clean' : 'quarantined', output, sha256, source, written, report, findings }
 }
 
 /** Writes `bytes` to a new file `path` ('wx': never over an existing one); on failure nothing is left there. */

@@ -12,7 +12,7 @@ function spool(): string {
 
 const deid = (sha: string, series = 'S1') => ({ sha256: sha, bytes: 10, studyUid: '1.2.3', seriesUid: series, sopUid: `1.2.3.${sha}` })
 
-test('an object moves received → deidentified → queued → uploading → confirmed, and illegal moves are refused', () => {
+test('an object moves received → deidentified → queued → uploading → confirmed, and illegal moves are refused', async () => {
   const dir = spool()
   const ob = Outbox.open(dir)
   try {
@@ -30,6 +30,7 @@ test('an object moves received → deidentified → queued → uploading → con
     ob.confirm(['a'], 'stored')
     assert.equal(ob.get('a')!.state, 'confirmed')
     assert.equal(ob.get('a')!.outcome, 'stored')
+    await ob.cleanRemoval('aa')
     assert.equal(existsSync(ob.cleanPath('aa')), false, 'the clean file goes once the hub has it; the row stays')
     assert.throws(() => ob.markQuarantined('a', 'x'), /cannot move/)
   } finally {
@@ -182,6 +183,34 @@ test('a spooled object without a sidecar (the DICOM receiver writes none) is ado
     assert.equal(row.input_bytes, bytes.length)
     assert.equal(row.input_sha256, createHash('sha256').update(bytes).digest('hex'))
     assert.equal(row.source, 'dimse')
+  } finally {
+    ob.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('a clean file held by the pipeline (published, not yet recorded) survives the confirm of another object with the same content', async () => {
+  const dir = spool()
+  const ob = Outbox.open(dir)
+  try {
+    ob.addMany([{ id: 'a', source: 'dimse', bytes: 3 }, { id: 'b', source: 'dimse', bytes: 3 }])
+    assert.equal(ob.pending().length, 2, 'addMany records every object')
+    writeFileSync(ob.cleanPath('same'), 'x')
+    ob.markDeidentified('a', deid('same'))
+    ob.enqueue('a')
+    assert.equal(ob.claim({ bundleBytes: 1e6, largeObjectBytes: 1e6 }).length, 1)
+    // 'b' de-identified to the same content and its file is published, but its row is not recorded yet.
+    ob.holdClean('same')
+    ob.confirm(['a'], 'stored')
+    await ob.cleanRemoval('same')
+    assert.ok(existsSync(ob.cleanPath('same')), 'a held file is not removed')
+    ob.markDeidentified('b', deid('same'))
+    ob.enqueue('b')
+    ob.releaseClean('same')
+    assert.equal(ob.claim({ bundleBytes: 1e6, largeObjectBytes: 1e6 })[0]!.id, 'b')
+    ob.confirm(['b'], 'duplicate')
+    await ob.cleanRemoval('same')
+    assert.equal(existsSync(ob.cleanPath('same')), false, 'released, it goes with the last object that needs it')
   } finally {
     ob.close()
     rmSync(dir, { recursive: true, force: true })

@@ -130,3 +130,72 @@ test('a file that is still growing is not taken until it has settled', async () 
     rmSync(root, { recursive: true, force: true })
   }
 })
+
+test('reported objects go through in one batch; a batch whose outputs cannot be written records nothing, and is done once the spool is writable again', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'kura-batch-'))
+  const outbox = Outbox.open(join(root, 'spool'))
+  outbox.recover()
+  let idle = 0
+  const pipeline = new Pipeline(outbox, { policy: BASIC_POLICY, secret: generateSecret(), collection: 'test' }, { pollMs: 100, onIdle: () => idle++ })
+  try {
+    const instances = smallStudies(1, 2, 6)
+    // The clean folder is not a folder: every output write fails (ENOTDIR), as a full or read-only disk would.
+    rmSync(outbox.clean, { recursive: true })
+    writeFileSync(outbox.clean, 'not a folder')
+    pipeline.start()
+    instances.forEach((inst, i) => {
+      writeFileSync(outbox.incomingPath(`o${i}`), inst.bytes)
+      pipeline.received({ id: `o${i}`, source: 'dimse', sourceRef: 'CT1', bytes: inst.bytes.length, sha256: sha(inst.bytes) })
+    })
+    await until('the pause', () => /could not write to the spool/.test(pipeline.counters.paused ?? ''))
+    const states = () => (outbox.db.prepare('SELECT state, COUNT(*) AS n FROM objects GROUP BY state').all() as Array<{ state: string; n: number }>).map((r) => `${r.state}:${r.n}`)
+    assert.deepEqual(states(), [`received:${instances.length}`], 'nothing of the failed batch is recorded')
+    assert.equal(readdirSync(outbox.incoming).length, instances.length, 'every input stays')
+    assert.equal(outbox.get('o0')!.source_ref, 'CT1', 'the reported rows were added')
+    assert.equal(idle, 0)
+
+    rmSync(outbox.clean)
+    mkdirSync(outbox.clean)
+    await until('every object queued', () => pipeline.counters.clean === instances.length)
+    assert.deepEqual(states(), [`queued:${instances.length}`])
+    assert.equal(pipeline.counters.paused, null)
+    assert.deepEqual(readdirSync(outbox.incoming), [], 'inputs go once recorded')
+    const clean = readdirSync(outbox.clean)
+    assert.equal(clean.length, instances.length, 'one durable output each, no temporary file left')
+    for (const name of clean) assert.equal(name, `${sha(readFileSync(join(outbox.clean, name)))}.dcm`)
+    await until('the idle call', () => idle === 1, 5_000)
+  } finally {
+    await pipeline.stop()
+    outbox.close()
+    rmSync(root, { recursive: true, force: true })
+  }
+})
+
+test('an outbox that cannot be written pauses the pipeline instead of crashing it, and reported objects are recorded once it can', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'kura-outbox-full-'))
+  const outbox = Outbox.open(join(root, 'spool'))
+  outbox.recover()
+  const pipeline = new Pipeline(outbox, { policy: BASIC_POLICY, secret: generateSecret(), collection: 'test' }, { pollMs: 100 })
+  const addMany = outbox.addMany.bind(outbox)
+  let failures = 0
+  outbox.addMany = (objects) => {
+    if (failures++ === 0) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' })
+    addMany(objects)
+  }
+  try {
+    const inst = smallStudies(1, 1, 1)[0]!
+    pipeline.start()
+    writeFileSync(outbox.incomingPath('one'), inst.bytes)
+    pipeline.received({ id: 'one', source: 'dimse', sourceRef: 'CT1', bytes: inst.bytes.length, sha256: sha(inst.bytes) })
+    // The pause lasts until the next pass (here at once: the failure was a single one); its event stays.
+    await until('the object queued', () => outbox.get('one')?.state === 'queued')
+    assert.ok(outbox.lastEvents(20).some((e) => /the pipeline could not write to the outbox: database or disk is full/.test(e.message)))
+    assert.equal(failures, 2, 'the rows were added at the next pass')
+    assert.equal(outbox.get('one')!.source_ref, 'CT1', 'the reported row, not one adopted from the file')
+    assert.equal(pipeline.counters.paused, null)
+  } finally {
+    await pipeline.stop()
+    outbox.close()
+    rmSync(root, { recursive: true, force: true })
+  }
+})

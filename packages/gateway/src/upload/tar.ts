@@ -4,9 +4,12 @@
  */
 import { createHash } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { once } from 'node:events'
 
 const BLOCK = 512
+/** Entries up to this size are read whole (most bundled instances); larger ones stream. */
+const SMALL_ENTRY_BYTES = 1 << 20
 /** 11 octal digits: the ustar size field's limit. */
 export const USTAR_MAX_FILE = 8 * 1024 ** 3 - 1
 
@@ -59,9 +62,16 @@ export async function writeUstar(entries: readonly TarEntry[], out: string, mtim
     for (const e of entries) {
       await put(ustarHeader(e.name, e.size, mtime))
       let n = 0
-      for await (const chunk of createReadStream(e.path, { highWaterMark: 1 << 20 })) {
-        n += (chunk as Buffer).length
-        await put(chunk as Buffer)
+      if (e.size <= SMALL_ENTRY_BYTES) {
+        // One read into a buffer of the file's size: a stream would allocate a whole highWaterMark buffer per file.
+        const data = await readFile(e.path)
+        n = data.length
+        await put(data)
+      } else {
+        for await (const chunk of createReadStream(e.path, { highWaterMark: 1 << 20 })) {
+          n += (chunk as Buffer).length
+          await put(chunk as Buffer)
+        }
       }
       if (n !== e.size) throw new Error(`${e.path} is ${n} bytes, expected ${e.size}`)
       const pad = (BLOCK - (e.size % BLOCK)) % BLOCK

@@ -163,3 +163,34 @@ test('clinical records travel in batches to POST /api/records and are settled pe
     rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test('flush sends a freshly queued object at once instead of lingering for the rest of its series', async () => {
+  const seen: string[] = []
+  const server = createServer((req, res) => {
+    req.resume()
+    req.on('end', () => { seen.push(`${req.method} ${req.url}`); res.writeHead(503).end() })
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const hub = `http://127.0.0.1:${(server.address() as { port: number }).port}`
+  const dir = mkdtempSync(join(tmpdir(), 'kura-upl-'))
+  writeFileSync(join(dir, 'token'), 'kura_x')
+  const ob = Outbox.open(join(dir, 'spool'))
+  ob.add({ id: 'a', source: 'dimse', bytes: 3 })
+  writeFileSync(ob.cleanPath('aa'), 'abc')
+  ob.markDeidentified('a', { sha256: 'aa', bytes: 3, studyUid: '1.2', seriesUid: '1.2.1', sopUid: '1.2.1.1' })
+  ob.enqueue('a')
+  const up = new Uploader(ob, { hub, tokenFile: join(dir, 'token'), collection: 'c', concurrency: 1, bandwidth: new Bandwidth(0), bundleBytes: 1e6, largeObjectBytes: 1e6, chunkBytes: 65536, backoffMs: 60_000, pollMs: 20, lingerMs: 60_000 })
+  try {
+    up.start()
+    await new Promise((r) => setTimeout(r, 300))
+    assert.deepEqual(seen, [], 'lingering: the rest of the series may still come')
+    up.flush()
+    await until('the upload', () => seen.length > 0, 5_000)
+    assert.equal(seen[0], 'POST /uploads')
+  } finally {
+    await up.stop()
+    ob.close()
+    server.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+})

@@ -69,6 +69,8 @@ export class Uploader {
   private stopped = true
   private wake: (() => void) | null = null
   private loops: Promise<void>[] = []
+  /** Send what is queued without the linger (see `flush`), until a claim finds nothing due. */
+  private flushing = false
   /** Aborts uploads in flight at shutdown: they resume from the hub's offset at the next start. */
   private readonly abort = new AbortController()
 
@@ -106,6 +108,15 @@ export class Uploader {
     this.loops = Array.from({ length: this.o.concurrency }, (_, i) => this.loop(i))
   }
 
+  /**
+   * No more of any series is coming soon (the pipeline has been idle a while): send what is queued now instead of
+   * lingering for the rest of its series, so a study's last objects do not wait the linger for nothing.
+   */
+  flush(): void {
+    this.flushing = true
+    this.kick()
+  }
+
   /** New work is queued: wake an idle worker. */
   kick(): void {
     const w = this.wake
@@ -141,8 +152,9 @@ export class Uploader {
       if (this.state.hubFullUntil && Date.now() < this.state.hubFullUntil) { await this.sleep(Math.min(poll * 5, this.state.hubFullUntil - Date.now())); continue }
       const recs = this.records.claim(Math.min(RECORD_BATCH_MAX, this.o.recordBatch ?? RECORD_BATCH_MAX), RECORD_BATCH_BYTES - 64 * 1024)
       if (recs.length > 0) { await this.sendRecords(recs); continue }
-      const rows = this.outbox.claim({ bundleBytes: this.o.bundleBytes, largeObjectBytes: this.o.largeObjectBytes, lingerMs: this.o.lingerMs ?? 1000 })
+      const rows = this.outbox.claim({ bundleBytes: this.o.bundleBytes, largeObjectBytes: this.o.largeObjectBytes, lingerMs: this.flushing ? 0 : this.o.lingerMs ?? 1000 })
       if (rows.length === 0) {
+        this.flushing = false
         const due = this.outbox.nextDue()
         await this.sleep(due && due > Date.now() ? Math.min(poll * 10, due - Date.now()) : Math.min(poll, this.o.lingerMs ?? 1000))
         continue
