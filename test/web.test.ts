@@ -156,6 +156,8 @@ describe('web application in Chromium', () => {
     if (!requireChromium(t)) return
     await withPage('admin', async (page) => {
       await signInFirstTime(page, 'admin')
+      // allTextContents does not wait: the list is fetched after sign-in, so wait for its second row first.
+      await page.locator('main tbody th').nth(1).waitFor()
       const names = await page.locator('main tbody th').allTextContents()
       assert.deepEqual(names.sort(), [A, B])
       const nav = page.getByRole('navigation', { name: 'Main' })
@@ -212,6 +214,7 @@ describe('web application in Chromium', () => {
     if (!requireChromium(t)) return
     await withPage('researcher', async (page) => {
       await signInFirstTime(page, 'researcher')
+      await page.locator('main tbody th').first().waitFor()
       assert.deepEqual(await page.locator('main tbody th').allTextContents(), [A])
       const nav = page.getByRole('navigation', { name: 'Main' })
       await nav.getByRole('link', { name: 'Studies' }).waitFor()
