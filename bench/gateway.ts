@@ -127,6 +127,13 @@ status: { port: 0 }
       const count = async () => Number((await catalog.db.selectFrom('instance').select((e) => e.fn.countAll().as('n')).executeTakeFirst())?.n ?? 0)
       const rss = sampleRss(child.pid!, 200)
       const cpu0 = [readCpuSeconds(child.pid!), readCpuSeconds(hub.pid)]
+      // KURA_BENCH_GATEWAY_ATTACH / KURA_BENCH_HUB_ATTACH, e.g. "strace -f -c -o /tmp/gw-{n}.txt -p {pid}": a tool
+      // attached to the gateway / hub over the run ({n}: associations), stopped with SIGINT once the hub holds all.
+      const tracers = ([['KURA_BENCH_GATEWAY_ATTACH', child.pid!], ['KURA_BENCH_HUB_ATTACH', hub.pid]] as const).flatMap(([k, pid]) => {
+        const a = process.env[k]?.replaceAll('{pid}', String(pid)).replaceAll('{n}', String(dirs.length)).split(' ').filter(Boolean)
+        return a?.length ? [spawn(a[0]!, a.slice(1), { stdio: 'ignore' })] : []
+      })
+      if (tracers.length) await sleep(1000)
       const t0 = nowMs()
       const sent = await sendAll(dicomPort, dirs)
       const deadline = nowMs() + 600_000
@@ -138,6 +145,7 @@ status: { port: 0 }
         if (held + aside < expected) aside = await setAside()
       }
       const seconds = (nowMs() - t0) / 1000
+      for (const t of tracers) { t.kill('SIGINT'); await new Promise((res) => t.once('exit', res)) }
       const cpu = [readCpuSeconds(child.pid!) - cpu0[0]!, readCpuSeconds(hub.pid) - cpu0[1]!].map((x) => (x * 1000) / expected)
       const mem = rss.stop()
       const ok = sent.failed === null && held === expected

@@ -76,6 +76,32 @@ test('claim bundles the small objects of one series, sends a large one alone, an
   }
 })
 
+test('claim lingers for the rest of a series, unless a bundle of it is ready (readyObjects / readyBytes)', () => {
+  const dir = spool()
+  let now = 1000
+  const ob = Outbox.open(dir, { now: () => now })
+  try {
+    const put = (id: string, series: string, bytes = 10) => {
+      ob.add({ id, source: 'dimse', bytes })
+      ob.markDeidentified(id, { ...deid(id, series), bytes })
+      ob.enqueue(id)
+    }
+    put('a1', 'A'); put('a2', 'A'); put('b1', 'B'); put('b2', 'B', 500)
+    const opts = { bundleBytes: 1e6, largeObjectBytes: 1e6, lingerMs: 1000, readyObjects: 3, readyBytes: 400 }
+    assert.deepEqual(ob.claim(opts).map((r) => r.id), ['b1', 'b2'], 'series B holds 510 bytes ≥ readyBytes: sent now')
+    assert.deepEqual(ob.claim(opts), [], 'series A (2 objects, 20 bytes) lingers')
+    put('a3', 'A')
+    assert.deepEqual(ob.claim(opts).map((r) => r.id), ['a1', 'a2', 'a3'], 'three objects ≥ readyObjects: sent now')
+    put('a4', 'A')
+    assert.deepEqual(ob.claim({ ...opts, readyObjects: undefined }), [], 'without readyObjects only the linger counts')
+    now += 1000
+    assert.deepEqual(ob.claim(opts).map((r) => r.id), ['a4'])
+  } finally {
+    ob.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
 test('recovery after a crash: .part files removed, uploading rows requeued, spooled files without rows adopted, finished inputs removed', () => {
   const dir = spool()
   let ob = Outbox.open(dir)

@@ -263,11 +263,18 @@ export class Outbox {
    * Claims the next upload: the oldest due object and, when it is small, the other due objects of its series up to
    * `bundleBytes`. Objects of the same content travel once. Returns [] when nothing is due.
    */
-  claim(opts: { bundleBytes: number; largeObjectBytes: number; maxObjects?: number; lingerMs?: number }): OutboxRow[] {
+  claim(opts: { bundleBytes: number; largeObjectBytes: number; maxObjects?: number; lingerMs?: number; readyObjects?: number; readyBytes?: number }): OutboxRow[] {
     return this.db.transaction(() => {
       const now = this.now()
       // Linger: an object queued moments ago waits a little for the rest of its series, so they travel as one bundle.
-      const first = this.q('SELECT * FROM objects WHERE state IN (\'queued\', \'retry\') AND kind = \'dicom\' AND next_attempt_at <= ? AND (updated_at <= ? OR state = \'retry\') ORDER BY next_attempt_at, received_at LIMIT 1').get(now, now - (opts.lingerMs ?? 0)) as OutboxRow | undefined
+      let first = this.q('SELECT * FROM objects WHERE state IN (\'queued\', \'retry\') AND kind = \'dicom\' AND next_attempt_at <= ? AND (updated_at <= ? OR state = \'retry\') ORDER BY next_attempt_at, received_at LIMIT 1').get(now, now - (opts.lingerMs ?? 0)) as OutboxRow | undefined
+      // ... unless its series already has a bundle's worth (`readyObjects` or `readyBytes` small objects) waiting:
+      // a series that arrives fast then travels while it arrives, instead of a linger behind.
+      if (!first && opts.readyObjects) {
+        const ready = this.q('SELECT series_uid FROM objects WHERE state = \'queued\' AND kind = \'dicom\' AND next_attempt_at <= ? AND output_bytes <= ? AND series_uid IS NOT NULL GROUP BY series_uid HAVING count(*) >= ? OR sum(output_bytes) >= ? LIMIT 1')
+          .get(now, opts.largeObjectBytes, opts.readyObjects, opts.readyBytes ?? opts.bundleBytes) as { series_uid: string } | undefined
+        if (ready) first = this.q('SELECT * FROM objects WHERE series_uid = ? AND kind = \'dicom\' AND state IN (\'queued\', \'retry\') AND next_attempt_at <= ? AND output_bytes <= ? ORDER BY received_at LIMIT 1').get(ready.series_uid, now, opts.largeObjectBytes) as OutboxRow | undefined
+      }
       if (!first) return []
       let rows: OutboxRow[]
       if ((first.output_bytes ?? 0) > opts.largeObjectBytes) rows = [first]

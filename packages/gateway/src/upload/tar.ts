@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { open, readFile } from 'node:fs/promises'
 import { once } from 'node:events'
 
 const BLOCK = 512
@@ -47,11 +47,14 @@ export function ustarHeader(name: string, size: number, mtime: number): Buffer {
   return h
 }
 
-/** Writes the archive to `out` (fsynced); returns its size and SHA-256. Files that changed size make it throw. */
+/**
+ * Writes the archive to `out`; returns its size and SHA-256. Files that changed size make it throw. Not fsynced: a
+ * bundle file is only read by the upload that wrote it, and the outbox removes any a crash leaves (built again).
+ */
 export async function writeUstar(entries: readonly TarEntry[], out: string, mtime = Date.now() / 1000): Promise<{ bytes: number; sha256: string }> {
   const hash = createHash('sha256')
   let bytes = 0
-  const ws = createWriteStream(out, { flags: 'wx', mode: 0o600, flush: true })
+  const ws = createWriteStream(out, { flags: 'wx', mode: 0o600 })
   const closed = once(ws, 'close')
   const put = async (b: Buffer) => {
     hash.update(b)
@@ -83,4 +86,42 @@ export async function writeUstar(entries: readonly TarEntry[], out: string, mtim
     await closed
   }
   return { bytes, sha256: hash.digest('hex') }
+}
+
+/** The archive's size for these entry sizes: a header per entry, data padded to 512, two zero blocks. */
+export function ustarBytes(sizes: readonly number[]): number {
+  let n = BLOCK * 2
+  for (const s of sizes) n += BLOCK + Math.ceil(s / BLOCK) * BLOCK
+  return n
+}
+
+/**
+ * The same archive as `writeUstar`, built in memory: each file read straight into its place in one buffer. A bundle
+ * that is uploaded from memory never becomes a file of its own (no create, write, fsync and unlink per bundle, no
+ * second read of the bytes); it need not be durable, as a restarted gateway builds its bundles again.
+ */
+export async function buildUstar(entries: readonly TarEntry[], mtime = Date.now() / 1000): Promise<{ data: Buffer; sha256: string }> {
+  const data = Buffer.alloc(ustarBytes(entries.map((e) => e.size)))
+  let at = 0
+  for (const e of entries) {
+    ustarHeader(e.name, e.size, mtime).copy(data, at)
+    at += BLOCK
+    const fh = await open(e.path, 'r')
+    try {
+      // One byte more than expected is asked for (the padding or the end blocks always leave room), so a file that
+      // grew is caught; a short read of a regular file is its end.
+      let n = 0
+      for (;;) {
+        const want = e.size - n + 1
+        const { bytesRead } = await fh.read(data, at + n, want, n)
+        n += bytesRead
+        if (bytesRead === 0 || bytesRead < want || n > e.size) break
+      }
+      if (n !== e.size) throw new Error(`${e.path} is ${n > e.size ? 'larger than' : `${n} bytes,`} expected ${e.size}`)
+    } finally {
+      await fh.close()
+    }
+    at += Math.ceil(e.size / BLOCK) * BLOCK
+  }
+  return { data, sha256: createHash('sha256').update(data).digest('hex') }
 }

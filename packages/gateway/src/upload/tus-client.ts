@@ -46,7 +46,11 @@ export interface TusClientOptions {
 type PatchAnswer = number | { resend: string; status: number } | { error: unknown }
 
 export interface UploadSpec {
+  /** Where the payload is: a file, or `data` in memory (a bundle built for this upload; its chunks are views of it). */
   file: string
+  data?: Buffer
+  /** The payload's SHA-256 (hex), when known: a payload sent in one chunk is then not hashed again. */
+  sha256?: string
   length: number
   metadata: Record<string, string>
   chunkBytes: number
@@ -162,8 +166,8 @@ export class TusClient {
     let offset = resumeUrl ? ((await this.offset(url)) ?? -1) : 0
     if (offset > 0) this.resumes++
     if (offset < 0) { url = await this.create(spec.length, spec.metadata); onUrl?.(url); offset = 0 }
-    const fh = await open(spec.file, 'r')
-    const reader = new ChunkReader(fh, spec.file, spec.length, Math.min(spec.chunkBytes, spec.length))
+    const fh = spec.data ? null : await open(spec.file, 'r')
+    const reader = fh ? new ChunkReader(fh, spec.file, spec.length, Math.min(spec.chunkBytes, spec.length)) : new BufferChunks(spec.data!, spec.chunkBytes, spec.sha256)
     /** PATCHes sent and not yet answered, oldest first (with pipelining up to two). */
     let pending: Array<{ end: number; behind: boolean; answer: Promise<PatchAnswer> }> = []
     const drain = async () => {
@@ -233,7 +237,7 @@ export class TusClient {
     } finally {
       await drain()
       await reader.settle()
-      await fh.close()
+      await fh?.close()
     }
     return url
   }
@@ -301,4 +305,19 @@ class ChunkReader {
     }
     return { offset, bytes: buf.subarray(0, n), digest: hash.digest('base64') }
   }
+}
+
+/** ChunkReader's interface over a payload already in memory: each chunk a view, hashed when asked for. */
+class BufferChunks {
+  constructor(private readonly data: Buffer, private readonly chunkBytes: number, private readonly sha256Hex?: string) {}
+
+  async at(offset: number): Promise<Chunk> {
+    const bytes = this.data.subarray(offset, Math.min(this.data.length, offset + this.chunkBytes))
+    const whole = offset === 0 && bytes.length === this.data.length && this.sha256Hex
+    return { offset, bytes, digest: whole ? Buffer.from(this.sha256Hex, 'hex').toString('base64') : createHash('sha256').update(bytes).digest('base64') }
+  }
+
+  prefetch(_offset: number): void {}
+
+  async settle(): Promise<void> {}
 }

@@ -16,9 +16,16 @@ import { isKuraError, newId, type Logger, silentLogger } from '@kura/core'
 import { RecordOutbox, type ClaimedRecord, type Outbox, type OutboxRow } from '../outbox/index.ts'
 import { Bandwidth } from './bandwidth.ts'
 import { UploadErrors } from './errors.ts'
-import { writeUstar } from './tar.ts'
+import { buildUstar, ustarBytes, writeUstar } from './tar.ts'
 import { TusClient, type UploadResult } from './tus-client.ts'
 import { RECORD_BATCH_BYTES, RECORD_BATCH_MAX, RecordsClient, type RecordResult } from './records-client.ts'
+
+/**
+ * A series with this many small objects (or bytes) queued is sent without waiting out the linger: the hub then
+ * stores a fast series while it arrives (bundles of ≥ 32 objects still), not a linger after it.
+ */
+export const BUNDLE_READY_OBJECTS = 32
+export const BUNDLE_READY_BYTES = 4 * 1024 * 1024
 
 export interface UploaderOptions {
   hub: string
@@ -152,7 +159,7 @@ export class Uploader {
       if (this.state.hubFullUntil && Date.now() < this.state.hubFullUntil) { await this.sleep(Math.min(poll * 5, this.state.hubFullUntil - Date.now())); continue }
       const recs = this.records.claim(Math.min(RECORD_BATCH_MAX, this.o.recordBatch ?? RECORD_BATCH_MAX), RECORD_BATCH_BYTES - 64 * 1024)
       if (recs.length > 0) { await this.sendRecords(recs); continue }
-      const rows = this.outbox.claim({ bundleBytes: this.o.bundleBytes, largeObjectBytes: this.o.largeObjectBytes, lingerMs: this.flushing ? 0 : this.o.lingerMs ?? 1000 })
+      const rows = this.outbox.claim({ bundleBytes: this.o.bundleBytes, largeObjectBytes: this.o.largeObjectBytes, lingerMs: this.flushing ? 0 : this.o.lingerMs ?? 1000, readyObjects: BUNDLE_READY_OBJECTS, readyBytes: Math.min(this.o.bundleBytes, BUNDLE_READY_BYTES) })
       if (rows.length === 0) {
         this.flushing = false
         const due = this.outbox.nextDue()
@@ -174,10 +181,12 @@ export class Uploader {
   private async send(rows: OutboxRow[]): Promise<void> {
     this.state.uploadsInFlight++
     const tarPath = join(this.outbox.bundles, `${newId()}.tar`)
+    let tarFile = false
     try {
       const unique = new Map<string, OutboxRow>()
       for (const r of rows) unique.set(r.output_sha256!, r)
-      let file: string
+      let file = tarPath
+      let data: Buffer | undefined
       let length: number
       let sha256: string
       let kind: 'dicom' | 'dicom-bundle'
@@ -188,16 +197,26 @@ export class Uploader {
         sha256 = r.output_sha256!
         kind = 'dicom'
       } else {
-        const t = await writeUstar([...unique.values()].map((r) => ({ name: `${r.output_sha256}.dcm`, path: this.outbox.cleanPath(r.output_sha256!), size: r.output_bytes! })), tarPath)
-        file = tarPath
-        length = t.bytes
-        sha256 = t.sha256
+        const entries = [...unique.values()].map((r) => ({ name: `${r.output_sha256}.dcm`, path: this.outbox.cleanPath(r.output_sha256!), size: r.output_bytes! }))
+        // A bundle that fits one chunk is built in memory (the chunk buffer it replaces is as large); a larger one is
+        // written to bundles/ and read back a chunk at a time.
+        if (ustarBytes(entries.map((e) => e.size)) <= this.o.chunkBytes) {
+          const t = await buildUstar(entries)
+          data = t.data
+          length = t.data.length
+          sha256 = t.sha256
+        } else {
+          tarFile = true
+          const t = await writeUstar(entries, tarPath)
+          length = t.bytes
+          sha256 = t.sha256
+        }
         kind = 'dicom-bundle'
       }
       this.tokenStamp = this.tokenFileStamp()
       const metadata = { kind, collection: this.o.collection, sha256, study: rows[0]!.study_uid!, count: String(unique.size) }
       // A payload sent before (an interrupted try, or a run before a restart) resumes where the hub stands.
-      const url = await this.tus.upload({ file, length, metadata, chunkBytes: this.o.chunkBytes }, this.outbox.uploadUrl(sha256) ?? undefined, (u) => this.outbox.rememberUpload(sha256, u))
+      const url = await this.tus.upload({ file, data, sha256, length, metadata, chunkBytes: this.o.chunkBytes }, this.outbox.uploadUrl(sha256) ?? undefined, (u) => this.outbox.rememberUpload(sha256, u))
       const result = await this.tus.result(url)
       this.outbox.forgetUpload(sha256)
       this.record(rows, result)
@@ -209,7 +228,7 @@ export class Uploader {
       this.state.bytesSent = this.tus.sentBytes + this.recordsClient.sentBytes
       this.state.resumes = this.tus.resumes
       this.state.uploadsInFlight--
-      await rm(tarPath, { force: true })
+      if (tarFile) await rm(tarPath, { force: true })
     }
   }
 
