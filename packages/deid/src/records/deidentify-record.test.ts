@@ -12,6 +12,7 @@ import { deidentifyRecord, type RecordDeidContext } from './deidentify-record.ts
 import { collectRecordIdentifiers, recordIdentifiers } from './identifiers.ts'
 import { verifyRecord } from './verify-record.ts'
 import { romajiOf } from './romaji.ts'
+import { fewIdentifiersMatcher, haystackMatcher, identifierMatcher, textHaystack } from '../verify/scan.ts'
 
 const SECRET = new Uint8Array(32).map((_, i) => i * 7 + 1)
 const MODIFIED = parsePolicy({ id: 'dates', version: '3', profile: 'basic', options: ['retainLongitudinalModifiedDates'] }, 'test')
@@ -262,4 +263,37 @@ test('a care team seen before (its needles and matcher kept by content): still c
     assert.deepEqual(found, verifyRecord(leaked, collectRecordIdentifiers(r)))
     assert.deepEqual(found.map((f) => f.reason.split(' of ')[0]), ['recordId', 'staff[0].name'])
   }
+})
+
+test('one text seen by subjects in turn (what a text holds is kept per text): each subject\'s identifiers still cut and found', () => {
+  // The same department text names subject B: it must be cut from B's records and stay in A's, however the
+  // records alternate, and the scan must find B's name in it only for B (kept "absent" and findings are per set).
+  const shared = '内科 輪島 花子 0767-84-9999'
+  const subjectB = { patientId: '00077777', name: { kanji: '輪島 花子' } }
+  const a = (id: string) => record({ recordId: id, department: shared, staff: [] })
+  const b = (id: string) => record({ recordId: id, department: shared, staff: [], subject: subjectB })
+  for (const r of [a('E1'), b('E2'), a('E3'), a('E4'), b('E5'), b('E6'), a('E7')]) {
+    const isB = r.subject.patientId === subjectB.patientId
+    const d = deidentifyRecord(r, ctx(), recordIdentifiers(r)) as unknown as EndoscopyRecord
+    assert.equal(d.department, isB ? '内科 * *' : '内科 輪島 花子 *', r.recordId)
+    assert.deepEqual(d, deidentifyRecord(r, ctx(), collectRecordIdentifiers(r)))
+    const leaked = { ...d, department: shared, text: shared }
+    const found = verifyRecord(leaked, recordIdentifiers(r))
+    assert.deepEqual(found, verifyRecord(leaked, collectRecordIdentifiers(r)))
+    assert.equal(found.some((f) => f.kind === 'name'), isB, r.recordId)
+    assert.deepEqual(found.filter((f) => f.kind === 'pattern:phone').map((f) => f.path).sort(), ['department', 'text'])
+  }
+})
+
+test('the scan\'s matchers on kept text forms find what identifierMatcher finds, in its order', () => {
+  const ids = collectRecordIdentifiers(record())
+  const texts = ['能登太郎', 'ﾉﾄ ﾀﾛｳ', 'noto tarou', 'NOTO Taro', '1980/03/01', 'S55.3.1', '00012345', '900012345', 'E2023000123', '0767-84-1234', '胃角', '', '能勢健一']
+  const flat = identifierMatcher(ids)
+  const kept = haystackMatcher(ids)
+  const few = fewIdentifiersMatcher(ids)
+  for (const t of texts) {
+    assert.deepEqual(kept(textHaystack(t)), flat(t), t)
+    assert.deepEqual(few(textHaystack(t)), flat(t), t)
+  }
+  assert.ok(texts.filter((t) => flat(t).length > 0).length >= 8)
 })

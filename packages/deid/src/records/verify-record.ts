@@ -6,7 +6,7 @@
  */
 import type { Identifier } from '../verify/identifiers.ts'
 import { identifierList, isSplit, splitOwn, type RecordIdentifiers } from './identifiers.ts'
-import { identifierMatcher, phiPatternsIn, type Finding } from '../verify/scan.ts'
+import { fewIdentifiersMatcher, haystackMatcher, phiPatternsIn, textHaystack, type Finding, type TextHaystack } from '../verify/scan.ts'
 
 // A street address: a prefecture, or a city/ward, then place names and a block number (written independently of
 // the scrubber's pattern, on purpose).
@@ -14,46 +14,70 @@ const ADDRESS = /(?:都|道|府|県|市|区|郡|町|村)[^\s、。,，（）()*\
 
 const SUBJECT_KEYS = new Set(['id', 'sex', 'birthYear'])
 
-// One subject's records come in runs; its needles (date variants, folded names) are indexed once per run, and
-// what they find in a text is remembered with them (a subject's records repeat most of their texts). A record's
-// own ID and staff change with every record, so they get a small matcher of their own.
-type Matcher = (text: string) => Identifier[]
-const MEMO_MAX = 1024
-const MEMO_TEXT_MAX = 256
+// Each distinct text is looked up once per visit (TEXTS), and what it holds is kept with it: its normalised forms,
+// its patterns, and what the last matchers asked found in it. One subject's records come in runs and the care team
+// recurs, so "the last subject matcher and the last staff matcher" remember as much as a memo per matcher did, for
+// one string lookup per text instead of five. Matchers (needle indexes) are built once per subject and per care
+// team; a record's own ID gets a small one of its own.
+type Matcher = (h: TextHaystack) => Identifier[]
 
-function memoized(m: Matcher): Matcher {
-  const memo = new Map<string, Identifier[]>()
-  return (text) => {
-    let found = memo.get(text)
-    if (found === undefined) {
-      found = m(text)
-      if (text.length > MEMO_TEXT_MAX) return found
-      if (memo.size >= MEMO_MAX) memo.clear()
-      memo.set(text, found)
-    }
-    return found
-  }
+interface TextInfo {
+  text: string
+  hay: TextHaystack | undefined
+  patterns: readonly PatternKind[] | undefined
+  /** The last subject (or flat-list) matcher asked, and its findings. */
+  subjectM: Matcher | undefined
+  subjectFound: Identifier[]
+  /** The last staff matcher asked, and its findings. */
+  staffM: Matcher | undefined
+  staffFound: Identifier[]
+  /** The last record visiting this text, and the findings of all its parts (a record repeats its texts). */
+  record: SplitMatcher | undefined
+  recordFound: Identifier[]
 }
+
+const TEXTS = new Map<string, TextInfo>()
+const TEXTS_MAX = 8192
+const TEXT_MAX = 256
+
+const NONE: Identifier[] = []
+
+function textInfo(text: string): TextInfo {
+  let t = TEXTS.get(text)
+  if (t === undefined) {
+    t = { text, hay: undefined, patterns: undefined, subjectM: undefined, subjectFound: NONE, staffM: undefined, staffFound: NONE, record: undefined, recordFound: NONE }
+    // Long texts (narratives, rarely repeated) are not kept.
+    if (text.length <= TEXT_MAX) {
+      if (TEXTS.size >= TEXTS_MAX) TEXTS.clear()
+      TEXTS.set(text, t)
+    }
+  }
+  return t
+}
+
+const hayOf = (t: TextInfo): TextHaystack => (t.hay ??= textHaystack(t.text))
 
 // By the identifier list recordIdentifiers hands out for every record of one subject (weak: it goes with it).
 const SUBJECT_MATCHERS = new WeakMap<readonly Identifier[], Matcher>()
-// By content, for callers that pass one flat list.
+// By content, for callers that pass one flat list, and for a care team.
 const MATCHERS = new Map<string, Matcher>()
 const MATCHERS_MAX = 256
 
 function subjectMatcher(identifiers: readonly Identifier[]): Matcher {
   let m = SUBJECT_MATCHERS.get(identifiers)
-  if (!m) SUBJECT_MATCHERS.set(identifiers, (m = memoized(identifierMatcher(identifiers))))
+  if (!m) SUBJECT_MATCHERS.set(identifiers, (m = haystackMatcher(identifiers)))
   return m
 }
 
-function cachedMatcher(identifiers: readonly Identifier[]): Matcher {
-  let key = ''
-  for (const i of identifiers) key += `${i.kind}\u0001${i.source}\u0001${i.value}\u0002`
+function cachedMatcher(identifiers: readonly Identifier[], key?: string): Matcher {
+  if (key === undefined) {
+    key = ''
+    for (const i of identifiers) key += `${i.kind}\u0001${i.source}\u0001${i.value}\u0002`
+  }
   let m = MATCHERS.get(key)
   if (!m) {
     if (MATCHERS.size >= MATCHERS_MAX) MATCHERS.delete(MATCHERS.keys().next().value!)
-    MATCHERS.set(key, (m = memoized(identifierMatcher(identifiers))))
+    MATCHERS.set(key, (m = haystackMatcher(identifiers)))
   }
   return m
 }
@@ -63,49 +87,70 @@ const ownOfRecord = (id: Identifier): boolean => id.source === 'recordId' || id.
 /** The identifiers found in a text, in the order of `identifiers`, as one identifierMatcher over them all would. */
 interface SplitMatcher {
   identifiers: readonly Identifier[] | RecordIdentifiers
-  /** Matchers over consecutive parts of the identifiers. */
-  parts: Matcher[]
+  /** Over the subject's identifiers (or a flat list's subject part): its findings are kept in TextInfo.subject*. */
+  subject: Matcher
+  /** Over the record's own ID (none kept). */
+  record: Matcher | undefined
+  /** Over the staff: kept in TextInfo.staff*. */
+  staff: Matcher | undefined
   /** The parts are in the order of the identifiers, so their findings concatenated are too. */
   ordered: boolean
-  /** What each text of this record held: a record repeats its code systems and terms. */
-  seen: Map<string, Identifier[]>
 }
-
-const NONE: Identifier[] = []
 
 function matcherOf(identifiers: readonly Identifier[] | RecordIdentifiers): SplitMatcher {
   if (isSplit(identifiers)) {
     // The subject's, then the record's ID, then its staff: the order recordIdentifiers lists them in. The staff are
-    // the same few people from record to record, so theirs is kept by content and remembers its texts too.
+    // the same few people from record to record, so theirs is kept by content (splitOwn's staffKey).
     const own = splitOwn(identifiers.own)
-    const parts = [subjectMatcher(identifiers.subject)]
-    if (own.record.length > 0) parts.push(identifierMatcher(own.record))
-    if (own.staff.length > 0) parts.push(cachedMatcher(own.staff))
-    return { identifiers, parts, ordered: own.recordFirst, seen: new Map() }
+    return {
+      identifiers,
+      subject: subjectMatcher(identifiers.subject),
+      record: own.record.length > 0 ? fewIdentifiersMatcher(own.record) : undefined,
+      staff: own.staff.length > 0 ? cachedMatcher(own.staff, own.staffKey) : undefined,
+      ordered: own.recordFirst,
+    }
   }
   const subject: Identifier[] = []
   const record: Identifier[] = []
   for (const id of identifiers) (ownOfRecord(id) ? record : subject).push(id)
-  return { identifiers, parts: [cachedMatcher(subject), identifierMatcher(record)], ordered: false, seen: new Map() }
+  return { identifiers, subject: cachedMatcher(subject), record: haystackMatcher(record), staff: undefined, ordered: false }
 }
 
 const contentKey = (id: Identifier): string => `${id.kind}\u0001${id.source}\u0001${id.value}`
 
-function matchIn(m: SplitMatcher, text: string): Identifier[] {
-  let found = m.seen.get(text)
-  if (found === undefined) m.seen.set(text, (found = matchParts(m, text)))
-  return found
+function matchIn(m: SplitMatcher, t: TextInfo): Identifier[] {
+  if (t.record !== m) {
+    t.recordFound = matchParts(m, t)
+    t.record = m
+  }
+  return t.recordFound
 }
 
-function matchParts(m: SplitMatcher, text: string): Identifier[] {
-  let found: Identifier[] = NONE
-  let hits = 0
-  for (let i = 0; i < m.parts.length; i++) {
-    const r = m.parts[i]!(text)
-    if (r.length === 0) continue
-    // The matchers' results are remembered by them: copied, never changed in place.
-    found = hits === 0 ? r : [...found, ...r]
-    hits++
+function matchParts(m: SplitMatcher, t: TextInfo): Identifier[] {
+  if (t.subjectM !== m.subject) {
+    t.subjectFound = m.subject(hayOf(t))
+    t.subjectM = m.subject
+  }
+  let found = t.subjectFound
+  let hits = found.length > 0 ? 1 : 0
+  if (m.record !== undefined) {
+    const r = m.record(hayOf(t))
+    if (r.length > 0) {
+      found = hits === 0 ? r : [...found, ...r]
+      hits++
+    }
+  }
+  if (m.staff !== undefined) {
+    if (t.staffM !== m.staff) {
+      t.staffFound = m.staff(hayOf(t))
+      t.staffM = m.staff
+    }
+    const r = t.staffFound
+    if (r.length > 0) {
+      // What is kept is shared: copied, never changed in place.
+      found = hits === 0 ? r : [...found, ...r]
+      hits++
+    }
   }
   if (hits <= 1 || m.ordered) return found
   // Several parts found something: back into the order of the identifiers, as the findings are listed. By content:
@@ -116,22 +161,25 @@ function matchParts(m: SplitMatcher, text: string): Identifier[] {
 
 /** The patterns found in a text, whoever's: they depend on the text alone, and most texts recur. */
 type PatternKind = 'pattern:address' | 'pattern:phone' | 'pattern:postal-code'
-const PATTERNS = new Map<string, readonly PatternKind[]>()
-const PATTERNS_MAX = 8192
 const NO_PATTERNS: readonly PatternKind[] = []
+const ASCII = /^[\x00-\x7f]*$/
 
-function patternsIn(text: string): readonly PatternKind[] {
-  let p = PATTERNS.get(text)
-  if (p !== undefined) return p
+function patternsIn(t: TextInfo): readonly PatternKind[] {
+  if (t.patterns !== undefined) return t.patterns
+  const text = t.text
+  // An ASCII text holds no street address (kanji), and no phone number or postal code with fewer than 7 digits.
+  if (ASCII.test(text)) {
+    let digits = 0
+    for (let i = 0; i < text.length && digits < 7; i++) {
+      const c = text.charCodeAt(i)
+      if (c >= 0x30 && c <= 0x39) digits++
+    }
+    if (digits < 7) return (t.patterns = NO_PATTERNS)
+  }
   const found: PatternKind[] = []
   if (ADDRESS.test(text.normalize('NFKC'))) found.push('pattern:address')
   for (const kind of phiPatternsIn(text)) found.push(kind)
-  p = found.length === 0 ? NO_PATTERNS : found
-  if (text.length <= 256) {
-    if (PATTERNS.size >= PATTERNS_MAX) PATTERNS.clear()
-    PATTERNS.set(text, p)
-  }
-  return p
+  return (t.patterns = found.length === 0 ? NO_PATTERNS : found)
 }
 
 const PATTERN_NAMES: Record<PatternKind, string> = { 'pattern:address': 'street address', 'pattern:phone': 'telephone number', 'pattern:postal-code': 'postal code' }
@@ -163,8 +211,9 @@ function generated(trail: Trail): boolean {
 function visit(v: unknown, trail: Trail, match: SplitMatcher, findings: Finding[]): void {
   if (typeof v === 'string') {
     if (generated(trail)) return
-    const ids = matchIn(match, v)
-    const kinds = patternsIn(v)
+    const t = textInfo(v)
+    const ids = matchIn(match, t)
+    const kinds = patternsIn(t)
     if (ids.length === 0 && kinds.length === 0) return
     const path = pathOf(trail)
     if (ids.length > 0) {

@@ -274,6 +274,63 @@ export function identifierMatcher(identifiers: readonly Identifier[]): (text: st
   }
 }
 
+/** A text's normalised forms, for a caller that keeps them with the text itself (clinical records). */
+export type TextHaystack = IndexedHaystack
+export const textHaystack = (text: string): TextHaystack => indexedHaystackOf(text)
+
+/** identifierMatcher on a text's forms made by textHaystack: the same findings, in the same order, no cache lookup. */
+export function haystackMatcher(identifiers: readonly Identifier[]): (h: TextHaystack) => Identifier[] {
+  const needles = identifiers.map(needlesOf)
+  const strip = indexNeedles(needles.map((n) => n.strip))
+  const fold = indexNeedles(needles.map((n) => n.fold))
+  const loose = indexNeedles(needles.map((n) => n.loose))
+  const stripBits = unitBits(strip)
+  const foldBits = unitBits(fold)
+  const looseBits = unitBits(loose)
+  return (h) => {
+    if (needles.length === 0) return []
+    const hit = new Uint8Array(needles.length)
+    probeBits(strip, stripBits, h.strip, h.hay.strip, h.hay.stripMarked, hit)
+    probeBits(fold, foldBits, h.fold, h.hay.fold, undefined, hit)
+    probeBits(loose, looseBits, h.loose, h.hay.loose, h.hay.looseMarked, hit)
+    const found: Identifier[] = []
+    for (let i = 0; i < needles.length; i++) if (hit[i] === 1) found.push(needles[i]!.id)
+    return found
+  }
+}
+
+/** The first code units of an index's needles, as 1,024 bits (by unit mod 1,024): most units of a text are in none. */
+function unitBits(index: NeedleIndex): Uint32Array {
+  const bits = new Uint32Array(32)
+  for (const u of index.keys()) bits[(u >>> 5) & 31]! |= 1 << (u & 31)
+  return bits
+}
+
+/** probe, skipping without a lookup the units no needle starts with: the same needles marked. */
+function probeBits(index: NeedleIndex, bits: Uint32Array, units: readonly number[], a: string, b: string | undefined, hit: Uint8Array): void {
+  if (index.size === 0) return
+  for (let k = 0; k < units.length; k++) {
+    const u = units[k]!
+    if ((bits[(u >>> 5) & 31]! & (1 << (u & 31))) === 0) continue
+    const candidates = index.get(u)
+    if (candidates === undefined) continue
+    for (const [i, s] of candidates) {
+      if (hit[i] === 1) continue
+      if (contains(a, s) || (b !== undefined && contains(b, s))) hit[i] = 1
+    }
+  }
+}
+
+/** haystackMatcher for a few identifiers used once (a record's own ID): each needle tried directly, no index built. */
+export function fewIdentifiersMatcher(identifiers: readonly Identifier[]): (h: TextHaystack) => Identifier[] {
+  const needles = identifiers.map(needlesOf)
+  return (h) => {
+    const found: Identifier[] = []
+    for (const n of needles) if (matches(n, h.hay)) found.push(n.id)
+    return found
+  }
+}
+
 /** Share of characters that are printable (no C0/C1 controls other than tab/CR/LF/FF, no U+FFFD). */
 function printableShare(s: string): number {
   if (s.length === 0) return 0
