@@ -23,6 +23,8 @@ import { join } from 'node:path'
 import { synthStudiesAsync } from '@kura/dicom/synth'
 import { BASIC_POLICY, deidentifyBytes, generateSecret } from '@kura/deid'
 import { openCatalog } from '@kura/storage'
+// The gateway's own tar header, so the bundles are byte for byte what a gateway sends.
+import { ustarHeader } from '../packages/gateway/src/upload/tar.ts'
 import { startKura as startHub } from './lib/kura.ts'
 import { fmt, machineLine, nowMs, num, parseFlags, printTable, readCpuSeconds, runIfMain, sleep } from './lib/util.ts'
 
@@ -36,30 +38,10 @@ Target (issue 4): the hub at about 1 ms CPU per instance or less.`
 
 interface Bundle { study: string; count: number; tar: Buffer; sha256: string }
 
-/** One ustar header block for a regular file (what tar --format=ustar writes). */
-function ustarHeader(name: string, size: number): Buffer {
-  const h = Buffer.alloc(512)
-  h.write(name, 0, 'ascii')
-  const oct = (n: number, w: number) => n.toString(8).padStart(w - 1, '0') + '\0'
-  h.write(oct(0o644, 8), 100, 'ascii')
-  h.write(oct(0, 8), 108, 'ascii')
-  h.write(oct(0, 8), 116, 'ascii')
-  h.write(oct(size, 12), 124, 'ascii')
-  h.write(oct(0, 12), 136, 'ascii')
-  h.write('        ', 148, 'ascii')
-  h.write('0', 156, 'ascii')
-  h.write('ustar\0', 257, 'ascii')
-  h.write('00', 263, 'ascii')
-  let sum = 0
-  for (const b of h) sum += b
-  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'ascii')
-  return h
-}
-
 function tarOf(objects: Uint8Array[]): Buffer {
   const parts: Buffer[] = []
   for (const o of objects) {
-    parts.push(ustarHeader(`${createHash('sha256').update(o).digest('hex')}.dcm`, o.length), Buffer.from(o.buffer, o.byteOffset, o.byteLength))
+    parts.push(ustarHeader(`${createHash('sha256').update(o).digest('hex')}.dcm`, o.length, 0), Buffer.from(o.buffer, o.byteOffset, o.byteLength))
     const pad = (512 - (o.length % 512)) % 512
     if (pad) parts.push(Buffer.alloc(pad))
   }
