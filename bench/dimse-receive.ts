@@ -17,7 +17,7 @@ import { pathToFileURL } from 'node:url'
 import { writeCorpus } from '@kura/dicom/synth'
 import { ensureLargeObject } from './large-object.ts'
 import { startOrthanc } from './lib/orthanc.ts'
-import { fmt, freePort, loud, machineLine, mb, nowMs, num, parseFlags, printTable, ratio, runIfMain, sampleRss, sleep } from './lib/util.ts'
+import { fmt, freePort, loud, machineLine, mb, median, nowMs, num, parseFlags, printTable, range, ratio, runIfMain, sampleRss, sleep } from './lib/util.ts'
 
 const USAGE = `
 kura bench dimse-receive — C-STORE receive rate: Kura's DICOM source vs DCMTK storescp
@@ -118,8 +118,6 @@ export async function smallCorpus(instances: number, size: number): Promise<stri
 
 interface Result { name: string; instancesPerSec: number[]; largeMbPerSec: number[]; loads: number[]; peakRssMb?: number; ok: boolean; note?: string }
 
-const range = (xs: number[]): string => (xs.length === 0 ? '—' : xs.length === 1 ? fmt(xs[0]) : `${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}`)
-const median = (xs: number[]): number | undefined => { const v = [...xs].sort((a, b) => a - b); return v.length ? v[Math.floor(v.length / 2)] : undefined }
 
 export async function run(argv: string[]): Promise<void> {
   const f = await parseFlags(argv, USAGE, {

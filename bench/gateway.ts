@@ -18,7 +18,7 @@ import { openCatalog } from '@kura/storage'
 import { writeSecretFile } from '@kura/deid'
 import { countFiles, emptyFiles, smallCorpus, startKura as startKuraScp, startOrthancScp, storescu } from './dimse-receive.ts'
 import { startKura as startHub, KURA_BIN, REPO_ROOT } from './lib/kura.ts'
-import { fmt, freePort, loud, machineLine, mb, nowMs, num, parseFlags, printTable, ratio, readCpuSeconds, runIfMain, sampleRss, sleep } from './lib/util.ts'
+import { fmt, freePort, loud, machineLine, mb, median, nowMs, num, parseFlags, printTable, range, ratio, readCpuSeconds, runIfMain, sampleRss, sleep } from './lib/util.ts'
 
 const USAGE = `
 kura bench gateway — the site gateway vs Orthanc's C-STORE SCP: receive rate (one and several associations),
@@ -173,8 +173,6 @@ status: { port: 0 }
   }
 }
 
-const range = (xs: number[]): string => (xs.length === 0 ? '—' : xs.length === 1 ? fmt(xs[0]) : `${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}`)
-const median = (xs: number[]): number | undefined => { const v = [...xs].sort((a, b) => a - b); return v.length ? v[Math.floor(v.length / 2)] : undefined }
 
 export async function run(argv: string[]): Promise<void> {
   const f = await parseFlags(argv, USAGE, {

@@ -386,3 +386,12 @@ export function onInterrupt(fn: () => Promise<void>): () => void {
   }
   return () => cleanups.delete(fn)
 }
+
+/** "min–max" of measurements (one value as itself, none as a dash). */
+export const range = (xs: number[]): string => (xs.length === 0 ? '—' : xs.length === 1 ? fmt(xs[0]!) : `${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}`)
+
+/** The upper median (the middle value, or the higher of the middle two); undefined for none. */
+export const median = (xs: number[]): number | undefined => {
+  const v = [...xs].sort((a, b) => a - b)
+  return v.length ? v[Math.floor(v.length / 2)] : undefined
+}
