@@ -90,6 +90,14 @@ export function storescu(port: number, args: string[]): Promise<{ code: number |
   })
 }
 
+/** False (and says so loudly, exit code 1) when DCMTK's storescu, the sender of these benchmarks, is missing. */
+export function hasStorescu(): boolean {
+  if (existsSync('/usr/bin/storescu')) return true
+  loud('DCMTK is not installed (apt-get install dcmtk): storescu is the sender of this benchmark; nothing measured.')
+  process.exitCode = 1
+  return false
+}
+
 export function countFiles(dir: string): number {
   let n = 0
   for (const e of readdirSync(dir, { withFileTypes: true })) n += e.isDirectory() ? countFiles(join(dir, e.name)) : /\.(json|part|ready)$/.test(e.name) ? 0 : 1
@@ -131,11 +139,7 @@ export async function run(argv: string[]): Promise<void> {
   if (!f) return
   const instances = num(f.instances, 'instances'), size = num(f.size, 'size'), frames = num(f.frames, 'frames'), reps = num(f.reps, 'reps')
   console.log(await machineLine())
-  if (!existsSync('/usr/bin/storescu')) {
-    loud('DCMTK is not installed (apt-get install dcmtk): storescu is the sender of this benchmark; nothing measured.')
-    process.exitCode = 1
-    return
-  }
+  if (!hasStorescu()) return
   const corpus = await smallCorpus(instances, size)
   const smallCount = countFiles(corpus)
   const large = ensureLargeObject({ rows: 512, cols: 512, frames })

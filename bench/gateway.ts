@@ -16,7 +16,7 @@ import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { openCatalog } from '@kura/storage'
 import { writeSecretFile } from '@kura/deid'
-import { countFiles, emptyFiles, smallCorpus, startKura as startKuraScp, startOrthancScp, storescu } from './dimse-receive.ts'
+import { countFiles, emptyFiles, hasStorescu, smallCorpus, startKura as startKuraScp, startOrthancScp, storescu } from './dimse-receive.ts'
 import { startKura as startHub, KURA_BIN, REPO_ROOT } from './lib/kura.ts'
 import { fmt, freePort, loud, machineLine, mb, median, nowMs, num, parseFlags, printTable, range, ratio, readCpuSeconds, runIfMain, sampleRss, sleep } from './lib/util.ts'
 
@@ -189,11 +189,7 @@ export async function run(argv: string[]): Promise<void> {
   const instances = num(f.instances, 'instances'), size = num(f.size, 'size'), assocs = num(f.associations, 'associations'), reps = num(f.reps, 'reps')
   const root = String(f.root)
   console.log(await machineLine())
-  if (!existsSync('/usr/bin/storescu')) {
-    loud('DCMTK is not installed (apt-get install dcmtk): storescu is the sender of this benchmark; nothing measured.')
-    process.exitCode = 1
-    return
-  }
+  if (!hasStorescu()) return
   const corpus = await smallCorpus(instances, size)
   const n = countFiles(corpus)
   const modes = [{ name: '1 association', dirs: [corpus] }, ...(f['one-association'] ? [] : [{ name: `${assocs} associations`, dirs: slices(corpus, assocs) }])]

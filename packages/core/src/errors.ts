@@ -22,6 +22,12 @@ export function isKuraError(e: unknown): e is KuraError {
   return e instanceof KuraError
 }
 
+/** An error as one line for a summary or a reason: a Kura error's message with its code, else the message. */
+export function errorText(e: unknown): string {
+  if (isKuraError(e)) return `${e.message} [${e.code}]`
+  return (e as Error)?.message ?? String(e)
+}
+
 /** Codes owned by core. Other packages keep theirs in their own errors.ts. */
 export const CoreErrors = {
   notFound: (what: string) => new KuraError('NOT_FOUND', `${what} was not found.`, { status: 404 }),

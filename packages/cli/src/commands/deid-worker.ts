@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
-import { isKuraError } from '@kura/core'
+import { errorText } from '@kura/core'
 import { Tags, type DicomDataset, type DicomElement } from '@kura/dicom'
 import { deidentifyFile, type DeidReport, type Finding, type Policy } from '@kura/deid'
 
@@ -55,10 +55,6 @@ function recordOf(source: DicomDataset, report: DeidReport): ReidRecord {
   return { source: { elements, charset: source.charset, littleEndian: source.littleEndian }, report }
 }
 
-export function errorText(e: unknown): string {
-  if (isKuraError(e)) return `${e.message} [${e.code}]`
-  return (e as Error)?.message ?? String(e)
-}
 
 async function run(d: DeidWorkerData, post: (m: WorkerReply) => void): Promise<void> {
   if (Atomics.compareExchange(d.state, d.slot, 0, 1) !== 0) return

@@ -17,7 +17,7 @@ import { mkdir, rmdir, stat } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { basename, dirname, join, relative, resolve, sep } from 'node:path'
 import { Worker } from 'node:worker_threads'
-import { isKuraError } from '@kura/core'
+import { errorText, isKuraError } from '@kura/core'
 import { UsageError, intFlag, parseFlags } from '../args.ts'
 import { Progress, formatBytes, formatDuration } from '../progress.ts'
 import { walk } from '../walk.ts'
@@ -74,10 +74,6 @@ interface Problem {
   reason: string
 }
 
-function errorText(e: unknown): string {
-  if (isKuraError(e)) return `${e.message} [${e.code}]`
-  return (e as Error)?.message ?? String(e)
-}
 
 /** Parent folders first, so a relative path can never climb out of `<out>`. */
 function safeRelative(rel: string): string {

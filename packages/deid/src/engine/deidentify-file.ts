@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto'
 import { closeSync, createWriteStream, fsyncSync, openSync, rmSync, writeSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { once } from 'node:events'
-import { FileSource, isKuraError, readFileIfAtMost } from '@kura/core'
+import { errorText, FileSource, readFileIfAtMost } from '@kura/core'
 import { readDicom, readDicomBuffer, type ParsedDicom } from '@kura/dicom'
 import type { Policy } from '../policy/schema.ts'
 import { recordDeidentified } from '../reid/record.ts'
@@ -54,10 +54,6 @@ export type DeidFileOutcome =
   /** The engine or the verification failed on this object; no output is left. */
   | { kind: 'failed'; reason: string }
 
-export function errorText(e: unknown): string {
-  if (isKuraError(e)) return `${e.message} [${e.code}]`
-  return (e as Error)?.message ?? String(e)
-}
 
 /** Errors writing the output file: the caller's disk, not the object. */
 export function isOutputWriteError(e: unknown): boolean {

@@ -7,7 +7,7 @@
  * Formats of `record_inputs.raw`: `ssmix2` (the message file's bytes, ISO-2022-JP or ASCII), and `record`
  * (UTF-8 JSON `{ "record": ClinicalRecord }` or `{ "errors": FieldError[] }` from a vendor adapter).
  */
-import { isKuraError } from '@kura/core'
+import { errorText } from '@kura/core'
 import type { ClinicalRecord, DeidentifiedRecord, FieldError } from '@kura/records'
 import type { RecordOutput, SpooledInput } from '../outbox/index.ts'
 import { canonicalJson, recordKey } from './canonical-json.ts'
@@ -35,10 +35,6 @@ export interface RecordEngine {
 
 export type StagedOutput = RecordOutput
 
-function errorText(e: unknown): string {
-  if (isKuraError(e)) return `${e.message} [${e.code}]`
-  return (e as Error)?.message ?? String(e)
-}
 
 /** One line for the status and event log: the first few reasons. */
 export function summarize(stage: string, reasons: readonly FieldError[]): string {

@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -14,6 +14,23 @@ async function until(what: string, cond: () => boolean, ms = 10_000): Promise<vo
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 20))
   }
+}
+
+/**
+ * `server` listening as the hub, and a spool (in a fresh folder with a token file) holding one queued object:
+ * id 'a', content 'abc' as clean/aa.dcm, series 1.2.1.
+ */
+async function oneQueued(server: Server): Promise<{ hub: string; dir: string; ob: Outbox }> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const hub = `http://127.0.0.1:${(server.address() as { port: number }).port}`
+  const dir = mkdtempSync(join(tmpdir(), 'kura-upl-'))
+  writeFileSync(join(dir, 'token'), 'kura_x')
+  const ob = Outbox.open(join(dir, 'spool'))
+  ob.add({ id: 'a', source: 'dimse', bytes: 3 })
+  writeFileSync(ob.cleanPath('aa'), 'abc')
+  ob.markDeidentified('a', { sha256: 'aa', bytes: 3, studyUid: '1.2', seriesUid: '1.2.1', sopUid: '1.2.1.1' })
+  ob.enqueue('a')
+  return { hub, dir, ob }
 }
 
 test('a hub that answers 500, garbage, then 507: clear errors, back-off, nothing lost, nothing confirmed', async () => {
@@ -35,15 +52,7 @@ test('a hub that answers 500, garbage, then 507: clear errors, back-off, nothing
       else res.writeHead(503).end()
     })
   })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const hub = `http://127.0.0.1:${(server.address() as { port: number }).port}`
-  const dir = mkdtempSync(join(tmpdir(), 'kura-upl-'))
-  writeFileSync(join(dir, 'token'), 'kura_x')
-  const ob = Outbox.open(join(dir, 'spool'))
-  ob.add({ id: 'a', source: 'dimse', bytes: 3 })
-  writeFileSync(ob.cleanPath('aa'), 'abc')
-  ob.markDeidentified('a', { sha256: 'aa', bytes: 3, studyUid: '1.2', seriesUid: '1.2.1', sopUid: '1.2.1.1' })
-  ob.enqueue('a')
+  const { hub, dir, ob } = await oneQueued(server)
   const up = new Uploader(ob, { hub, tokenFile: join(dir, 'token'), collection: 'c', concurrency: 1, bandwidth: new Bandwidth(0), bundleBytes: 1e6, largeObjectBytes: 1e6, chunkBytes: 65536, backoffMs: 20, maxBackoffMs: 50, hubFullPauseMs: 60_000, pollMs: 20 })
   try {
     up.start()
@@ -89,15 +98,7 @@ test('stopping mid-upload aborts it, puts the object back in the queue uncounted
     // PATCH: read the body and never answer, like a hub behind a stalled link.
     req.resume()
   })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const hub = `http://127.0.0.1:${(server.address() as { port: number }).port}`
-  const dir = mkdtempSync(join(tmpdir(), 'kura-upl-'))
-  writeFileSync(join(dir, 'token'), 'kura_x')
-  const ob = Outbox.open(join(dir, 'spool'))
-  ob.add({ id: 'a', source: 'dimse', bytes: 3 })
-  writeFileSync(ob.cleanPath('aa'), 'abc')
-  ob.markDeidentified('a', { sha256: 'aa', bytes: 3, studyUid: '1.2', seriesUid: '1.2.1', sopUid: '1.2.1.1' })
-  ob.enqueue('a')
+  const { hub, dir, ob } = await oneQueued(server)
   const up = new Uploader(ob, { hub, tokenFile: join(dir, 'token'), collection: 'c', concurrency: 1, bandwidth: new Bandwidth(0), bundleBytes: 1e6, largeObjectBytes: 1e6, chunkBytes: 65536, pollMs: 20 })
   try {
     up.start()
@@ -170,15 +171,7 @@ test('flush sends a freshly queued object at once instead of lingering for the r
     req.resume()
     req.on('end', () => { seen.push(`${req.method} ${req.url}`); res.writeHead(503).end() })
   })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const hub = `http://127.0.0.1:${(server.address() as { port: number }).port}`
-  const dir = mkdtempSync(join(tmpdir(), 'kura-upl-'))
-  writeFileSync(join(dir, 'token'), 'kura_x')
-  const ob = Outbox.open(join(dir, 'spool'))
-  ob.add({ id: 'a', source: 'dimse', bytes: 3 })
-  writeFileSync(ob.cleanPath('aa'), 'abc')
-  ob.markDeidentified('a', { sha256: 'aa', bytes: 3, studyUid: '1.2', seriesUid: '1.2.1', sopUid: '1.2.1.1' })
-  ob.enqueue('a')
+  const { hub, dir, ob } = await oneQueued(server)
   const up = new Uploader(ob, { hub, tokenFile: join(dir, 'token'), collection: 'c', concurrency: 1, bandwidth: new Bandwidth(0), bundleBytes: 1e6, largeObjectBytes: 1e6, chunkBytes: 65536, backoffMs: 60_000, pollMs: 20, lingerMs: 60_000 })
   try {
     up.start()
