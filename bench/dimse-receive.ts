@@ -15,6 +15,7 @@ import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { writeCorpus } from '@kura/dicom/synth'
+import { Journal } from '@kura/gateway'
 import { ensureLargeObject } from './large-object.ts'
 import { startOrthanc } from './lib/orthanc.ts'
 import { fmt, freePort, loud, machineLine, mb, median, nowMs, num, parseFlags, printTable, range, ratio, runIfMain, sampleRss, sleep } from './lib/util.ts'
@@ -100,8 +101,21 @@ export function hasStorescu(): boolean {
 
 export function countFiles(dir: string): number {
   let n = 0
-  for (const e of readdirSync(dir, { withFileTypes: true })) n += e.isDirectory() ? countFiles(join(dir, e.name)) : /\.(json|part|ready)$/.test(e.name) ? 0 : 1
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.isDirectory()) n += e.name === 'journal' ? countJournal(join(dir, e.name)) : countFiles(join(dir, e.name))
+    else n += /\.(json|part|ready)$/.test(e.name) ? 0 : 1
+  }
   return n
+}
+
+/** Objects in a Kura spool's journal (small objects have no file of their own): its records, each checked whole. */
+function countJournal(dir: string): number {
+  const journal = Journal.open(dir)
+  try {
+    return journal.records().filter((m) => journal.verify(m.id)).length
+  } finally {
+    journal.close()
+  }
 }
 
 /** Removes the files under `dir` and keeps its folders (Kura's spool folder must stay where it opened it). */
@@ -192,7 +206,7 @@ export async function run(argv: string[]): Promise<void> {
     const perRound = kura.instancesPerSec.map((k, i) => k / r.instancesPerSec[i]!)
     console.log(`kura / ${r.name}: instances/s ${ratio(median(kura.instancesPerSec), median(r.instancesPerSec))} (medians; per round ${perRound.map((x) => x.toFixed(2)).join(', ')}), large-object MB/s ${ratio(median(kura.largeMbPerSec), median(r.largeMbPerSec))}`)
   }
-  console.log('note: Kura makes each object durable before its C-STORE-RSP (fdatasync of the file, then an fsync of the spool folder shared by concurrent commits); storescp does not fsync; Orthanc writes through its SQLite index.')
+  console.log('note: Kura makes each object durable before its C-STORE-RSP (a small one appended to the spool journal, a large one a file and a folder fsync; flushes shared by concurrent commits); storescp does not fsync; Orthanc writes through its SQLite index.')
 }
 
 runIfMain(import.meta.url, run)

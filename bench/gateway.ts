@@ -244,7 +244,7 @@ export async function run(argv: string[]): Promise<void> {
       console.log(`whole path / orthanc receive, ${m.name}: ${ratio(median(w), median(o))} (target ≥ 1)`)
     }
   }
-  console.log('note: Kura acknowledges each object only once it is durable (fdatasync + rename + folder fsync, group-committed); Orthanc writes through its SQLite index as shipped.')
+  console.log('note: Kura acknowledges each object only once it is durable (a small one appended to the spool journal and fdatasynced, group-committed); Orthanc writes through its SQLite index as shipped.')
 }
 
 runIfMain(import.meta.url, run)

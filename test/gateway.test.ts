@@ -63,7 +63,8 @@ describe('gateway → hub', () => {
     await until('every object confirmed by the hub', () => rows().length === all.length && rows().every((r) => r.state === 'confirmed'))
     assert.ok(rows().every((r) => r.outcome === 'stored'), JSON.stringify(rows().map((r) => r.outcome)))
     assert.ok(gw.uploader.state.uploadsDone < all.length, `small objects travel bundled (${gw.uploader.state.uploadsDone} uploads for ${all.length} objects)`)
-    assert.deepEqual(readdirSync(join(root, 'spool', 'clean')), [], 'confirmed objects leave the spool; their rows stay')
+    assert.deepEqual(readdirSync(join(root, 'spool', 'clean')), ['journal'], 'confirmed objects leave the spool; their rows stay')
+    assert.deepEqual(gw.outbox.cleanJournal.records(), [], 'nothing left in the clean journal either')
 
     const res = await hub.fetch(`${hub.dicomweb}/studies?includefield=00100010,00100020`, { headers: { accept: 'application/dicom+json' } })
     assert.equal(res.status, 200)

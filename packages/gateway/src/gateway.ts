@@ -168,10 +168,11 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
         host: d.host,
         allowedCallingAEs: d.allowedCallingAEs,
         spoolDir: config.spool,
+        journal: outbox.journal,
         minFreeBytes: config.limits.minFreeDiskBytes,
         log,
         // The row is added with others in the pipeline's next pass (one commit for many): the object is durable in
-        // incoming/ already, and one a crash leaves without a row is adopted from its file.
+        // the spool already, and one a crash leaves without a row is adopted by recovery.
         onStored: (entry) => pipeline.received({ id: entry.id, source: 'dimse', sourceRef: entry.callingAE, bytes: entry.bytes, sha256: entry.sha256, receivedAt: Date.parse(entry.receivedAt) }),
       })
     }

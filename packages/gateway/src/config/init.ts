@@ -58,7 +58,8 @@ deid:
   #   table: reid.sqlite
   #   keyFile: /secure/operator.key
 
-# Where received objects wait: incoming/, clean/, quarantine/ and the outbox database.
+# Where received objects wait: journal/ and incoming/ (as received), clean/ (de-identified), quarantine/
+# and the outbox database.
 spool: ${q(shown(outDir, o.spool))}
 
 sources:

@@ -137,10 +137,63 @@ test('recovery after a crash: .part files removed, uploading rows requeued, spoo
     assert.equal(ob.get('norow')!.state, 'received')
     assert.equal(ob.get('norow')!.source_ref, 'CT1')
     assert.deepEqual(readdirSync(join(dir, 'incoming')).sort(), ['norow.dcm', 'norow.json', 'recv.dcm'])
-    assert.deepEqual(readdirSync(join(dir, 'clean')).sort(), ['c1.dcm', 'c2.dcm'])
+    assert.deepEqual(readdirSync(join(dir, 'clean')).sort(), ['c1.dcm', 'c2.dcm', 'journal'])
     // Recovery is idempotent.
     const again = ob.recover()
     assert.deepEqual(again, { partsRemoved: 0, requeued: 0, adopted: 0, leftoversRemoved: 0, lost: 0 })
+  } finally {
+    ob.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('recovery with the journals: an acknowledged record without a row is adopted, a torn one dropped, finished ones released', async () => {
+  const dir = spool()
+  let ob = Outbox.open(dir)
+  const hex = (b: Buffer) => createHash('sha256').update(b).digest('hex')
+  const received = (id: string, data: Buffer, sha = hex(data)) => ob.journal.append({ id, source: 'dimse', callingAE: 'CT1', bytes: data.length, sha256: sha, receivedAt: new Date().toISOString() }, data)
+  const clean = (data: Buffer) => { ob.cleanJournal.append({ id: hex(data), bytes: data.length, sha256: hex(data) }, data); return hex(data) }
+  // Acknowledged to its sender, but the crash came before its row was added.
+  received('norow', Buffer.from('object a'))
+  // Received, row added, not yet de-identified.
+  received('recv', Buffer.from('object b'))
+  ob.add({ id: 'recv', source: 'dimse', bytes: 8 })
+  // De-identified and queued: its input is done, its clean output waits for the hub.
+  received('done', Buffer.from('object c'))
+  ob.add({ id: 'done', source: 'dimse', bytes: 8 })
+  const c1 = clean(Buffer.from('clean c'))
+  ob.markDeidentified('done', deid(c1))
+  ob.enqueue('done')
+  // Published, but the crash came before its batch was recorded: no row needs it.
+  const stale = clean(Buffer.from('clean d'))
+  // Data that does not match its hash: a write the crash tore, never acknowledged.
+  received('torn', Buffer.from('object e'), '0'.repeat(64))
+  await Promise.all([ob.journal.flush(), ob.cleanJournal.flush()])
+  // Not closed: the process "died".
+
+  ob = Outbox.open(dir)
+  try {
+    const rep = ob.recover()
+    assert.equal(rep.adopted, 1)
+    assert.equal(ob.get('norow')!.state, 'received')
+    assert.equal(ob.get('norow')!.source_ref, 'CT1')
+    assert.equal(ob.get('torn'), undefined, 'a torn record is not adopted')
+    assert.equal(ob.journal.has('torn'), false)
+    assert.deepEqual(Buffer.from(ob.input('recv') as Uint8Array), Buffer.from('object b'), 'a received row reads its input from the journal')
+    assert.equal(ob.journal.has('done'), false, 'a finished input is released')
+    assert.equal(ob.get('done')!.state, 'queued', 'its clean output is in the clean journal: not lost')
+    assert.deepEqual(Buffer.from(ob.cleanData(c1)!), Buffer.from('clean c'))
+    assert.equal(ob.cleanData(stale), null, 'a clean output no row needs is released')
+    assert.deepEqual(ob.recover(), { partsRemoved: 0, requeued: 0, adopted: 0, leftoversRemoved: 0, lost: 0 }, 'recovery is idempotent')
+  } finally {
+    ob.close()
+  }
+  // After a clean restart the same holds, read from disk.
+  ob = Outbox.open(dir)
+  try {
+    ob.recover()
+    assert.deepEqual(ob.journal.records().map((m) => m.id).sort(), ['norow', 'recv'])
+    assert.deepEqual(ob.cleanJournal.records().map((m) => m.id), [c1])
   } finally {
     ob.close()
     rmSync(dir, { recursive: true, force: true })

@@ -4,7 +4,8 @@
  * attempts, next_attempt_at, last_error) or failed (the hub refused it: kept with the reason).
  *
  * Every transition is one transaction that checks the state it leaves, so a bug cannot skip a step. The files
- * behind the rows live in the spool: `incoming/<id>.dcm` (as received), `clean/<sha256>.dcm` (de-identified,
+ * behind the rows live in the spool: a record in `journal/` or `incoming/<id>.dcm` (as received; see
+ * `../spool/journal.ts`), a record in `clean/journal/` or `clean/<sha256>.dcm` (de-identified,
  * waiting), `quarantine/<id>/` (never uploaded). A confirmed object keeps only its row. `recover()` puts the
  * spool and the rows back in agreement after a crash; the order of file and row changes everywhere is chosen so
  * that recovery only ever redoes work (de-identification is deterministic, the hub deduplicates by content).
@@ -13,6 +14,7 @@ import Database from 'better-sqlite3'
 import { createHash } from 'node:crypto'
 import { mkdirSync, readdirSync, readFileSync, rmSync, existsSync, statSync, unlink } from 'node:fs'
 import { join } from 'node:path'
+import { Journal, type RecordMeta } from '../spool/journal.ts'
 import { OutboxErrors } from './errors.ts'
 import { migrateRecordSchema } from './record-schema.ts'
 
@@ -151,6 +153,10 @@ export class Outbox {
   readonly clean: string
   readonly quarantine: string
   readonly bundles: string
+  /** Small objects the DICOM source received (the spool's journal, shared with it). */
+  readonly journal: Journal
+  /** Small de-identified objects waiting for the hub, by SHA-256 (larger ones are files in `clean/`). */
+  readonly cleanJournal: Journal<RecordMeta>
   readonly db: Database.Database
   private readonly now: () => number
   /** Prepared statements by SQL: preparing costs more than running these small statements. */
@@ -162,8 +168,10 @@ export class Outbox {
   private readonly removals: Array<{ path: string; done: (e: NodeJS.ErrnoException | null) => void }> = []
   private removers = 0
 
-  private constructor(dir: string, db: Database.Database, now: () => number) {
+  private constructor(dir: string, db: Database.Database, journals: { received: Journal; clean: Journal<RecordMeta> }, now: () => number) {
     this.dir = dir
+    this.journal = journals.received
+    this.cleanJournal = journals.clean
     this.incoming = join(dir, 'incoming')
     this.clean = join(dir, 'clean')
     this.quarantine = join(dir, 'quarantine')
@@ -176,6 +184,7 @@ export class Outbox {
   static open(spoolDir: string, opts: { now?: () => number } = {}): Outbox {
     const path = join(spoolDir, 'outbox.sqlite')
     let db: Database.Database
+    let journals: { received: Journal; clean: Journal<RecordMeta> }
     try {
       for (const d of ['incoming', 'clean', 'quarantine', 'bundles']) mkdirSync(join(spoolDir, d), { recursive: true })
       db = new Database(path)
@@ -186,13 +195,17 @@ export class Outbox {
       db.exec(SCHEMA)
       // Spools written before clinical records existed gain the kind column (every old row is DICOM) and record tables.
       migrateRecordSchema(db)
+      journals = { received: Journal.open(join(spoolDir, 'journal')), clean: Journal.open<RecordMeta>(join(spoolDir, 'clean', 'journal')) }
     } catch (e) {
       throw OutboxErrors.open(path, e)
     }
-    return new Outbox(spoolDir, db, opts.now ?? Date.now)
+    return new Outbox(spoolDir, db, journals, opts.now ?? Date.now)
   }
 
+  /** After the sources and the pipeline have stopped. */
   close(): void {
+    this.journal.close()
+    this.cleanJournal.close()
     if (this.db.open) this.db.close()
   }
 
@@ -244,7 +257,7 @@ export class Outbox {
     return this.db.prepare('SELECT 1 FROM taken WHERE path = ? AND size = ? AND mtime_ms = ?').get(path, size, Math.floor(mtimeMs)) !== undefined
   }
 
-  /** The clean output is at `clean/<sha256>.dcm` (durably) before this is called. */
+  /** The clean output is durable (a record in `clean/journal/`, or `clean/<sha256>.dcm`) before this is called. */
   markDeidentified(id: string, d: Deidentified): void {
     this.move(id, ['received'], 'deidentified', { output_sha256: d.sha256, output_bytes: d.bytes, study_uid: d.studyUid, series_uid: d.seriesUid, sop_uid: d.sopUid, last_error: null })
   }
@@ -299,8 +312,8 @@ export class Outbox {
   }
 
   /**
-   * The hub stored it (or already had it). Removes the clean file once no waiting row needs the same content,
-   * after the row is committed: a crash in between leaves a file recovery removes.
+   * The hub stored it (or already had it). Removes the clean output once no waiting row needs the same content,
+   * after the row is committed: a crash in between leaves a file or record recovery removes.
    */
   confirm(ids: readonly string[], outcome: 'stored' | 'duplicate' | string): void {
     const shas = new Set<string>()
@@ -357,6 +370,7 @@ export class Outbox {
     if (this.held.has(sha)) return
     const waiting = this.q(`SELECT 1 FROM objects WHERE output_sha256 = ? AND state IN (${WAITING.map(() => '?').join(',')}) LIMIT 1`).get(sha, ...WAITING)
     if (waiting) return
+    if (this.cleanJournal.has(sha)) return this.cleanJournal.release(sha)
     // On the thread pool (unlinking costs the main thread 0.2–0.6 ms a file); one that fails is a leftover recovery
     // removes. A publish of the same content holds the SHA first, then waits for this (`cleanRemoval`).
     const p: Promise<void> = this.removeLater(this.cleanPath(sha)).catch(() => {}).finally(() => {
@@ -399,6 +413,16 @@ export class Outbox {
 
   incomingPath(id: string): string {
     return join(this.incoming, `${id}.dcm`)
+  }
+
+  /** A clean output's bytes when it is in the clean journal; null when it is the file at `cleanPath(sha)`. */
+  cleanData(sha: string): Uint8Array | null {
+    return this.cleanJournal.has(sha) ? this.cleanJournal.read(sha) : null
+  }
+
+  /** A received object's input: its bytes when it is in the journal, else the path of its file in `incoming/`. */
+  input(id: string): Uint8Array | string {
+    return this.journal.has(id) ? this.journal.read(id) : this.incomingPath(id)
   }
 
   /** Objects received but not yet de-identified, oldest first. */
@@ -490,6 +514,7 @@ export class Outbox {
     })()
     // Spooled objects without a row (crash between the spool's commit and add()), and rows whose input is done.
     rep.adopted += this.adoptSpooled()
+    this.settleJournal(rep)
     const names = new Set(readdirSync(this.incoming))
     for (const n of names) {
       if (!n.endsWith('.dcm')) continue
@@ -508,31 +533,57 @@ export class Outbox {
       if (existsSync(join(this.quarantine, r.id, 'reason.json'))) {
         // The crash came between moving it to quarantine and recording that: record it now.
         this.markQuarantined(r.id, 'quarantined before an interrupted run; see reason.json')
+        this.journal.release(r.id)
         continue
       }
-      if (!existsSync(this.incomingPath(r.id))) {
+      if (!this.journal.has(r.id) && !existsSync(this.incomingPath(r.id))) {
         this.db.prepare('UPDATE objects SET state = \'failed\', outcome = \'lost\', last_error = ?, updated_at = ? WHERE id = ?')
           .run('the spooled input file is missing; the object must be sent again', this.now(), r.id)
         rep.lost++
       }
     }
-    // Clean files no waiting row needs (crash between confirm's commit and the file's removal).
+    // Clean outputs no waiting row needs (crash between confirm's commit and the removal, or between publishing and
+    // recording a batch).
+    const needed = this.db.prepare(`SELECT 1 FROM objects WHERE output_sha256 = ? AND state IN (${WAITING.map(() => '?').join(',')}) LIMIT 1`)
+    for (const m of this.cleanJournal.records()) {
+      if (!needed.get(m.id, ...WAITING)) { this.cleanJournal.release(m.id); rep.leftoversRemoved++ }
+    }
     for (const n of readdirSync(this.clean)) {
       if (!n.endsWith('.dcm')) continue
       const sha = n.slice(0, -4)
-      const waiting = this.db.prepare(`SELECT 1 FROM objects WHERE output_sha256 = ? AND state IN (${WAITING.map(() => '?').join(',')}) LIMIT 1`).get(sha, ...WAITING)
-      if (!waiting) { rmSync(join(this.clean, n), { force: true }); rep.leftoversRemoved++ }
+      if (!needed.get(sha, ...WAITING)) { rmSync(join(this.clean, n), { force: true }); rep.leftoversRemoved++ }
     }
     // A waiting row whose clean file is gone is de-identified again from its input if that still exists; otherwise lost.
     // Records carry their data in the records table, not in clean/.
     for (const r of this.db.prepare('SELECT id, output_sha256 FROM objects WHERE state IN (\'queued\', \'retry\') AND kind = \'dicom\'').all() as Array<{ id: string; output_sha256: string }>) {
-      if (!existsSync(this.cleanPath(r.output_sha256))) {
+      if (!this.cleanJournal.has(r.output_sha256) && !existsSync(this.cleanPath(r.output_sha256))) {
         this.db.prepare('UPDATE objects SET state = \'failed\', outcome = \'lost\', last_error = ?, updated_at = ? WHERE id = ?')
           .run('the de-identified file is missing from the spool; send the object again', this.now(), r.id)
         rep.lost++
       }
     }
     return rep
+  }
+
+  /**
+   * The journal's records against the rows: one without a row was acknowledged to its sender and the crash came
+   * before its row was added (adopted), unless its data does not match its hash (a write the crash tore, never
+   * acknowledged: dropped); one whose row is past `received` is done (released, so its segment can go).
+   */
+  private settleJournal(rep: RecoveryReport): void {
+    const adopt: NewObject[] = []
+    for (const m of this.journal.records()) {
+      const row = this.get(m.id)
+      if (!row) {
+        if (this.journal.verify(m.id)) adopt.push({ id: m.id, source: m.source, sourceRef: m.callingAE, bytes: m.bytes, sha256: m.sha256, receivedAt: Date.parse(m.receivedAt) })
+        else { this.journal.release(m.id); rep.partsRemoved++ }
+      } else if (row.state !== 'received') {
+        this.journal.release(m.id)
+        rep.leftoversRemoved++
+      }
+    }
+    this.addMany(adopt)
+    rep.adopted += adopt.length
   }
 }
 

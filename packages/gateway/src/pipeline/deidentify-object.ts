@@ -16,6 +16,7 @@ import { join } from 'node:path'
 import { readFileIfAtMost } from '@kura/core'
 import { Tags, getString, type DicomDataset } from '@kura/dicom'
 import { deidentifyFile, deidentifyInMemory, type Policy, type ReidTable } from '@kura/deid'
+import type { Journal, RecordMeta } from '../spool/journal.ts'
 
 export interface DeidSettings {
   policy: Policy
@@ -79,12 +80,24 @@ function syncPath(path: string, folder: boolean): Promise<void> {
 const FLUSH_LANES = 2
 
 /**
- * Publishes clean outputs durably: every file's data first, then the renames to `clean/<sha256>.dcm`, then one
- * fsync of the folder (it covers every rename in it). Data before rename, so a name never points at data a power
- * loss could lose, even when it replaces a committed file of the same content. `beforeRename` sees each SHA-256
- * before its name appears (and may wait). On error the temporary files are removed and the error thrown (nothing was recorded).
+ * Publishes clean outputs durably. With a `journal`, outputs held in memory are appended to it (unless it holds that
+ * content already) and one flush covers them all: no file, fsync, rename or folder fsync each. Other outputs are
+ * files: every file's data first, then the renames to `clean/<sha256>.dcm`, then one fsync of the folder (it covers
+ * every rename in it). Data before rename, so a name never points at data a power loss could lose, even when it
+ * replaces a committed file of the same content. `beforeRename` sees each SHA-256 before it is appended or its name
+ * appears (and may wait). On error the temporary files are removed and the error thrown (nothing was recorded).
  */
-export async function publishClean(cleanDir: string, outs: readonly UnpublishedClean[], beforeRename?: (sha256: string) => Promise<void> | void): Promise<void> {
+export async function publishClean(cleanDir: string, all: readonly UnpublishedClean[], beforeRename?: (sha256: string) => Promise<void> | void, journal?: Journal<RecordMeta>): Promise<void> {
+  if (all.length === 0) return
+  const outs = journal ? all.filter((o) => !o.data) : all
+  if (journal) {
+    for (const o of all) {
+      if (!o.data) continue
+      await beforeRename?.(o.sha256)
+      if (!journal.has(o.sha256)) journal.append({ id: o.sha256, bytes: o.bytes, sha256: o.sha256 }, o.data)
+    }
+    await journal.flush()
+  }
   if (outs.length === 0) return
   try {
     let next = 0
@@ -119,10 +132,11 @@ function uidsOf(ds: DicomDataset): { studyUid: string; seriesUid: string; sopUid
 }
 
 /**
- * De-identifies `input` (object `id`) into `spoolDir`. Never throws for a bad object (it is quarantined);
- * throws only when the spool itself cannot be written (disk full, permissions), so the caller retries later.
+ * De-identifies `input` (object `id`: its file, or its bytes from the spool's journal) into `spoolDir`. Never throws
+ * for a bad object (it is quarantined); throws only when the spool itself cannot be written (disk full,
+ * permissions), so the caller retries later.
  */
-export async function deidentifyObject(spoolDir: string, id: string, input: string, s: DeidSettings, w: ObjectWriteOptions = {}): Promise<ObjectOutcome> {
+export async function deidentifyObject(spoolDir: string, id: string, input: string | Uint8Array, s: DeidSettings, w: ObjectWriteOptions = {}): Promise<ObjectOutcome> {
   const publish = w.publish ?? true
   const cleanDir = join(spoolDir, 'clean')
   const tmp = join(cleanDir, `${randomBytes(8).toString('hex')}.tmp`)
@@ -134,12 +148,13 @@ export async function deidentifyObject(spoolDir: string, id: string, input: stri
     const report = { id, reason, policy: { id: s.policy.id, version: s.policy.version }, collection: s.collection, findings, at: new Date().toISOString() }
     await writeFile(join(dir, 'reason.json'), JSON.stringify(report, null, 2) + '\n', { mode: 0o600 })
     // The source stays on site beside the reason, so an operator can re-run it under a corrected policy.
-    await rename(input, join(dir, 'source.dcm')).catch(() => {})
+    if (typeof input === 'string') await rename(input, join(dir, 'source.dcm')).catch(() => {})
+    else await writeFile(join(dir, 'source.dcm'), input, { mode: 0o600 })
     return { kind: 'quarantined', reason, dir }
   }
 
   try {
-    const small = publish ? null : readFileIfAtMost(input, IN_MEMORY_BYTES)
+    const small = typeof input !== 'string' ? input : publish ? null : readFileIfAtMost(input, IN_MEMORY_BYTES)
     if (small) {
       const r = await deidentifyInMemory(small, s)
       if (r.kind === 'unreadable' || r.kind === 'failed') return await quarantine(r.reason)
@@ -149,10 +164,16 @@ export async function deidentifyObject(spoolDir: string, id: string, input: stri
         await writeFile(tmp, r.output, { mode: 0o600, flag: 'wx' })
         return await quarantine(reason, r.findings.map((f) => ({ path: f.path, keyword: f.keyword, kind: f.kind, reason: f.reason })), tmp)
       }
-      keepTmp = true
-      return { kind: 'clean', sha256: r.sha256, bytes: r.output.length, ...uids!, path: join(cleanDir, `${r.sha256}.dcm`), tmp, data: r.output }
+      const out: UnpublishedClean = { kind: 'clean', sha256: r.sha256, bytes: r.output.length, ...uids!, path: join(cleanDir, `${r.sha256}.dcm`), tmp, data: r.output }
+      if (!publish) {
+        keepTmp = true
+        return out
+      }
+      await publishClean(cleanDir, [out])
+      return { ...out, tmp: undefined, data: undefined }
     }
-    const r = await deidentifyFile(input, tmp, { policy: s.policy, secret: s.secret, collection: s.collection, reid: s.reid, durable: publish })
+    // Bytes always take the in-memory branch above; only a file too large for it comes here.
+    const r = await deidentifyFile(input as string, tmp, { policy: s.policy, secret: s.secret, collection: s.collection, reid: s.reid, durable: publish })
     if (r.kind === 'unreadable' || r.kind === 'failed') return await quarantine(r.reason)
     if (r.kind === 'quarantined') {
       return await quarantine(r.findings.map((f) => f.reason).join('; '), r.findings.map((f) => ({ path: f.path, keyword: f.keyword, kind: f.kind, reason: f.reason })), tmp)

@@ -16,8 +16,10 @@ export const USTAR_MAX_FILE = 8 * 1024 ** 3 - 1
 export interface TarEntry {
   /** Name in the archive (at most 100 bytes, ASCII). */
   name: string
-  /** File to read the content from. */
+  /** File to read the content from, unless `data` holds it. */
   path: string
+  /** The content, when it is in memory (the spool's clean journal). */
+  data?: Uint8Array
   size: number
 }
 
@@ -65,7 +67,10 @@ export async function writeUstar(entries: readonly TarEntry[], out: string, mtim
     for (const e of entries) {
       await put(ustarHeader(e.name, e.size, mtime))
       let n = 0
-      if (e.size <= SMALL_ENTRY_BYTES) {
+      if (e.data) {
+        n = e.data.length
+        await put(Buffer.from(e.data.buffer, e.data.byteOffset, e.data.length))
+      } else if (e.size <= SMALL_ENTRY_BYTES) {
         // One read into a buffer of the file's size: a stream would allocate a whole highWaterMark buffer per file.
         const data = await readFile(e.path)
         n = data.length
@@ -106,6 +111,12 @@ export async function buildUstar(entries: readonly TarEntry[], mtime = Date.now(
   for (const e of entries) {
     ustarHeader(e.name, e.size, mtime).copy(data, at)
     at += BLOCK
+    if (e.data) {
+      if (e.data.length !== e.size) throw new Error(`${e.name} is ${e.data.length} bytes, expected ${e.size}`)
+      data.set(e.data, at)
+      at += Math.ceil(e.size / BLOCK) * BLOCK
+      continue
+    }
     const fh = await open(e.path, 'r')
     try {
       // One byte more than expected is asked for (the padding or the end blocks always leave room), so a file that

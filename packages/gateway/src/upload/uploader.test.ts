@@ -53,7 +53,7 @@ test('a hub that answers 500, garbage, then 507: clear errors, back-off, nothing
     })
   })
   const { hub, dir, ob } = await oneQueued(server)
-  const up = new Uploader(ob, { hub, tokenFile: join(dir, 'token'), collection: 'c', concurrency: 1, bandwidth: new Bandwidth(0), bundleBytes: 1e6, largeObjectBytes: 1e6, chunkBytes: 65536, backoffMs: 20, maxBackoffMs: 50, hubFullPauseMs: 60_000, pollMs: 20 })
+  const up = new Uploader(ob, { hub, tokenFile: join(dir, 'token'), collection: 'c', concurrency: 1, bandwidth: new Bandwidth(0), bundleBytes: 1e6, largeObjectBytes: 1e6, chunkBytes: 65536, resumeMinBytes: 0, backoffMs: 20, maxBackoffMs: 50, hubFullPauseMs: 60_000, pollMs: 20 })
   try {
     up.start()
     await until('the 507', () => up.state.hubFullUntil !== null)
@@ -99,7 +99,7 @@ test('stopping mid-upload aborts it, puts the object back in the queue uncounted
     req.resume()
   })
   const { hub, dir, ob } = await oneQueued(server)
-  const up = new Uploader(ob, { hub, tokenFile: join(dir, 'token'), collection: 'c', concurrency: 1, bandwidth: new Bandwidth(0), bundleBytes: 1e6, largeObjectBytes: 1e6, chunkBytes: 65536, pollMs: 20 })
+  const up = new Uploader(ob, { hub, tokenFile: join(dir, 'token'), collection: 'c', concurrency: 1, bandwidth: new Bandwidth(0), bundleBytes: 1e6, largeObjectBytes: 1e6, chunkBytes: 65536, resumeMinBytes: 0, pollMs: 20 })
   try {
     up.start()
     await until('the upload to be in flight', () => up.state.uploadsInFlight === 1 && ob.uploadUrl('aa') !== null)
@@ -145,7 +145,7 @@ test('clinical records travel in batches to POST /api/records and are settled pe
   const rec = new RecordOutbox(ob)
   rec.addInputs([{ source: 's', ref: 'r', format: 'ssmix2', raw: 'x' }])
   rec.settle([{ input: rec.pendingInputs(1)[0]!, outputs: ['k1', 'k2', 'k3'].map((key) => ({ kind: 'clean' as const, key, body: `{"id":"${key}"}`, recordKind: 'patient', studyUid: null })) }])
-  const up = new Uploader(ob, { hub, tokenFile: join(dir, 'token'), collection: 'c 1', concurrency: 1, bandwidth: new Bandwidth(0), bundleBytes: 1e6, largeObjectBytes: 1e6, chunkBytes: 65536, backoffMs: 20, maxBackoffMs: 50, pollMs: 20 })
+  const up = new Uploader(ob, { hub, tokenFile: join(dir, 'token'), collection: 'c 1', concurrency: 1, bandwidth: new Bandwidth(0), bundleBytes: 1e6, largeObjectBytes: 1e6, chunkBytes: 65536, resumeMinBytes: 0, backoffMs: 20, maxBackoffMs: 50, pollMs: 20 })
   const state = (key: string) => (ob.db.prepare('SELECT state FROM objects WHERE output_sha256 = ?').pluck().get(key) as string)
   try {
     up.start()
@@ -172,7 +172,7 @@ test('flush sends a freshly queued object at once instead of lingering for the r
     req.on('end', () => { seen.push(`${req.method} ${req.url}`); res.writeHead(503).end() })
   })
   const { hub, dir, ob } = await oneQueued(server)
-  const up = new Uploader(ob, { hub, tokenFile: join(dir, 'token'), collection: 'c', concurrency: 1, bandwidth: new Bandwidth(0), bundleBytes: 1e6, largeObjectBytes: 1e6, chunkBytes: 65536, backoffMs: 60_000, pollMs: 20, lingerMs: 60_000 })
+  const up = new Uploader(ob, { hub, tokenFile: join(dir, 'token'), collection: 'c', concurrency: 1, bandwidth: new Bandwidth(0), bundleBytes: 1e6, largeObjectBytes: 1e6, chunkBytes: 65536, resumeMinBytes: 0, backoffMs: 60_000, pollMs: 20, lingerMs: 60_000 })
   try {
     up.start()
     await new Promise((r) => setTimeout(r, 300))

@@ -26,6 +26,8 @@ import { RECORD_BATCH_BYTES, RECORD_BATCH_MAX, RecordsClient, type RecordResult 
  */
 export const BUNDLE_READY_OBJECTS = 32
 export const BUNDLE_READY_BYTES = 4 * 1024 * 1024
+/** See `UploaderOptions.resumeMinBytes`. */
+const RESUME_MIN_BYTES = 8 << 20
 
 export interface UploaderOptions {
   hub: string
@@ -47,6 +49,12 @@ export interface UploaderOptions {
   lingerMs?: number
   /** Clinical records per POST /api/records (default and most: 1000). */
   recordBatch?: number
+  /**
+   * Payloads of at least this many bytes have their upload URL recorded in the outbox, so a restart resumes them
+   * where the hub stands (default 8 MiB). Smaller ones are sent whole again: recording and forgetting a URL costs
+   * two outbox commits (a WAL fsync each, on the main thread) per upload, dearer than resending a small bundle.
+   */
+  resumeMinBytes?: number
 }
 
 export interface UploaderState {
@@ -193,11 +201,13 @@ export class Uploader {
       if (unique.size === 1) {
         const r = rows[0]!
         file = this.outbox.cleanPath(r.output_sha256!)
+        const held = this.outbox.cleanData(r.output_sha256!)
+        if (held) data = Buffer.from(held.buffer, held.byteOffset, held.length)
         length = r.output_bytes!
         sha256 = r.output_sha256!
         kind = 'dicom'
       } else {
-        const entries = [...unique.values()].map((r) => ({ name: `${r.output_sha256}.dcm`, path: this.outbox.cleanPath(r.output_sha256!), size: r.output_bytes! }))
+        const entries = [...unique.values()].map((r) => ({ name: `${r.output_sha256}.dcm`, path: this.outbox.cleanPath(r.output_sha256!), data: this.outbox.cleanData(r.output_sha256!) ?? undefined, size: r.output_bytes! }))
         // A bundle that fits one chunk is built in memory (the chunk buffer it replaces is as large); a larger one is
         // written to bundles/ and read back a chunk at a time.
         if (ustarBytes(entries.map((e) => e.size)) <= this.o.chunkBytes) {
@@ -216,9 +226,11 @@ export class Uploader {
       this.tokenStamp = this.tokenFileStamp()
       const metadata = { kind, collection: this.o.collection, sha256, study: rows[0]!.study_uid!, count: String(unique.size) }
       // A payload sent before (an interrupted try, or a run before a restart) resumes where the hub stands.
-      const url = await this.tus.upload({ file, data, sha256, length, metadata, chunkBytes: this.o.chunkBytes }, this.outbox.uploadUrl(sha256) ?? undefined, (u) => this.outbox.rememberUpload(sha256, u))
+      const known = this.outbox.uploadUrl(sha256)
+      const remember = length >= (this.o.resumeMinBytes ?? RESUME_MIN_BYTES)
+      const url = await this.tus.upload({ file, data, sha256, length, metadata, chunkBytes: this.o.chunkBytes }, known ?? undefined, remember ? (u) => this.outbox.rememberUpload(sha256, u) : undefined)
       const result = await this.tus.result(url)
-      this.outbox.forgetUpload(sha256)
+      if (known || remember) this.outbox.forgetUpload(sha256)
       this.record(rows, result)
       this.state.uploadsDone++
       this.state.bytesSent = this.tus.sentBytes + this.recordsClient.sentBytes

@@ -13,7 +13,7 @@ import { pathToFileURL } from 'node:url'
 import { after, before, describe, test } from 'node:test'
 import { writeDicom } from '@kura/dicom'
 import { writeCorpus } from '@kura/dicom/synth'
-import type { SpoolEntry } from '../../spool/index.ts'
+import { Journal, type SpoolEntry } from '../../spool/index.ts'
 import { PduType } from './pdu.ts'
 import { startDimseServer, type DimseServer, type DimseServerOptions } from './server.ts'
 import { associateRq, cStoreRq, datasetOf, DcmtkReceiver, metaOf, pdata, RawPeer, requireDcmtk, runTool, waitFor } from './testkit.ts'
@@ -33,17 +33,33 @@ async function serve(extra: Partial<DimseServerOptions> = {}): Promise<{ server:
   return { server, stored, spoolDir }
 }
 
-/** What the spool holds for objects; the empty `.ready` files it creates ahead for the next objects are not objects. */
+/** The files in `incoming/` (large objects, and their `.part` while they stream). */
 async function incoming(spoolDir: string): Promise<string[]> {
-  return (await readdir(join(spoolDir, 'incoming'))).filter((n) => !n.endsWith('.ready')).sort()
+  return (await readdir(join(spoolDir, 'incoming'))).sort()
+}
+
+/** Every object the spool holds, by id: small ones from its journal (read as a restarted gateway would), large ones from `incoming/`. */
+async function spooled(spoolDir: string): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>()
+  const journal = Journal.open(join(spoolDir, 'journal'))
+  try {
+    for (const m of journal.records()) {
+      assert.ok(journal.verify(m.id), `journal record ${m.id} matches its SHA-256`)
+      out.set(m.id, journal.read(m.id))
+    }
+  } finally {
+    journal.close()
+  }
+  for (const n of await incoming(spoolDir)) if (n.endsWith('.dcm')) out.set(n.slice(0, -4), await readFile(join(spoolDir, 'incoming', n)))
+  return out
 }
 
 /**
  * Checks one stored object against the file that was sent: data set identical (to `wire` when given:
  * what DCMTK actually transmitted), meta and the onStored entry right; no sidecar is written.
  */
-async function assertArrived(entry: SpoolEntry, sent: Uint8Array, expect: { callingAE: string; ts?: string; wire?: Uint8Array }): Promise<void> {
-  const got = await readFile(entry.path)
+async function assertArrived(server: DimseServer, entry: SpoolEntry, sent: Uint8Array, expect: { callingAE: string; ts?: string; wire?: Uint8Array }): Promise<void> {
+  const got = server.spool.read(entry)
   assert.ok(Buffer.from(datasetOf(got)).equals(Buffer.from(datasetOf(expect.wire ?? sent))), `data set of ${entry.sopInstanceUid} differs from what was sent`)
   const srcMeta = metaOf(sent)
   const meta = metaOf(got)
@@ -52,7 +68,7 @@ async function assertArrived(entry: SpoolEntry, sent: Uint8Array, expect: { call
   assert.equal(meta.get(0x0010), expect.ts ?? srcMeta.get(0x0010), 'TransferSyntaxUID')
   assert.equal(meta.get(0x0016), expect.callingAE, 'SourceApplicationEntityTitle')
   assert.equal(meta.get(0x0012), '2.25.100346920813337053928246817758229797952', 'Kura ImplementationClassUID')
-  assert.ok(!existsSync(entry.path.replace(/\.dcm$/, '.json')), 'the DICOM receiver writes no sidecar')
+  assert.ok(!existsSync(join(server.spool.incoming, `${entry.id}.json`)), 'the DICOM receiver writes no sidecar')
   const sidecar = entry
   assert.equal(sidecar.callingAE, expect.callingAE)
   assert.equal(sidecar.calledAE, 'KURA')
@@ -114,7 +130,7 @@ describe('DICOM C-ECHO / C-STORE SCP with DCMTK as the peer', () => {
         const sent = await readFile(join(PYDICOM, name))
         assert.equal(entry.sopInstanceUid, metaOf(sent).get(0x0003), `${name} was stored`)
         const wire = await oracle.receive(join(PYDICOM, name), flags)
-        await assertArrived(entry, sent, { callingAE: 'MODALITY1', wire })
+        await assertArrived(server, entry, sent, { callingAE: 'MODALITY1', wire })
         if (!Buffer.from(datasetOf(wire)).equals(Buffer.from(datasetOf(sent)))) rewritten.add(name)
       }
       assert.deepEqual(rewritten, rewrittenByDcmtk, 'storescu sends the data set of the other files unchanged, so those arrive identical to the file')
@@ -148,8 +164,9 @@ describe('DICOM C-ECHO / C-STORE SCP with DCMTK as the peer', () => {
       const r = await runTool('storescu', ['-aec', 'KURA', '-aet', 'PACS', '-xy', '+sd', '+r', '127.0.0.1', String(one.server.port), corpus])
       assert.equal(r.code, 0, r.output)
       assert.equal(one.stored.length, 200)
-      for (const e of one.stored) await assertArrived(e, files.get(e.sopInstanceUid)!, { callingAE: 'PACS' })
-      assert.equal((await incoming(one.spoolDir)).length, 200, 'one .dcm each, nothing else')
+      for (const e of one.stored) await assertArrived(one.server, e, files.get(e.sopInstanceUid)!, { callingAE: 'PACS' })
+      assert.deepEqual([...(await spooled(one.spoolDir)).keys()].sort(), one.stored.map((e) => e.id).sort(), 'each object once in the journal')
+      assert.deepEqual(await incoming(one.spoolDir), [], 'small objects take no file of their own')
     } finally {
       await one.server.close()
     }
@@ -165,7 +182,7 @@ describe('DICOM C-ECHO / C-STORE SCP with DCMTK as the peer', () => {
       assert.equal(b.code, 0, b.output)
       assert.equal(two.stored.length, 200)
       assert.equal(new Set(two.stored.map((e) => e.sopInstanceUid)).size, 200)
-      for (const e of two.stored) await assertArrived(e, files.get(e.sopInstanceUid)!, { callingAE: e.callingAE })
+      for (const e of two.stored) await assertArrived(two.server, e, files.get(e.sopInstanceUid)!, { callingAE: e.callingAE })
       assert.deepEqual(new Set(two.stored.map((e) => e.callingAE)), new Set(['PACS_A', 'PACS_B']))
     } finally {
       await two.server.close()
@@ -290,10 +307,10 @@ describe('DICOM C-ECHO / C-STORE SCP with DCMTK as the peer', () => {
       const names = await incoming(spoolDir)
       assert.ok(names.every((n) => n.endsWith('.dcm')), `only committed objects remain: ${names.filter((n) => !n.endsWith('.dcm')).join(', ')}`)
       const landed = new Map<string, Uint8Array>()
-      for (const n of names) {
-        const got = await readFile(join(spoolDir, 'incoming', n))
+      // A record torn by the kill (never acknowledged) is not listed; every other one must be whole.
+      for (const [id, got] of await spooled(spoolDir)) {
         const uid = metaOf(got).get(0x0003)!
-        assert.ok(Buffer.from(datasetOf(got)).equals(Buffer.from(datasetOf(sent.get(uid)!))), `${n} is whole`)
+        assert.ok(Buffer.from(datasetOf(got)).equals(Buffer.from(datasetOf(sent.get(uid)!))), `${id} is whole`)
         landed.set(uid, got)
       }
       for (const path of acked) {

@@ -3,7 +3,7 @@
  */
 import { createServer, type Server } from 'node:net'
 import { type Logger, silentLogger } from '@kura/core'
-import { Spool, type SpoolEntry } from '../../spool/index.ts'
+import { Spool, type Journal, type SpoolEntry } from '../../spool/index.ts'
 import { Association, type AssociationConfig } from './association.ts'
 import { DimseErrors } from './errors.ts'
 
@@ -20,8 +20,10 @@ export interface DimseServerOptions {
   checkCalledAE?: boolean
   /** Associations served at once; more are rejected as transient (local limit exceeded). Default 16. */
   maxAssociations?: number
-  /** Spool folder; objects land in `<spoolDir>/incoming`. */
+  /** Spool folder; small objects land in `<spoolDir>/journal`, larger ones in `<spoolDir>/incoming`. */
   spoolDir: string
+  /** The journal to append small objects to (the gateway passes its outbox's); by default the spool opens its own. */
+  journal?: Journal
   /** Refuse objects (status A700) when the spool's file system has less free space. Default 1 GiB. */
   minFreeBytes?: number
   /** Storage SOP classes accepted beyond 1.2.840.10008.5.1.4.1.1.*. */
@@ -60,7 +62,7 @@ export async function startDimseServer(opts: DimseServerOptions): Promise<DimseS
   const maxPduLength = opts.maxPduLength ?? 256 * 1024
   if (maxPduLength !== 0 && maxPduLength < 4096) throw DimseErrors.badConfig('maxPduLength must be 0 (unlimited) or at least 4096')
   const log = opts.log ?? silentLogger
-  const spool = await Spool.open(opts.spoolDir, { minFreeBytes: opts.minFreeBytes ?? 1024 ** 3, log })
+  const spool = await Spool.open(opts.spoolDir, { minFreeBytes: opts.minFreeBytes ?? 1024 ** 3, journal: opts.journal, log })
   const config: AssociationConfig = {
     aeTitle: opts.aeTitle,
     checkCalledAE: opts.checkCalledAE ?? true,
