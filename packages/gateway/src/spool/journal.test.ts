@@ -1,7 +1,7 @@
 /** The spool's journal: what survives a reopen, what a torn end leaves, when segments go. */
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { readdirSync, statSync, truncateSync } from 'node:fs'
+import { closeSync, openSync, readdirSync, statSync, truncateSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -82,4 +82,26 @@ test('a segment fills, a new one starts; a segment no longer written goes once a
   j.close()
   await new Promise((r) => setTimeout(r, 50))
   assert.deepEqual(readdirSync(dir), [], 'closing removes a segment with nothing left in it')
+})
+
+test('a flush that fails forgets the records it covered (none is vouched for), and later records go to a new segment', async () => {
+  const dir = join(root, 'e')
+  const j = Journal.open(dir)
+  const first = object(1)
+  j.append(first.meta, first.data)
+  await j.flush()
+  const lost = object(2)
+  j.append(lost.meta, lost.data)
+  // An fdatasync that fails, as a failing disk's would: the segment's descriptor is closed under the journal.
+  const seg = (j as unknown as { current: { fd: number } }).current
+  closeSync(seg.fd)
+  await assert.rejects(j.flush(), /EBADF/)
+  assert.equal(j.has('obj2'), false, 'the record the failed flush covered is forgotten')
+  assert.equal(j.has('obj1'), true, 'a record an earlier flush covered stays')
+  seg.fd = openSync(join(dir, readdirSync(dir)[0]!), 'r')
+  const next = object(3)
+  j.append(next.meta, next.data)
+  await j.flush()
+  assert.equal(readdirSync(dir).length, 2, 'nothing more is written into the segment whose flush failed')
+  j.close()
 })

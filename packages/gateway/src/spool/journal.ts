@@ -44,6 +44,8 @@ interface Segment {
   name: string
   fd: number
   size: number
+  /** Bytes a completed flush covers. */
+  durable: number
   /** Records not yet released. */
   live: number
   /** No longer appended to: deleted once `live` is 0. */
@@ -112,7 +114,7 @@ export class Journal<M extends RecordMeta = JournalMeta> {
     const fd = openSync(join(this.dir, name), 'r')
     const size = fstatSync(fd).size
     // Not sealed while it is read: a record superseded by a later one in the same segment must not close it.
-    const seg: Segment = { name, fd, size, live: 0, sealed: false }
+    const seg: Segment = { name, fd, size, durable: size, live: 0, sealed: false }
     const head = Buffer.alloc(HEADER_BYTES)
     let pos = 0
     while (pos + HEADER_BYTES <= size) {
@@ -203,7 +205,7 @@ export class Journal<M extends RecordMeta = JournalMeta> {
     // The folder again, if something removed it since `open` (once per segment: cheap).
     mkdirSync(this.dir, { recursive: true })
     const fd = openSync(join(this.dir, name), 'wx+', 0o600)
-    const seg: Segment = { name, fd, size: 0, live: 0, sealed: false }
+    const seg: Segment = { name, fd, size: 0, durable: 0, live: 0, sealed: false }
     this.current = seg
     this.created = true
     return seg
@@ -236,6 +238,7 @@ export class Journal<M extends RecordMeta = JournalMeta> {
 
   private async flushNow(): Promise<void> {
     const segs = [...this.dirty]
+    const sizes = segs.map((s) => s.size)
     const created = this.created
     this.dirty.clear()
     this.created = false
@@ -246,9 +249,14 @@ export class Journal<M extends RecordMeta = JournalMeta> {
         const fd = this.dirFd
         await new Promise<void>((res, rej) => fsync(fd, (e) => (e ? rej(e) : res())))
       }
+      segs.forEach((s, i) => { s.durable = sizes[i]! })
     } catch (e) {
-      // What this flush covered is not known to be durable: nothing more goes into those segments.
-      for (const s of segs) this.seal(s)
+      // What this flush covered is not known to be durable: those records are forgotten (so `has` never vouches for
+      // one), and nothing more goes into their segments.
+      for (const s of segs) {
+        for (const [id, en] of this.entries) if (en.segment === s && en.offset >= s.durable) this.release(id)
+        this.seal(s)
+      }
       throw e
     } finally {
       for (const s of segs) if (s.sealed && s.live === 0 && !this.dirty.has(s)) this.drop(s)
