@@ -9,14 +9,22 @@
  * `--deid DIR` takes @kura/deid from another copy (e.g. `git archive HEAD packages/deid` unpacked, with a
  * node_modules link), for an A/B of two versions under the same load.
  *
+ * `--stage` times the gateway's whole record stage instead (stageInput: parse, map, validate, de-identify, verify,
+ * canonical JSON and record key; no outbox), per message, messages generated before each round; with `--out` it
+ * writes every output of round 1 (clean: key and body; held: reasons) to compare two trees byte for byte. With
+ * `--base DIR` (a `git archive HEAD` copy with its node_modules) it runs that tree's stage too, in the same
+ * process on the same messages, the two in turns (order swapped each round), compares every output byte for byte
+ * and reports both: an A/B under the same load.
+ *
  *   npx tsx bench/lib/records-micro.ts [--messages N] [--rounds R] [--out FILE] [--deid DIR/packages/deid/src/index.ts]
+ *   npx tsx bench/lib/records-micro.ts --stage [--messages N] [--rounds R] [--out FILE]
  */
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { SSMIX2_RECORD_TYPES, recordEngine } from '@kura/gateway'
+import { SSMIX2_RECORD_TYPES, pooledRecordEngine, recordEngine, stageInput, type SpooledInput } from '@kura/gateway'
 import type { ClinicalRecord } from '@kura/records'
-import { synthSsmix2Files } from '@kura/records/synth'
+import { synthSsmix2Files, type Ssmix2SynthFile } from '@kura/records/synth'
 
 const args = process.argv.slice(2)
 const opt = (name: string, d: string): string => {
@@ -53,6 +61,74 @@ function recordsOf(seed: number): ClinicalRecord[] {
 }
 
 const cpu = (): number => { const u = process.cpuUsage(); return u.user + u.system }
+
+/** `total` record-type messages from generator seeds `seed`, `seed + 1000`, ... as the stage gets them. */
+function inputsOf(seed: number): SpooledInput[] {
+  const inputs: SpooledInput[] = []
+  for (let s = seed; inputs.length < total; s += 1000) {
+    for (const f of synthSsmix2Files({ patients: 2000, seed: s, years: 5, collect: false, malformed: false }) as Iterable<Ssmix2SynthFile>) {
+      if (inputs.length >= total) break
+      if (!wanted.has(f.path.split('/')[4]!)) continue
+      inputs.push({ id: inputs.length + 1, source: 'ssmix2:/bench', ref: f.path, format: 'ssmix2', raw: f.bytes } as unknown as SpooledInput)
+    }
+  }
+  return inputs
+}
+
+const baseDir = opt('--base', '')
+if (args.includes('--stage') && baseDir) {
+  const base = (await import(pathToFileURL(path.resolve(baseDir, 'packages/gateway/src/index.ts')).href)) as typeof import('@kura/gateway')
+  const baseDeid = (await import(pathToFileURL(path.resolve(baseDir, 'packages/deid/src/index.ts')).href)) as typeof import('@kura/deid')
+  const versions = [
+    { name: 'base', stage: base.stageInput, engine: base.recordEngine({ ...ctx, policy: baseDeid.BASIC_POLICY }), us: [] as number[] },
+    { name: 'new', stage: stageInput, engine, us: [] as number[] },
+  ]
+  let differ = 0
+  for (let round = 0; round < rounds; round++) {
+    const inputs = inputsOf(round + 1)
+    // Turns of 500 messages, each staged by both (who goes first alternates): both see the same load swings.
+    const spent = [0, 0]
+    for (let at = 0, turn = 0; at < inputs.length; at += 500, turn++) {
+      const chunk = inputs.slice(at, at + 500)
+      const texts: string[][] = [[], []]
+      for (const k of turn % 2 === 0 ? [0, 1] : [1, 0]) {
+        const v = versions[k]!
+        const c0 = cpu()
+        const outputs = chunk.map((input) => v.stage(input, v.engine))
+        spent[k]! += cpu() - c0
+        texts[k] = outputs.map((o) => JSON.stringify(o))
+      }
+      for (let i = 0; i < chunk.length; i++) if (texts[0]![i] !== texts[1]![i]) differ++
+    }
+    versions.forEach((v, k) => v.us.push(spent[k]! / inputs.length))
+    console.log(`round ${round + 1}: ${inputs.length} messages: ${versions.map((v) => `${v.name} ${v.us[round]!.toFixed(1)}`).join(', ')} µs CPU/message; outputs differing so far: ${differ}`)
+  }
+  const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!
+  console.log(`rounds 2–${rounds}: ${versions.map((v) => `${v.name} min ${Math.min(...v.us.slice(1)).toFixed(1)} median ${med(v.us.slice(1)).toFixed(1)}`).join('; ')} µs CPU/message; ${differ} outputs differ`)
+  process.exit(differ === 0 ? 0 : 1)
+}
+
+if (args.includes('--stage')) {
+  // --pool T: the gateway's pooled engine on T worker threads (CPU of all threads), batches of 2,000 as it stages them.
+  const threads = Number(opt('--pool', '0'))
+  const pool = threads > 0 ? pooledRecordEngine(ctx, threads) : null
+  let bestStage = Infinity
+  for (let round = 0; round < rounds; round++) {
+    const inputs = inputsOf(round + 1)
+    const c0 = cpu()
+    if (pool) for (let i = 0; i < inputs.length; i += 2000) await pool.prepare(inputs.slice(i, i + 2000))
+    const outputs = inputs.map((input) => stageInput(input, pool ?? engine))
+    const us = (cpu() - c0) / inputs.length
+    const clean = outputs.reduce((n, o) => n + o.filter((x) => x.kind === 'clean').length, 0)
+    console.log(`round ${round + 1}: ${inputs.length} messages, ${clean} clean records: stage ${us.toFixed(1)} µs CPU/message`)
+    if (round > 0) bestStage = Math.min(bestStage, us)
+    if (round === 0 && out) writeFileSync(out, outputs.map((o) => JSON.stringify(o)).join('\n') + '\n')
+  }
+  if (rounds > 1) console.log(`best of rounds 2–${rounds}: stage ${bestStage.toFixed(1)} µs CPU/message${pool ? `, on ${threads} worker thread(s), ${pool.failures.count} failures` : ''}`)
+  await pool?.close()
+  process.exit(0)
+}
+
 const best = { deid: Infinity, verify: Infinity }
 for (let round = 0; round < rounds; round++) {
   const batch = recordsOf(round + 1)

@@ -82,3 +82,36 @@ test('refuses short secrets and unusable collection names', () => {
   assert.throws(() => pseudonymizer(secret, ''), (e: unknown) => isKuraError(e) && e.code === 'DEID_KEY_BAD_COLLECTION')
   assert.throws(() => pseudonymizer(secret, 'a/b'), (e: unknown) => isKuraError(e) && e.code === 'DEID_KEY_BAD_COLLECTION')
 })
+
+test('the MAC is HMAC-SHA256 byte for byte: outputs equal those built with createHmac, for many values and keys', async () => {
+  const { createHmac, randomBytes } = await import('node:crypto')
+  // The reference: the spelling the pseudonyms were defined with (and produced up to 2026-11-28).
+  const ref = (key: Buffer, collection: string) => {
+    const mac = (purpose: string, v: string) => createHmac('sha256', key).update(`kura/v1/${purpose}/${collection}/`, 'utf8').update(v, 'utf8').digest()
+    const norm = (s: string) => s.replace(/^[ \0]+|[ \0]+$/g, '')
+    return {
+      patientId: (v: string) => `K${base32Crockford(mac('patient-id', norm(v)).subarray(0, 10))}`,
+      personName: (v: string) => `ANON^${base32Crockford(mac('person-name', norm(v).replace(/[\^=]+$/, '')).subarray(0, 8))}`,
+      uidHex: (v: string) => mac('uid', norm(v)).subarray(0, 16),
+      shift64: (v: string) => mac('date-shift', norm(v)).readBigUInt64BE(0),
+    }
+  }
+  const values = ['', 'x', '12345', 'YAMADA^TARO^^', 'Yamada^Taro=山田^太郎', '\0study/1.2.3', '𠮷野家', 'lone \ud800 high', 'lone \udc00 low', 'a'.repeat(5000), '検'.repeat(2000)]
+  for (let i = 0; i < 1000; i++) values.push(`1.2.392.200036.9116.2.5.1.37.${i}.${i * 7919}`, randomBytes(1 + (i % 90)).toString('latin1'), String.fromCharCode(...randomBytes(2 * (1 + (i % 40))).reduce<number[]>((a, b, j, all) => (j % 2 ? a : [...a, b | (all[j + 1]! << 8)]), [])))
+  const keys = [Buffer.alloc(32, 7), randomBytes(32), randomBytes(63), randomBytes(64), randomBytes(65), randomBytes(200)]
+  for (const [ki, key] of keys.entries()) {
+    const collection = `coll-${ki}-日本`
+    const q = pseudonymizer(key, collection, { dateShift: { min: -1_000_000, max: 1_000_000 } })
+    const r = ref(key, collection)
+    for (const v of values) {
+      assert.equal(q.patientId(v), r.patientId(v))
+      assert.equal(q.personName(v), r.personName(v))
+      const b = r.uidHex(v)
+      b[6] = (b[6]! & 0x0f) | 0x80
+      b[8] = (b[8]! & 0x3f) | 0x80
+      assert.equal(q.uid(v), `2.25.${BigInt(`0x${b.toString('hex')}`).toString(10)}`)
+      const n = Number(r.shift64(v) % 2_000_000n) - 1_000_000
+      assert.equal(q.dateShiftDays(v), n >= 0 ? n + 1 : n)
+    }
+  }
+})

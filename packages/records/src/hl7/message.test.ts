@@ -166,3 +166,16 @@ test('encodeIso2022Jp round-trips every generated name and ends each run in ASCI
   assert.equal(decodeHl7Bytes(b).text, text)
   assert.throws(() => encodeIso2022Jp('😀'), /not in JIS X 0208/)
 })
+
+test('a field read before the segment is split (found by scanning) equals the one read after it is split', () => {
+  const m = parseHl7('MSH|^~\\&|A|B|C|D|20240101||ORU^R01|1|P|2.5\rOBX|1|CWE|SITE^^99KURA|2|a^b~c||x|||||||||||||||last\rPID|||\rZZZ\r')
+  for (const seg of m.segments) {
+    const n = seg.raw.split('|').length + 3
+    const fresh = () => parseHl7(m.text).segments[seg.index - 1]!
+    const scanned = Array.from({ length: n }, (_, i) => fresh().rawField(i))
+    const split = fresh()
+    split.rawField(40) // splits
+    for (let i = 0; i < n; i++) assert.equal(scanned[i], split.rawField(i), `${seg.name}-${i}`)
+    for (const odd of [-1, 1.5, NaN]) assert.equal(fresh().rawField(odd), '', `${seg.name} ${odd}`)
+  }
+})

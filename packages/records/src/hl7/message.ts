@@ -47,6 +47,9 @@ export class Hl7Field {
   }
 }
 
+/** Fields up to this number are found by scanning until a higher one is asked for (then the segment is split once). */
+const SCAN_FIELDS = 8
+
 export class Hl7Segment {
   private fields?: string[]
   /** Repetitions per field, split once: mappings read the same field several times (OBX-3 code and system). */
@@ -81,6 +84,20 @@ export class Hl7Segment {
 
   /** Field `n` as written (escapes and repetitions kept); '' when absent. */
   rawField(n: number): string {
+    // A low field of a segment not split yet is found by scanning: most OBX reads want fields 2 to 5 of ~20, and
+    // splitting every OBX made a string per field (≈ 2 KB of garbage per message). MSH shifts its fields: split.
+    if (this.fields === undefined && n >= 0 && n <= SCAN_FIELDS && (n | 0) === n && this.name !== 'MSH') {
+      const raw = this.raw
+      const fs = this.d.field
+      let start = 0
+      for (let k = 0; k < n; k++) {
+        const i = raw.indexOf(fs, start)
+        if (i < 0) return ''
+        start = i + 1
+      }
+      const end = raw.indexOf(fs, start)
+      return end < 0 ? raw.slice(start) : raw.slice(start, end)
+    }
     return this.split()[n] ?? ''
   }
 
@@ -195,6 +212,19 @@ export class Hl7Message {
   }
 }
 
+/**
+ * `new Set(s).size === s.length`, without the Set (an allocation per message): no code point twice. A string with
+ * surrogates keeps the Set, which counts a pair as one code point.
+ */
+function allDistinct(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c >= 0xd800 && c <= 0xdfff) return new Set(s).size === s.length
+    if (i > 0 && s.lastIndexOf(s[i]!, i - 1) >= 0) return false
+  }
+  return true
+}
+
 /** `XXX|` or a bare `XXX`: an upper-case letter, then two upper-case letters or digits. */
 // No closures inside: tsx (esbuild keepNames) wraps every named inner function in a __name() call per invocation.
 function isSegmentStart(line: string, fs: number): boolean {
@@ -254,7 +284,7 @@ export function parseHl7(input: Uint8Array | string): Hl7Message {
   if (!text.startsWith('MSH')) throw Hl7Errors.noMsh()
   const fs = text[3]
   const enc = text.slice(4, 8)
-  if (fs === undefined || /[A-Za-z0-9\r\n]/.test(fs) || enc.length < 4 || new Set(fs + enc).size !== 5 || enc.includes('\r')) {
+  if (fs === undefined || /[A-Za-z0-9\r\n]/.test(fs) || enc.length < 4 || !allDistinct(fs + enc) || enc.includes('\r')) {
     // Three encoding characters (no subcomponent) is legal in old messages; anything else is not HL7.
     if (!(fs && enc.length >= 3 && enc[3] === fs && new Set(fs + enc.slice(0, 3)).size === 4)) throw Hl7Errors.badEncodingCharacters()
   }
