@@ -192,6 +192,63 @@ describe('uploads (tus) from a gateway', () => {
     assert.equal((await result(loc)).objects[0].outcome, 'stored')
   })
 
+  /** A PATCH whose body is held open: `finish()` sends the rest; `done` is its answer (status, body). */
+  function openPatch(loc: string, offset: number, body: Uint8Array, checksum = b64sha(body)) {
+    const u = new URL(`${hub.url}${loc}`)
+    let finish!: () => void
+    const done = new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'PATCH', headers: {
+        ...TUS, authorization: `Bearer ${hub.adminToken}`, 'content-type': 'application/offset+octet-stream', 'upload-offset': String(offset),
+        'content-length': String(body.length), 'upload-checksum': `sha256 ${checksum}`,
+      } }, (res) => {
+        let text = ''
+        res.on('data', (c) => (text += c))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
+      })
+      req.on('error', reject)
+      req.write(body.subarray(0, 100))
+      finish = () => req.end(body.subarray(100))
+    })
+    return { done, finish }
+  }
+
+  it('receives a PATCH behind one still being made durable (pipelined), and refuses it with the one before when that one is refused', async () => {
+    const insts = ctSeries(21, 12)
+    const tar = await bundle(insts)
+    const loc = await createOk(tar, metaOf(insts, tar))
+    const part = join(hub.env.config.dataDir, 'uploads', `${loc.split('/').pop()}.part`)
+    const third = Math.floor(tar.length / 3)
+    const pause = () => new Promise((r) => setTimeout(r, 100))
+    // A refused chunk takes the one received behind it along: 460, then 409, nothing of either kept.
+    const bad = openPatch(loc, 0, tar.subarray(0, third), b64sha(Buffer.from('not these bytes')))
+    await pause()
+    const behindBad = openPatch(loc, third, tar.subarray(third, 2 * third))
+    await pause()
+    bad.finish()
+    behindBad.finish()
+    assert.equal((await bad.done).status, 460)
+    const refused = await behindBad.done
+    assert.equal(refused.status, 409, refused.text)
+    assert.equal((await head(loc)).headers.get('upload-offset'), '0')
+    assert.equal((await stat(part)).size, 0, 'nothing of either chunk kept')
+    // Three chunks, each sent before the answer to the one before: all accepted, the whole SHA-256 checked, stored.
+    const p1 = openPatch(loc, 0, tar.subarray(0, third))
+    await pause()
+    const p2 = openPatch(loc, third, tar.subarray(third, 2 * third))
+    await pause()
+    p1.finish()
+    await pause()
+    const p3 = openPatch(loc, 2 * third, tar.subarray(2 * third))
+    p2.finish()
+    p3.finish()
+    const answers = await Promise.all([p1.done, p2.done, p3.done])
+    assert.deepEqual(answers.map((a) => a.status), [204, 204, 204], answers.map((a) => a.text).join(' | '))
+    const r = await result(loc)
+    assert.equal(r.state, 'complete')
+    assert.deepEqual(r.objects.map((o: any) => o.outcome), insts.map(() => 'stored'))
+    assert.equal(existsSync(part), false, 'part file removed')
+  })
+
   it('survives a connection cut mid-PATCH: HEAD gives a consistent offset and the upload resumes', async () => {
     const insts = ctSeries(4, 20)
     const tar = await bundle(insts)

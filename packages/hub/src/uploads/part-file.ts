@@ -6,21 +6,22 @@
  * bytes at a time in one writev while the next batch gathers; if the disk is slower than the
  * network the body is paused, so a slow disk slows the sender instead of filling memory. (One
  * awaited write per 64 KiB socket read stalled the receive and cost as much as the hashing.)
- * Each written batch goes to the UploadHasher's threads, which compute the body's own hash and,
- * when the caller tracks it, the whole-upload hash; the receive waits for them only when they
- * fall HASH_AHEAD bytes behind. Before writing, the file is cut to the durable offset: bytes a
- * crashed process wrote past its last recorded offset are never kept.
+ * Each written batch's position goes to the UploadHasher's threads, which read it back (from the
+ * page cache) and compute the body's own hash and, when the caller tracks it, the whole-upload
+ * hash; the receive waits for them only when they fall HASH_AHEAD bytes behind. Before writing,
+ * the file is cut to the durable offset: bytes a crashed process wrote past its last recorded
+ * offset are never kept.
  *
  * Durability: a PATCH is answered (and its offset recorded) only after one fdatasync that covers
- * all of its bytes, so an acknowledged offset survives a crash or power cut. That wait (10–20 ms
- * per 32 MiB here) no longer idles the link: the gateway pipelines its PATCHes, so the next body
- * is already arriving meanwhile. (An fdatasync started per written batch during the transfer was
- * measured too: faster without pipelining, slower with it, where the extra syncs only add work.)
+ * all of its bytes, so an acknowledged offset survives a crash or power cut. That wait (50–65 ms
+ * per 64 MiB here) no longer idles the link: the gateway pipelines its PATCHes, and the hub
+ * receives the next body (written past the durable offset, not counted) while the previous one
+ * is made durable and recorded (routes.ts, chained PATCHes).
  */
 import { open, truncate, rm, type FileHandle } from 'node:fs/promises'
 import { createReadStream } from 'node:fs'
 import { createHash } from 'node:crypto'
-import type { UploadHasher } from './whole-hasher.ts'
+import type { HashFrom, UploadHasher } from './whole-hasher.ts'
 import type { Readable } from 'node:stream'
 
 export interface AppendOutcome {
@@ -39,17 +40,24 @@ const WRITE_BATCH = 8 * 1024 * 1024
 /** Bytes written but not yet hashed before the receive waits for the hashing threads. */
 const HASH_AHEAD = 4 * WRITE_BATCH
 
-/** Whether the body also continues upload `id`'s whole-upload hash, from an empty state (offset 0) or its committed one. */
+/** Whether the body also continues upload `id`'s whole-upload hash, and from where (see HashFrom). */
 export interface WholeTarget {
   id: string
-  fresh: boolean
+  from: HashFrom
 }
 
-export async function appendBody(path: string, offset: number, body: Readable, maxBytes: number, hasher: UploadHasher, whole: WholeTarget | null): Promise<AppendOutcome> {
+export interface AppendOptions {
+  /** Cut the file to `offset` first (false only where the body continues one this process has just written). */
+  cut: boolean
+  /** Called once every byte of a whole body is written (not yet durable), after its hashing was handed every byte. */
+  onWritten?: () => void
+}
+
+export async function appendBody(path: string, offset: number, body: Readable, maxBytes: number, hasher: UploadHasher, whole: WholeTarget | null, opts: AppendOptions = { cut: true }): Promise<AppendOutcome> {
   const fh = await open(path, 'r+')
   // A tentative state on the hasher's side: the committed one survives if this body is later refused.
-  if (whole) hasher.begin(whole.id, whole.fresh)
-  const bodyNo = hasher.startBody()
+  if (whole) hasher.begin(whole.id, whole.from)
+  const bodyNo = hasher.startBody(path)
   let written = 0
   let broken: AppendOutcome['broken']
   let gathered: Buffer[] = []
@@ -59,18 +67,19 @@ export async function appendBody(path: string, offset: number, body: Readable, m
   const flush = () => {
     const bufs = gathered
     const start = at
-    at += gatheredBytes
+    const n = gatheredBytes
+    at += n
     gathered = []
     gatheredBytes = 0
     inFlight = writeAll(fh, bufs, start).then(() => {
-      hasher.update(bodyNo, whole?.id ?? null, bufs)
+      hasher.update(bodyNo, whole?.id ?? null, start, n)
     })
     // Handled when awaited; this keeps a failed write from counting as an unhandled rejection meanwhile.
     inFlight.catch(() => {})
   }
   let digest: Promise<string | null> | null = null
   try {
-    await fh.truncate(offset)
+    if (opts.cut) await fh.truncate(offset)
     try {
       for await (const chunk of body as AsyncIterable<Buffer>) {
         if (written + chunk.length > maxBytes) {
@@ -93,11 +102,16 @@ export async function appendBody(path: string, offset: number, body: Readable, m
     if (inFlight) await inFlight
     if (gatheredBytes) { flush(); await inFlight }
     digest = hasher.bodyDigest(bodyNo)
+    hasher.endBody(bodyNo, whole?.id ?? null)
+    if (!broken) opts.onWritten?.()
     // Durable before the offset is recorded: the catalog never counts a byte a power cut could lose.
     if (!broken) await fh.datasync()
   } finally {
-    // Never leave a body's hash state behind on the hashing thread.
-    digest ??= hasher.bodyDigest(bodyNo)
+    // Never leave a body's hash state (or its file open) behind on the hashing threads.
+    if (!digest) {
+      digest = hasher.bodyDigest(bodyNo)
+      hasher.endBody(bodyNo, whole?.id ?? null)
+    }
     await fh.close()
   }
   return { written, chunkSha256: await digest, tracked: whole !== null, broken }

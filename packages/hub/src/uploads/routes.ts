@@ -21,7 +21,7 @@ import { completeUpload } from './complete.ts'
 import { UploadErrors } from './errors.ts'
 import { parseUploadMetadata } from './metadata.ts'
 import { UploadHasher } from './whole-hasher.ts'
-import { appendBody, createPartFile, cutBack, removePartFile, syncPrefix } from './part-file.ts'
+import { appendBody, createPartFile, cutBack, removePartFile, syncPrefix, type AppendOutcome } from './part-file.ts'
 import {
   acquireLease, advance, createUpload, deleteUpload, finish, getUpload, isExpired, leaseLive, listExpired, releaseLease, renewLease,
   LEASE_MS, type UploadRow,
@@ -52,8 +52,8 @@ export async function uploadRoutes(app: FastifyInstance, opts: UploadRoutesOptio
   const running = new Map<string, Running>()
   const hasher = new UploadHasher()
   const forget = (id: string) => { running.delete(id); hasher.forget(id) }
-  /** Per upload, the PATCH this process is serving last: where its body will end, and when it is answered. */
-  const inProgress = new Map<string, { end: number; settled: Promise<void> }>()
+  /** Per upload, the PATCH this process is serving last (see Serving). */
+  const inProgress = new Map<string, Serving>()
   const write = { config: { permission: 'study:write' as const } }
 
   // Bodies stay streams: PATCH bodies go straight to disk, and Fastify's bodyLimit never applies.
@@ -156,21 +156,24 @@ export async function uploadRoutes(app: FastifyInstance, opts: UploadRoutesOptio
     const id = req.params.id
     const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length'])
     // A PATCH that continues exactly where one still in progress here will end is served after it
-    // (a client may send the next chunk before the answer to the previous one: no idle link meanwhile).
+    // (a client may send the next chunk before the answer to the previous one: no idle link meanwhile),
+    // and its body is received as soon as that one's body is written: see chained().
     const ahead = inProgress.get(id)
-    let settle!: () => void
-    const mine = { end: declared === undefined ? -1 : offset + declared, settled: new Promise<void>((ok) => (settle = ok)) }
+    const mine = new Serving(declared === undefined ? -1 : offset + declared)
     inProgress.set(id, mine)
     try {
-      if (ahead && ahead.end === offset) await ahead.settled
-      return await patch(req, reply, id, offset, checksum, declared)
+      if (ahead && ahead.end === offset) {
+        if ((await ahead.received) && ahead.attach()) return await chained(req, reply, id, offset, checksum, declared, ahead, mine)
+        await ahead.settled
+      }
+      return await patch(req, reply, id, offset, checksum, declared, mine)
     } finally {
-      settle()
+      mine.settle()
       if (inProgress.get(id) === mine) inProgress.delete(id)
     }
   })
 
-  async function patch(req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply, id: string, offset: number, checksum: string | undefined, declared: number | undefined) {
+  async function patch(req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply, id: string, offset: number, checksum: string | undefined, declared: number | undefined, mine: Serving) {
     const row = await load(req, id)
     if (row.state === 'complete') throw UploadErrors.alreadyComplete()
     if (row.state === 'failed') throw UploadErrors.gone(`failed; GET /uploads/${row.id}/result says why`)
@@ -183,70 +186,136 @@ export async function uploadRoutes(app: FastifyInstance, opts: UploadRoutesOptio
       if (now && now.upload_offset !== offset) throw UploadErrors.offsetConflict(offset, now.upload_offset)
       throw UploadErrors.busy()
     }
+    const held = { lease: lease as string | null }
     const renew = setInterval(() => void renewLease(db, id, lease).catch(() => {}), LEASE_MS / 3)
-    let held = true
     try {
-      const path = partPath(id)
       // The whole-upload hash continues only from this process's state at exactly this offset.
       const tracked = offset === 0 || running.get(id)?.offset === offset
-      const got = await appendBody(path, offset, req.body as Readable, remaining, hasher, tracked ? { id, fresh: offset === 0 } : null)
-      const refused = () => { if (got.tracked) hasher.discard(id) }
-      req.audit.detail = { upload: id, bytes: got.written, objects: row.object_count }
-      if (got.broken === 'aborted') {
-        // Without a checksum the received prefix is good tus bytes; with one it cannot be verified.
-        if (checksum || got.written === 0) {
-          refused()
-          await cutBack(path, offset)
-        } else {
-          await syncPrefix(path, offset + got.written)
-          await advance(db, id, lease, offset + got.written, { release: true })
-          held = false
-          forget(id)
-        }
-        req.log.warn({ upload: id, written: got.written }, 'upload PATCH broke off')
-        if (req.raw.socket?.destroyed !== false) return reply.hijack()
-        throw UploadErrors.badHeader('body', 'the request body ended early; send HEAD and resume from its Upload-Offset.')
-      }
-      if (got.broken === 'past-end') {
-        refused()
-        await cutBack(path, offset)
-        throw UploadErrors.pastEnd(row.upload_length)
-      }
-      if (checksum && checksum !== got.chunkSha256) {
-        refused()
-        await cutBack(path, offset)
-        throw got.chunkSha256 === null ? UploadErrors.unverified() : UploadErrors.checksumMismatch()
-      }
-      const newOffset = offset + got.written
-      if (newOffset < row.upload_length) {
-        const expires = await advance(db, id, lease, newOffset, { release: true })
-        held = false
-        if (got.tracked) {
-          hasher.commit(id)
-          running.set(id, { offset: newOffset })
-        } else forget(id)
-        reply.header('Upload-Offset', String(newOffset))
-        reply.header('Upload-Expires', httpDate(expires))
-        return reply.status(204).send()
-      }
-      // The completing PATCH: answered only after the whole hash is checked and every object stored.
-      await advance(db, id, lease, newOffset, { state: 'processing' })
-      const wholeSha256 = got.tracked ? await hasher.digest(id) : null
-      forget(id)
-      const t0 = performance.now()
-      const done = await completeUpload(opts.archive, row, path, wholeSha256, req.access.siteBound('study:write', row.collection) ?? undefined)
-      await finish(db, id, lease, done.result.state === 'failed' ? 'failed' : 'complete', done.result)
-      held = false
-      await removePartFile(path)
-      req.audit.detail = { upload: id, bytes: got.written, objects: done.result.objects.length }
-      req.log.info({ upload: id, ms: Math.round(performance.now() - t0), hashedBy: done.hashedBy, objects: done.result.objects.length }, 'upload completed')
-      if (done.error) throw done.error
-      reply.header('Upload-Offset', String(newOffset))
-      return reply.status(204).send()
+      mine.tracked = tracked
+      // A PATCH that is not the last one may have the next one's body arrive while it is made durable.
+      const onWritten = offset + (declared ?? remaining) < row.upload_length ? () => mine.written() : undefined
+      const got = await appendBody(partPath(id), offset, req.body as Readable, remaining, hasher, tracked ? { id, from: offset === 0 ? 'fresh' : 'committed' } : null, { cut: true, onWritten })
+      return await answer(req, reply, row, offset, checksum, got, held, mine)
     } finally {
       clearInterval(renew)
-      if (held) await releaseLease(db, id, lease)
+      await mine.handOver(held.lease, () => releaseLease(db, id, lease))
     }
+  }
+
+  /**
+   * A PATCH that continues the body `ahead` has just written, received while `ahead` is made durable
+   * and recorded (its fdatasync no longer idles the link). Nothing is decided before `ahead` is:
+   * `ahead` hands its lease over (this PATCH attached before it decided, so no other process can
+   * take the upload meanwhile); if `ahead` was refused, this body goes too (cut back, 409), and the
+   * client sends again from the durable offset, as after any refusal.
+   */
+  async function chained(req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply, id: string, offset: number, checksum: string | undefined, declared: number | undefined, ahead: Serving, mine: Serving) {
+    const held = { lease: null as string | null }
+    let renew: NodeJS.Timeout | undefined
+    let pickedUp = false
+    try {
+      const row = await load(req, id)
+      const remaining = row.upload_length - offset
+      let got: AppendOutcome | null = null
+      if (row.state === 'receiving' && remaining > 0 && !(declared !== undefined && declared > remaining)) {
+        mine.tracked = ahead.tracked
+        const onWritten = offset + (declared ?? remaining) < row.upload_length ? () => mine.written() : undefined
+        got = await appendBody(partPath(id), offset, req.body as Readable, remaining, hasher, ahead.tracked ? { id, from: 'running' } : null, { cut: false, onWritten })
+      }
+      await ahead.settled
+      held.lease = ahead.handedOver
+      pickedUp = true
+      if (held.lease) {
+        const lease = held.lease
+        renew = setInterval(() => void renewLease(db, id, lease).catch(() => {}), LEASE_MS / 3)
+      }
+      if (!got || !held.lease || !ahead.accepted) {
+        // Nothing of this body counts: the upload goes back to its durable offset (under the lease, so no other PATCH meanwhile).
+        if (got?.tracked) hasher.discard(id)
+        const now = await getUpload(db, id)
+        if (held.lease && now) await cutBack(partPath(id), now.upload_offset)
+        if (!got) {
+          if (row.state === 'complete') throw UploadErrors.alreadyComplete()
+          if (row.state === 'failed') throw UploadErrors.gone(`failed; GET /uploads/${row.id}/result says why`)
+          throw UploadErrors.pastEnd(row.upload_length)
+        }
+        if (req.raw.socket?.destroyed !== false && got.broken === 'aborted') return reply.hijack()
+        throw UploadErrors.offsetConflict(offset, now?.upload_offset ?? offset)
+      }
+      return await answer(req, reply, row, offset, checksum, got, held, mine)
+    } finally {
+      clearInterval(renew)
+      // Failed before taking the lease over: it still comes here, and must not stay held.
+      if (!pickedUp) {
+        await ahead.settled
+        held.lease = ahead.handedOver
+      }
+      const lease = held.lease
+      await mine.handOver(lease, lease ? () => releaseLease(db, id, lease) : async () => {})
+    }
+  }
+
+  /** After the body: checks it, records it (offset, whole-upload hash) and answers; completes the upload at its last byte. */
+  async function answer(req: FastifyRequest, reply: FastifyReply, row: UploadRow, offset: number, checksum: string | undefined, got: AppendOutcome, held: { lease: string | null }, mine: Serving) {
+    const id = row.id
+    const lease = held.lease!
+    const path = partPath(id)
+    const refused = () => { if (got.tracked) hasher.discard(id) }
+    req.audit.detail = { upload: id, bytes: got.written, objects: row.object_count }
+    if (got.broken === 'aborted') {
+      // Without a checksum the received prefix is good tus bytes; with one it cannot be verified.
+      if (checksum || got.written === 0) {
+        refused()
+        await cutBack(path, offset)
+      } else {
+        await syncPrefix(path, offset + got.written)
+        await advance(db, id, lease, offset + got.written, { release: true })
+        held.lease = null
+        forget(id)
+      }
+      req.log.warn({ upload: id, written: got.written }, 'upload PATCH broke off')
+      if (req.raw.socket?.destroyed !== false) return reply.hijack()
+      throw UploadErrors.badHeader('body', 'the request body ended early; send HEAD and resume from its Upload-Offset.')
+    }
+    if (got.broken === 'past-end') {
+      refused()
+      await cutBack(path, offset)
+      throw UploadErrors.pastEnd(row.upload_length)
+    }
+    if (checksum && checksum !== got.chunkSha256) {
+      refused()
+      await cutBack(path, offset)
+      throw got.chunkSha256 === null ? UploadErrors.unverified() : UploadErrors.checksumMismatch()
+    }
+    const newOffset = offset + got.written
+    if (newOffset < row.upload_length) {
+      // A PATCH already receiving behind this one takes the lease over; otherwise it goes with this statement.
+      const pass = mine.decide()
+      const expires = await advance(db, id, lease, newOffset, { release: !pass })
+      if (!pass) held.lease = null
+      if (got.tracked) {
+        hasher.commit(id)
+        running.set(id, { offset: newOffset })
+      } else forget(id)
+      mine.accept()
+      reply.header('Upload-Offset', String(newOffset))
+      reply.header('Upload-Expires', httpDate(expires))
+      return reply.status(204).send()
+    }
+    // The completing PATCH: answered only after the whole hash is checked and every object stored.
+    await advance(db, id, lease, newOffset, { state: 'processing' })
+    const wholeSha256 = got.tracked ? await hasher.digest(id) : null
+    forget(id)
+    const t0 = performance.now()
+    const done = await completeUpload(opts.archive, row, path, wholeSha256, req.access.siteBound('study:write', row.collection) ?? undefined)
+    await finish(db, id, lease, done.result.state === 'failed' ? 'failed' : 'complete', done.result)
+    held.lease = null
+    await removePartFile(path)
+    req.audit.detail = { upload: id, bytes: got.written, objects: done.result.objects.length }
+    req.log.info({ upload: id, ms: Math.round(performance.now() - t0), hashedBy: done.hashedBy, objects: done.result.objects.length }, 'upload completed')
+    if (done.error) throw done.error
+    reply.header('Upload-Offset', String(newOffset))
+    return reply.status(204).send()
   }
 
   app.delete('/:id', write, async (req: FastifyRequest<{ Params: { id: string } }>, reply) => {
@@ -335,4 +404,63 @@ const MANIFEST_SCHEMA = {
     series: { type: 'array', items: { type: 'object', properties: { seriesInstanceUid: { type: 'string' }, instances: { type: 'integer' } } } },
     instances: { type: 'array', items: { type: 'object', properties: { sopInstanceUid: { type: 'string' }, sha256: { type: 'string' } } } },
   },
+}
+
+/**
+ * A PATCH being served in this process, as the PATCH behind it (same upload, starting where this one
+ * ends) sees it. That one may receive its body as soon as this one's body is written (`received`)
+ * if it `attach`es before this one has `decide`d what becomes of its lease: then the lease is
+ * handed over (`handedOver`) instead of released, whatever the outcome, and `accepted` says
+ * whether this one's bytes were recorded.
+ */
+class Serving {
+  /** Whether its body reached the whole-upload hash (the one behind continues that hash only then). */
+  tracked = false
+  accepted = false
+  handedOver: string | null = null
+  readonly settled: Promise<void>
+  readonly received: Promise<boolean>
+  private attached = false
+  private decided = false
+  private doneSettled!: () => void
+  private doneReceived!: (ok: boolean) => void
+
+  constructor(readonly end: number) {
+    this.settled = new Promise((ok) => (this.doneSettled = ok))
+    this.received = new Promise((ok) => (this.doneReceived = ok))
+  }
+
+  /** Its whole body is written (not yet durable, not yet checked). */
+  written(): void {
+    this.doneReceived(true)
+  }
+
+  /** The PATCH behind it will take the lease over; false when it is too late (the lease is going). */
+  attach(): boolean {
+    if (this.decided) return false
+    this.attached = true
+    return true
+  }
+
+  /** From now on nobody attaches; true when someone did (the lease is to be handed over). */
+  decide(): boolean {
+    this.decided = true
+    return this.attached
+  }
+
+  accept(): void {
+    this.accepted = true
+  }
+
+  /** At its end: the lease it still holds goes to the PATCH behind it, or is released. */
+  async handOver(lease: string | null, release: () => Promise<void>): Promise<void> {
+    if (this.decide()) this.handedOver = lease
+    else if (lease) await release()
+  }
+
+  settle(): void {
+    this.decided = true
+    this.doneReceived(false)
+    this.doneSettled()
+  }
 }

@@ -4,79 +4,124 @@
  * Each PATCH body is hashed twice on the hub: once for its own Upload-Checksum, once into the
  * running hash of the whole upload (checked against the `sha256` metadata when it completes).
  * Either pass on the event loop costs about as much as receiving and writing the bytes, so both
- * run beside the receive, one thread each, in a pipeline: the event loop hands each written
- * batch to the per-body thread, which hashes it and hands the same memory on to the
- * whole-upload thread (transferred, never copied), which hashes it and frees it. The event loop
- * waits for the per-body digest only when a body has ended, by then at most a batch behind.
+ * run beside the receive, one thread each, at the same time over the same memory.
  *
- * The whole-upload thread keeps per upload a committed state (every accepted PATCH) and a
- * tentative one (the PATCH being received), so a refused or broken body leaves the committed
- * state untouched. That state lives in this process only: a PATCH handled elsewhere (another
- * process, after a restart) makes the caller fall back to re-reading the part file.
+ * The threads read the bytes back from the part file, right after the receive wrote them (from
+ * the page cache: one kernel copy per thread into a buffer each thread reuses), so the event
+ * loop only receives and writes; the messages carry a position and a length. (Handing the socket
+ * reads themselves to the threads, transferred, cost more: a transfer per 64 KiB read, twice, and
+ * as many ArrayBuffers for each thread's GC; copying them into shared memory on the event loop
+ * cost more again.) The hashes are then also of what the file holds, not only of what arrived.
+ *
+ * The whole-upload thread keeps per upload a committed state (every accepted PATCH), a running
+ * one (every byte received so far, accepted or not yet), and the running state at the end of
+ * each body not yet accepted: a PATCH's body may arrive while the one before it is still being
+ * made durable, and the state at its end becomes the committed one when it is accepted. A refused
+ * or broken body drops the running state (any body received behind it is refused too). That
+ * state lives in this process only: a PATCH handled elsewhere (another process, after a restart)
+ * makes the caller fall back to re-reading the part file.
  */
-import { MessageChannel, Worker } from 'node:worker_threads'
+import { Worker } from 'node:worker_threads'
 
 /**
  * Plain CommonJS so the workers run the same with or without a TypeScript loader. `workerData.role`:
- * 'body' (receives from the event loop, forwards to `next`) or 'whole' (the end of the pipeline).
- * The per-body hash comes first because a PATCH's answer waits for it; the whole-upload hash only
- * at the completing PATCH.
+ * 'body' (each PATCH body's own hash) or 'whole' (the whole upload's). Each opens the body's file for
+ * reading when it begins and closes it at its end; each data message is answered with the bytes hashed.
  */
 const WORKER = `
 const { parentPort, workerData } = require('node:worker_threads')
 const { createHash } = require('node:crypto')
+const { openSync, readSync, closeSync } = require('node:fs')
+const buf = Buffer.allocUnsafe(workerData.bufBytes)
+/** Per body: the part file open for reading (null once a read failed: that body's hash is lost). */
+const files = new Map()
+/** Feeds bytes [pos, pos + len) of the body's file to h; false when they could not all be read. */
+function feed(body, pos, len, h) {
+  const fd = files.get(body)
+  if (fd == null) return false
+  try {
+    for (let done = 0; done < len; ) {
+      const n = readSync(fd, buf, 0, Math.min(buf.length, len - done), pos + done)
+      if (n === 0) throw new Error('short read')
+      if (h) h.update(buf.subarray(0, n))
+      done += n
+    }
+    return true
+  } catch {
+    closeSync(fd)
+    files.set(body, null)
+    return false
+  }
+}
+function close(body) {
+  const fd = files.get(body)
+  files.delete(body)
+  if (fd != null) closeSync(fd)
+}
+function openFor(body, path) {
+  try { files.set(body, openSync(path, 'r')) } catch { files.set(body, null) }
+}
 if (workerData.role === 'body') {
-  const next = workerData.next
   const bodies = new Map()
   parentPort.on('message', (m) => {
     switch (m.op) {
-      case 'body': bodies.set(m.body, createHash('sha256')); break
+      case 'body': bodies.set(m.body, createHash('sha256')); openFor(m.body, m.path); break
       case 'data': {
-        const h = bodies.get(m.body)
-        if (h) for (const b of m.bytes) h.update(b)
-        next.postMessage(m, m.bytes.map((b) => b.buffer))
+        if (!feed(m.body, m.pos, m.len, bodies.get(m.body))) bodies.set(m.body, null)
+        parentPort.postMessage({ hashed: m.len })
         break
       }
       case 'body-digest': {
         const h = bodies.get(m.body)
         bodies.delete(m.body)
+        close(m.body)
         parentPort.postMessage({ seq: m.seq, digest: h ? h.digest('base64') : null })
         break
       }
-      default: next.postMessage(m) // whole-upload ops, kept in order with the data
     }
   })
 } else {
-  const committed = new Map(), tentative = new Map()
-  workerData.prev.on('message', (m) => {
+  const committed = new Map(), running = new Map(), ends = new Map()
+  parentPort.on('message', (m) => {
     switch (m.op) {
+      case 'body': openFor(m.body, m.path); break
       case 'begin': {
+        // 'running': the body continues the one before it (not yet accepted); else a fresh or the committed state.
+        if (m.from === 'running') break
+        ends.set(m.id, [])
         // Without the committed state (lost with a failed thread) there is no hash to continue: digest says null.
         const base = committed.get(m.id)
-        if (m.fresh) tentative.set(m.id, createHash('sha256'))
-        else if (base) tentative.set(m.id, base.copy())
-        else tentative.delete(m.id)
+        if (m.from === 'fresh') running.set(m.id, createHash('sha256'))
+        else if (base) running.set(m.id, base.copy())
+        else running.delete(m.id)
         break
       }
       case 'data': {
-        const h = m.id === null ? undefined : tentative.get(m.id)
-        let n = 0
-        for (const b of m.bytes) { if (h) h.update(b); n += b.length }
-        parentPort.postMessage({ hashed: n })
+        const h = m.id === null ? undefined : running.get(m.id)
+        if (h && !feed(m.body, m.pos, m.len, h)) running.delete(m.id)
+        parentPort.postMessage({ hashed: m.len })
+        break
+      }
+      case 'end': {
+        close(m.body)
+        if (m.id === null) break
+        const h = running.get(m.id)
+        let list = ends.get(m.id)
+        if (!list) ends.set(m.id, (list = []))
+        list.push(h ? h.copy() : null)
         break
       }
       case 'commit': {
         // Accepted bytes this hash did not see: no state, so the caller re-reads the part file at the end.
-        const h = tentative.get(m.id)
-        tentative.delete(m.id)
+        const h = ends.get(m.id)?.shift()
         if (h) committed.set(m.id, h)
         else committed.delete(m.id)
         break
       }
-      case 'discard': tentative.delete(m.id); break
-      case 'forget': tentative.delete(m.id); committed.delete(m.id); break
+      case 'discard': running.delete(m.id); ends.delete(m.id); break
+      case 'forget': running.delete(m.id); ends.delete(m.id); committed.delete(m.id); break
       case 'digest': {
-        const h = tentative.get(m.id) ?? committed.get(m.id)
+        const h = running.get(m.id)
         parentPort.postMessage({ seq: m.seq, digest: h ? h.copy().digest('hex') : null })
         break
       }
@@ -85,29 +130,35 @@ if (workerData.role === 'body') {
 }
 `
 
+/** Each thread's read buffer: a position range is read (and hashed) in pieces of at most this. */
+const READ_BYTES = 4 * 1024 * 1024
+
 type Reply = { seq: number; digest: string | null } | { hashed: number }
+
+/** Where the whole-upload hash of a body starts: empty (offset 0), the committed state, or where the body before it (not yet accepted) ended. */
+export type HashFrom = 'fresh' | 'committed' | 'running'
 
 export class UploadHasher {
   private pair: { body: Worker; whole: Worker } | null = null
   private seq = 0
   private bodySeq = 0
   private readonly waiting = new Map<number, (digest: string | null) => void>()
-  /** Bytes handed to the workers and not yet hashed by both. */
+  /** Bytes handed to the threads and not yet hashed (counted once per thread). */
   private queued = 0
   private readonly caughtUpWaiters: Array<{ limit: number; done: () => void }> = []
 
-  private get w(): Worker {
-    return (this.pair ??= this.start()).body
+  private get w(): { body: Worker; whole: Worker } {
+    return (this.pair ??= this.start())
   }
 
   private start(): { body: Worker; whole: Worker } {
-    const { port1, port2 } = new MessageChannel()
-    const body = new Worker(WORKER, { eval: true, workerData: { role: 'body', next: port1 }, transferList: [port1] })
-    const whole = new Worker(WORKER, { eval: true, workerData: { role: 'whole', prev: port2 }, transferList: [port2] })
+    const body = new Worker(WORKER, { eval: true, workerData: { role: 'body', bufBytes: READ_BYTES } })
+    const whole = new Worker(WORKER, { eval: true, workerData: { role: 'whole', bufBytes: READ_BYTES } })
     const pair = { body, whole }
     for (const w of [body, whole]) {
       w.unref()
-      w.on('message', (m: Reply) => this.onReply(m))
+      // A failed pair's late answers must not count against the new pair.
+      w.on('message', (m: Reply) => { if (this.pair === pair) this.onReply(m) })
       w.on('error', () => this.fail(pair))
     }
     return pair
@@ -148,83 +199,73 @@ export class UploadHasher {
     }
   }
 
-  private ask(m: { op: string; id?: string; body?: number }): Promise<string | null> {
+  private ask(to: 'body' | 'whole', m: { op: string; id?: string; body?: number }): Promise<string | null> {
     const seq = ++this.seq
     return new Promise((resolve) => {
       this.waiting.set(seq, resolve)
-      this.w.postMessage({ ...m, seq })
+      this.w[to].postMessage({ ...m, seq })
     })
   }
 
-  /** A PATCH begins: the whole-upload hash continues from an empty state (offset 0) or from the upload's committed one. */
-  begin(id: string, fresh: boolean): void {
-    this.w.postMessage({ op: 'begin', id, fresh })
+  /** A PATCH begins: where the whole-upload hash of upload `id` continues from (see HashFrom). */
+  begin(id: string, from: HashFrom): void {
+    this.w.whole.postMessage({ op: 'begin', id, from })
   }
 
-  /** A PATCH body begins: returns the number that names its own hash. */
-  startBody(): number {
+  /** A PATCH body begins, to be written to `path`: returns the number that names its own hash. */
+  startBody(path: string): number {
     const body = ++this.bodySeq
-    this.w.postMessage({ op: 'body', body })
+    const m = { op: 'body', body, path }
+    this.w.body.postMessage(m)
+    this.w.whole.postMessage(m)
     return body
   }
 
   /**
-   * Bytes of body `body` (and of upload `id`'s whole hash, when tracked), once the caller is done
-   * with them (written): their memory is handed over to the workers, not copied (a copy of every
-   * byte costs about as much as a hash). Socket reads own their memory; anything that cannot be
-   * handed over (pooled or shared) is copied.
+   * Bytes [pos, pos + len) of the body's file, once written: hashed into body `body`'s hash (and
+   * upload `id`'s whole hash, when tracked), in the order handed in.
    */
-  update(body: number, id: string | null, bytes: Buffer[]): void {
-    const owned: ArrayBuffer[] = []
-    let n = 0
-    const views = bytes.map((b) => {
-      n += b.length
-      const ab = b.buffer
-      // Only memory that is exactly this buffer: a slice of a pool would take its neighbours along.
-      if (ab instanceof ArrayBuffer && b.byteOffset === 0 && ab.byteLength === b.length && !owned.includes(ab)) {
-        owned.push(ab)
-        return new Uint8Array(ab)
-      }
-      return Uint8Array.prototype.slice.call(b) as Uint8Array
-    })
-    this.queued += n
-    const m = { op: 'data', body, id, bytes: views }
-    try {
-      this.w.postMessage(m, views.map((v) => v.buffer as ArrayBuffer))
-    } catch {
-      // Not transferable after all: copy.
-      this.w.postMessage({ ...m, bytes: views.map((v) => v.slice()) })
-    }
+  update(body: number, id: string | null, pos: number, len: number): void {
+    const { body: bw, whole: ww } = this.w
+    const m = { op: 'data', body, id, pos, len }
+    this.queued += 2 * len
+    bw.postMessage(m)
+    ww.postMessage(m)
   }
 
-  /** Resolves once at most `limit` bytes wait to be hashed: a receive never runs far ahead of its hashing (memory). */
+  /** Resolves once at most `limit` bytes wait to be hashed (per thread): a receive never runs far ahead of its hashing. */
   caughtUp(limit: number): Promise<void> {
-    if (this.queued <= limit) return Promise.resolve()
-    return new Promise((done) => this.caughtUpWaiters.push({ limit, done }))
+    if (this.queued <= 2 * limit) return Promise.resolve()
+    return new Promise((done) => this.caughtUpWaiters.push({ limit: 2 * limit, done }))
   }
 
-  /** Base64 SHA-256 of everything `update`d for this body (and forgets it); null when a worker failed meanwhile. */
+  /** Every byte of body `body` has been handed to `update`: marks where upload `id`'s whole hash stands at its end. */
+  endBody(body: number, id: string | null): void {
+    this.w.whole.postMessage({ op: 'end', body, id })
+  }
+
+  /** Base64 SHA-256 of everything hashed for this body (and forgets it); null when a worker failed meanwhile. */
   bodyDigest(body: number): Promise<string | null> {
-    return this.ask({ op: 'body-digest', body })
+    return this.ask('body', { op: 'body-digest', body })
   }
 
-  /** The PATCH was accepted: its bytes now count. */
+  /** The oldest body of `id` not yet accepted was accepted: its bytes now count. */
   commit(id: string): void {
-    this.w.postMessage({ op: 'commit', id })
+    this.w.whole.postMessage({ op: 'commit', id })
   }
 
-  /** The PATCH was refused or broke off: the committed state stays. */
+  /** A body was refused or broke off: the committed state stays; bodies received behind it are refused too. */
   discard(id: string): void {
-    this.w.postMessage({ op: 'discard', id })
+    this.w.whole.postMessage({ op: 'discard', id })
   }
 
   forget(id: string): void {
-    this.pair?.body.postMessage({ op: 'forget', id })
+    this.pair?.whole.postMessage({ op: 'forget', id })
   }
 
-  /** Hex SHA-256 of everything begun and not discarded; null when the worker holds no state for it. */
+  /** Hex SHA-256 of every byte of `id` received and not discarded; null when the worker holds no state for it. */
   digest(id: string): Promise<string | null> {
-    return this.ask({ op: 'digest', id })
+    return this.ask('whole', { op: 'digest', id })
   }
 
   async close(): Promise<void> {
