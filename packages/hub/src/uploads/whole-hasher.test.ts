@@ -23,34 +23,38 @@ describe('UploadHasher', () => {
       size += b.length
     }
   }
-
-  it('computes each body digest and the whole-upload digest across accepted PATCHes, ignoring a refused one', async () => {
-    const path = join(dir, 'u1.part')
+  /** A new, empty part file. */
+  const partFile = (name: string): string => {
+    const path = join(dir, name)
     writeFileSync(path, '')
     size = 0
+    return path
+  }
+  /** One PATCH body through the hasher: begun (continuing `from`), written batch by batch, ended; returns its number. */
+  const body = (path: string, id: string, from: 'fresh' | 'committed' | 'running', bufs: Buffer[]): number => {
+    hasher.begin(id, from)
+    const n = hasher.startBody(path)
+    send(path, n, id, bufs)
+    hasher.endBody(n, id)
+    return n
+  }
+
+  it('computes each body digest and the whole-upload digest across accepted PATCHes, ignoring a refused one', async () => {
+    const path = partFile('u1.part')
     const a = pieces(20), refused = pieces(3), b = pieces(7)
 
-    hasher.begin('u1', 'fresh')
-    const n1 = hasher.startBody(path)
-    send(path, n1, 'u1', a)
-    hasher.endBody(n1, 'u1')
+    const n1 = body(path, 'u1', 'fresh', a)
     assert.equal(await hasher.bodyDigest(n1), sha(a, 'base64'))
     hasher.commit('u1')
 
-    hasher.begin('u1', 'committed')
-    const n2 = hasher.startBody(path)
     const before = size
-    send(path, n2, 'u1', refused)
-    hasher.endBody(n2, 'u1')
+    const n2 = body(path, 'u1', 'committed', refused)
     assert.equal(await hasher.bodyDigest(n2), sha(refused, 'base64'))
     hasher.discard('u1')
     writeFileSync(path, Buffer.concat(a)) // cut back
     size = before
 
-    hasher.begin('u1', 'committed')
-    const n3 = hasher.startBody(path)
-    send(path, n3, 'u1', b)
-    hasher.endBody(n3, 'u1')
+    const n3 = body(path, 'u1', 'committed', b)
     assert.equal(await hasher.bodyDigest(n3), sha(b, 'base64'))
     hasher.commit('u1')
     assert.equal(await hasher.digest('u1'), sha([...a, ...b], 'hex'))
@@ -58,53 +62,31 @@ describe('UploadHasher', () => {
   })
 
   it('continues a body received while the one before it is not yet accepted, and commits them in order', async () => {
-    const path = join(dir, 'u3.part')
-    writeFileSync(path, '')
-    size = 0
+    const path = partFile('u3.part')
     const a = pieces(4), b = pieces(5), c = pieces(2)
-    hasher.begin('u3', 'fresh')
-    const n1 = hasher.startBody(path)
-    send(path, n1, 'u3', a)
-    hasher.endBody(n1, 'u3')
+    const n1 = body(path, 'u3', 'fresh', a)
     // The next body arrives before the first is accepted.
-    hasher.begin('u3', 'running')
-    const n2 = hasher.startBody(path)
-    send(path, n2, 'u3', b)
-    hasher.endBody(n2, 'u3')
+    const n2 = body(path, 'u3', 'running', b)
     assert.equal(await hasher.bodyDigest(n1), sha(a, 'base64'))
     assert.equal(await hasher.bodyDigest(n2), sha(b, 'base64'))
     hasher.commit('u3')
     hasher.commit('u3')
     assert.equal(await hasher.digest('u3'), sha([...a, ...b], 'hex'))
     // The committed state is the end of the second body: a third continues from it.
-    hasher.begin('u3', 'committed')
-    const n3 = hasher.startBody(path)
-    send(path, n3, 'u3', c)
-    hasher.endBody(n3, 'u3')
+    const n3 = body(path, 'u3', 'committed', c)
     assert.equal(await hasher.bodyDigest(n3), sha(c, 'base64'))
     hasher.commit('u3')
     assert.equal(await hasher.digest('u3'), sha([...a, ...b, ...c], 'hex'))
   })
 
   it('drops the running state when a body is refused while the next one was already arriving', async () => {
-    const path = join(dir, 'u4.part')
-    writeFileSync(path, '')
-    size = 0
+    const path = partFile('u4.part')
     const a = pieces(2), b = pieces(2), c = pieces(2)
-    hasher.begin('u4', 'fresh')
-    const n1 = hasher.startBody(path)
-    send(path, n1, 'u4', a)
-    hasher.endBody(n1, 'u4')
+    const n1 = body(path, 'u4', 'fresh', a)
     await hasher.bodyDigest(n1)
     hasher.commit('u4')
-    hasher.begin('u4', 'committed')
-    const n2 = hasher.startBody(path)
-    send(path, n2, 'u4', b)
-    hasher.endBody(n2, 'u4')
-    hasher.begin('u4', 'running')
-    const n3 = hasher.startBody(path)
-    send(path, n3, 'u4', c)
-    hasher.endBody(n3, 'u4')
+    const n2 = body(path, 'u4', 'committed', b)
+    const n3 = body(path, 'u4', 'running', c)
     await hasher.bodyDigest(n2)
     await hasher.bodyDigest(n3)
     hasher.discard('u4') // the second body was refused: the third goes with it
@@ -121,9 +103,7 @@ describe('UploadHasher', () => {
   })
 
   it('says null, never a wrong digest, for an upload whose earlier bytes it did not see', async () => {
-    const path = join(dir, 'u2.part')
-    writeFileSync(path, '')
-    size = 0
+    const path = partFile('u2.part')
     hasher.begin('u2', 'committed') // no committed state here (another process took the first PATCH)
     const n = hasher.startBody(path)
     const body = pieces(2)
