@@ -90,16 +90,16 @@ const FLUSH_LANES = 2
 export async function publishClean(cleanDir: string, all: readonly UnpublishedClean[], beforeRename?: (sha256: string) => Promise<void> | void, journal?: Journal<RecordMeta>): Promise<void> {
   if (all.length === 0) return
   const outs = journal ? all.filter((o) => !o.data) : all
-  if (journal) {
-    for (const o of all) {
-      if (!o.data) continue
-      await beforeRename?.(o.sha256)
-      if (!journal.has(o.sha256)) journal.append({ id: o.sha256, bytes: o.bytes, sha256: o.sha256 }, o.data)
-    }
-    await journal.flush()
-  }
-  if (outs.length === 0) return
   try {
+    if (journal && outs.length < all.length) {
+      for (const o of all) {
+        if (!o.data) continue
+        await beforeRename?.(o.sha256)
+        if (!journal.has(o.sha256)) journal.append({ id: o.sha256, bytes: o.bytes, sha256: o.sha256 }, o.data)
+      }
+      await journal.flush()
+    }
+    if (outs.length === 0) return
     let next = 0
     const lane = async () => {
       while (next < outs.length) {

@@ -284,9 +284,9 @@ export class Pipeline {
         if (out.kind === 'clean') clean.push(out as UnpublishedClean)
       } catch (e) {
         // The spool cannot be written: leave this object (and the rest) received, say why, let the next poll retry.
+        // What is done is recorded below (fresh arrivals not reached get their rows as received).
         this.spoolWriteFailed(row.id, e)
-        this.keepReceived(fresh)
-        return 0
+        break
       }
     }
     const held: string[] = []
