@@ -6,7 +6,7 @@
  * bytes at a time in one writev while the next batch gathers; if the disk is slower than the
  * network the body is paused, so a slow disk slows the sender instead of filling memory. (One
  * awaited write per 64 KiB socket read stalled the receive and cost as much as the hashing.)
- * Each written batch's position goes to the UploadHasher's threads, which read it back (from the
+ * Each written batch's position goes to the UploadHasher's thread, which reads it back (from the
  * page cache) and compute the body's own hash and, when the caller tracks it, the whole-upload
  * hash; the receive waits for them only when they fall HASH_AHEAD bytes behind. Before writing,
  * the file is cut to the durable offset: bytes a crashed process wrote past its last recorded
@@ -27,7 +27,7 @@ import type { Readable } from 'node:stream'
 export interface AppendOutcome {
   /** Bytes written past `offset` (all of them, or up to where the body broke). */
   written: number
-  /** Base64 SHA-256 of what was written; null when it could not be computed (a hashing thread failed). */
+  /** Base64 SHA-256 of what was written; null when it could not be computed (the hashing thread failed). */
   chunkSha256: string | null
   /** Whether the body's bytes went to the whole-upload hash (a `whole` was handed in). */
   tracked: boolean
@@ -37,7 +37,7 @@ export interface AppendOutcome {
 
 /** Bytes gathered behind a write in flight before the body is paused. */
 const WRITE_BATCH = 8 * 1024 * 1024
-/** Bytes written but not yet hashed before the receive waits for the hashing threads. */
+/** Bytes written but not yet hashed before the receive waits for the hashing thread. */
 const HASH_AHEAD = 4 * WRITE_BATCH
 
 /** Whether the body also continues upload `id`'s whole-upload hash, and from where (see HashFrom). */
@@ -107,7 +107,7 @@ export async function appendBody(path: string, offset: number, body: Readable, m
     // Durable before the offset is recorded: the catalog never counts a byte a power cut could lose.
     if (!broken) await fh.datasync()
   } finally {
-    // Never leave a body's hash state (or its file open) behind on the hashing threads.
+    // Never leave a body's hash state (or its file open) behind on the hashing thread.
     if (!digest) {
       digest = hasher.bodyDigest(bodyNo)
       hasher.endBody(bodyNo, whole?.id ?? null)
