@@ -58,7 +58,7 @@ const WRITE_HWM = 1 << 20
  * Objects up to this size are gathered in memory and appended to the journal at commit; larger ones stream to
  * disk as they arrive. 16 associations × 1 MiB stays small.
  */
-export const SMALL_OBJECT_BYTES = 1 << 20
+const SMALL_OBJECT_BYTES = 1 << 20
 
 export class Spool {
   readonly dir: string

@@ -119,6 +119,28 @@ test('stopping mid-upload aborts it, puts the object back in the queue uncounted
   }
 })
 
+test('a payload under resumeMinBytes (default 8 MiB) is sent without recording its upload URL: no outbox commits for it', async () => {
+  const server = createServer((req, res) => {
+    if (req.method === 'POST') { req.resume(); res.writeHead(201, { location: '/uploads/slow' }).end(); return }
+    req.resume()
+  })
+  const { hub, dir, ob } = await oneQueued(server)
+  const up = new Uploader(ob, { hub, tokenFile: join(dir, 'token'), collection: 'c', concurrency: 1, bandwidth: new Bandwidth(0), bundleBytes: 1e6, largeObjectBytes: 1e6, chunkBytes: 65536, pollMs: 20 })
+  try {
+    up.start()
+    await until('the upload to be in flight', () => up.state.uploadsInFlight === 1)
+    await new Promise((r) => setTimeout(r, 100))
+    await up.stop()
+    assert.equal(ob.get('a')!.state, 'queued')
+    assert.equal(ob.uploadUrl('aa'), null, 'a 3-byte payload is sent whole again rather than resumed')
+  } finally {
+    ob.close()
+    server.closeAllConnections()
+    server.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
 test('clinical records travel in batches to POST /api/records and are settled per record from the answer', async () => {
   const { RecordOutbox } = await import('../outbox/index.ts')
   const bodies: string[] = []
