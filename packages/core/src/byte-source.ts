@@ -60,6 +60,22 @@ export class FileSource implements ByteSource {
   }
 }
 
+/** `size` bytes of another source from `start` (one instance inside a pack); closing it closes that source. */
+export class SliceSource implements ByteSource {
+  constructor(private readonly src: ByteSource, private readonly start: number, readonly size: number) {
+    if (start < 0 || start + size > src.size) throw CoreErrors.rangeOutOfBounds(start, size, src.size)
+  }
+
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    if (offset > this.size) throw CoreErrors.rangeOutOfBounds(offset, length, this.size)
+    return this.src.read(this.start + offset, Math.min(length, this.size - offset))
+  }
+
+  async close(): Promise<void> {
+    await this.src.close()
+  }
+}
+
 /** A TIFF or BigTIFF header (II*\0, II+\0, MM\0*, MM\0+) at the start of `b`. */
 export const isTiffHeader = (b: Uint8Array): boolean =>
   b.length >= 4 && ((b[0] === 0x49 && b[1] === 0x49 && (b[2] === 42 || b[2] === 43) && b[3] === 0) || (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0 && (b[3] === 42 || b[3] === 43)))

@@ -23,6 +23,7 @@ export {
   deleteStudy,
   deleteSeries,
   deleteInstance,
+  type DeletedInstances,
   type InstanceRow,
   type StudyRow,
   type SeriesRow,

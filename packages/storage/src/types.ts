@@ -39,8 +39,10 @@ export interface InstanceRecord {
   columns: number | null
   numberOfFrames: number | null
   transferSyntaxUid: string
-  /** Object-store key of the original Part 10 bytes (content-addressed). */
+  /** Object-store key of the original Part 10 bytes (content-addressed): the instance's own, or its pack's. */
   objectKey: string
+  /** Where the instance starts inside a pack (`objectKey` holds several instances); absent: the whole object. */
+  objectOffset?: number | null
   sha256: string
   size: number
   /** Full instance DICOM JSON metadata, bulk data as BulkDataURI templates (see hub). */

@@ -31,6 +31,17 @@ describeEachEngine('Archive.ingestMany', (engine) => {
   let t: TestCatalog
   let dir: string
   let archive: Archive
+  /** The stored bytes of the instance with this SHA-256, read as WADO-RS reads them (random access, then streamed). */
+  async function storedBytes(sha256: string): Promise<Buffer> {
+    const row = await t.catalog.db.selectFrom('instance').select(['object_key as objectKey', 'object_offset as objectOffset', 'size']).where('sha256', '=', sha256).executeTakeFirstOrThrow()
+    const src = await archive.instanceSource(row)
+    const viaSource = Buffer.from(await src.read(0, src.size))
+    await src.close()
+    const parts: Buffer[] = []
+    for await (const p of await archive.instanceStream(row)) parts.push(p as Buffer)
+    assert.deepEqual(Buffer.concat(parts), viaSource)
+    return viaSource
+  }
   before(async () => {
     t = await openTestCatalog(engine)
     dir = await mkdtemp(join(tmpdir(), 'kura-ingest-many-'))
@@ -56,10 +67,32 @@ describeEachEngine('Archive.ingestMany', (engine) => {
     assert.equal(r[3]!.sopInstanceUid, insts[2]!.sopInstanceUid)
     const rows = await t.catalog.db.selectFrom('instance').select(['sop_instance_uid', 'sha256']).execute()
     assert.deepEqual(rows.map((x) => x.sha256).sort(), [a, b, c, d].map((x) => hex(x!)).sort())
-    for (const x of [a, b, c, d]) assert.ok(await archive.objects.head(objectKeyFor(hex(x!))), 'original stored')
+    for (const x of [a, b, c, d]) assert.deepEqual(await storedBytes(hex(x!)), Buffer.from(x!), 'original stored, byte for byte')
     assert.equal(await archive.objects.head(objectKeyFor(hex(otherC))), null, 'the conflicting bytes are not kept')
     const series = await t.catalog.db.selectFrom('series').select('number_of_instances').execute()
     assert.deepEqual(series.map((s) => Number(s.number_of_instances)), [4])
+    // The bundle's stored objects went into one pack, end to end; c, stored alone, is its own object.
+    const placed = await t.catalog.db.selectFrom('instance').select(['sha256', 'object_key', 'object_offset', 'size']).execute()
+    const byHash = new Map(placed.map((p) => [p.sha256, p]))
+    const pack = byHash.get(hex(a!))!.object_key
+    assert.deepEqual([a, b, d].map((x) => byHash.get(hex(x!))!.object_key), [pack, pack, pack])
+    assert.deepEqual([a, b].map((x) => Number(byHash.get(hex(x!))!.object_offset)), [0, a!.length])
+    assert.deepEqual(byHash.get(hex(c!))!, { sha256: hex(c!), object_key: objectKeyFor(hex(c!)), object_offset: null, size: c!.length })
+  })
+
+  it('a pack stays while any of its instances does, and goes with the last', async () => {
+    const insts = [...synthStudies({ studies: 1, seriesPerStudy: 1, instancesPerSeries: 3, seed: 34, modality: 'CT', sizes: { CT: { rows: 16, columns: 16 } } })]
+    const r = await archive.ingestMany(insts.map((i) => ({ source: i.bytes, collection: 'plain' })))
+    assert.deepEqual(r.map((x) => x.status), ['stored', 'stored', 'stored'])
+    const rows = await t.catalog.db.selectFrom('instance').select(['object_key']).where('sha256', 'in', insts.map((i) => hex(i.bytes))).execute()
+    const pack = rows[0]!.object_key
+    assert.ok(rows.every((x) => x.object_key === pack))
+    const one = insts[0]!
+    assert.equal(await archive.delete({ studyInstanceUid: one.studyInstanceUid, seriesInstanceUid: one.seriesInstanceUid, sopInstanceUid: one.sopInstanceUid }), 1)
+    assert.ok(await archive.objects.head(pack), 'the other instances still need the pack')
+    assert.deepEqual(await storedBytes(hex(insts[2]!.bytes)), Buffer.from(insts[2]!.bytes))
+    assert.equal(await archive.delete({ studyInstanceUid: one.studyInstanceUid, seriesInstanceUid: one.seriesInstanceUid }), 2, 'every instance counts, though they share one object')
+    assert.equal(await archive.objects.head(pack), null, 'the pack goes with its last instance')
   })
 
   it('quarantines what fails the receipt check of a de-identified collection, storing the rest of the batch', async () => {

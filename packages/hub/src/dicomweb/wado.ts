@@ -60,7 +60,7 @@ async function instancesOf(archive: Archive, p: Params): Promise<InstanceRow[]> 
  * inflated dataset the reader kept.
  */
 async function openParsed(archive: Archive, row: InstanceRow): Promise<{ src: ByteSource; data: ByteSource; parsed: ParsedDicom }> {
-  const src = await archive.objects.source(row.objectKey)
+  const src = await archive.instanceSource(row)
   try {
     const parsed = await readDicom(src, { bulkDataThreshold: 256 })
     return { src, parsed, data: parsed.deflated && parsed.inflated ? new BufferSource(parsed.inflated) : src }
@@ -106,7 +106,7 @@ export async function wadoRoutes(app: FastifyInstance, opts: { archive: Archive;
     async function* parts() {
       for (const { row, transcode } of plan) {
         if (!transcode) {
-          yield { contentType: `application/dicom; transfer-syntax=${row.transferSyntaxUid}`, body: await archive.objects.get(row.objectKey) }
+          yield { contentType: `application/dicom; transfer-syntax=${row.transferSyntaxUid}`, body: await archive.instanceStream(row) }
           continue
         }
         const { src, parsed } = await openParsed(archive, row)

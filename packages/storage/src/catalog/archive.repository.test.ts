@@ -217,22 +217,22 @@ describeEachEngine('archive repository', (engine) => {
     assert.equal((await getStudy(catalog.db, '1.2.3.4'))?.modalitiesInStudy, 'CT\\MR')
 
     // Wrong parents: nothing happens.
-    assert.deepEqual(await deleteInstance(catalog.db, '1.2.3.4', '1.2.3.4.2', ct[0].sopInstanceUid), [])
-    assert.deepEqual(await deleteInstance(catalog.db, '9.9', '1.2.3.4.1', ct[0].sopInstanceUid), [])
+    assert.deepEqual((await deleteInstance(catalog.db, '1.2.3.4', '1.2.3.4.2', ct[0].sopInstanceUid)).keys, [])
+    assert.deepEqual((await deleteInstance(catalog.db, '9.9', '1.2.3.4.1', ct[0].sopInstanceUid)).keys, [])
 
-    assert.deepEqual(await deleteInstance(catalog.db, '1.2.3.4', '1.2.3.4.2', mr.sopInstanceUid), [mr.objectKey])
+    assert.deepEqual((await deleteInstance(catalog.db, '1.2.3.4', '1.2.3.4.2', mr.sopInstanceUid)).keys, [mr.objectKey])
     let study = await getStudy(catalog.db, '1.2.3.4')
     assert.equal(study?.numberOfSeries, 1)
     assert.equal(study?.numberOfInstances, 2)
     assert.equal(study?.modalitiesInStudy, 'CT')
     assert.equal(await getSeries(catalog.db, '1.2.3.4.2'), null)
 
-    assert.deepEqual(await deleteInstance(catalog.db, '1.2.3.4', '1.2.3.4.1', ct[0].sopInstanceUid), [ct[0].objectKey])
+    assert.deepEqual((await deleteInstance(catalog.db, '1.2.3.4', '1.2.3.4.1', ct[0].sopInstanceUid)).keys, [ct[0].objectKey])
     study = await getStudy(catalog.db, '1.2.3.4')
     assert.equal(study?.numberOfInstances, 1)
     assert.equal((await getSeries(catalog.db, '1.2.3.4.1'))?.numberOfInstances, 1)
 
-    assert.deepEqual(await deleteInstance(catalog.db, '1.2.3.4', '1.2.3.4.1', ct[1].sopInstanceUid), [ct[1].objectKey])
+    assert.deepEqual((await deleteInstance(catalog.db, '1.2.3.4', '1.2.3.4.1', ct[1].sopInstanceUid)).keys, [ct[1].objectKey])
     assert.equal(await getStudy(catalog.db, '1.2.3.4'), null)
     assert.equal(await count(catalog, 'series'), 0)
     assert.equal(await count(catalog, 'subject'), 0)
@@ -245,15 +245,15 @@ describeEachEngine('archive repository', (engine) => {
     const b = rec({ studyInstanceUid: '1.2.3.5' })
     for (const r of [...a, b]) await storeInstance(catalog.db, r)
 
-    assert.deepEqual((await deleteSeries(catalog.db, '1.2.3.4', '1.2.3.4.1')).sort(), [a[0].objectKey, a[1].objectKey].sort())
+    assert.deepEqual((await deleteSeries(catalog.db, '1.2.3.4', '1.2.3.4.1')).keys.sort(), [a[0].objectKey, a[1].objectKey].sort())
     assert.equal((await getStudy(catalog.db, '1.2.3.4'))?.modalitiesInStudy, 'SR')
-    assert.deepEqual(await deleteSeries(catalog.db, '1.2.3.5', '1.2.3.4.2'), [])
+    assert.deepEqual((await deleteSeries(catalog.db, '1.2.3.5', '1.2.3.4.2')).keys, [])
 
-    assert.deepEqual(await deleteStudy(catalog.db, '1.2.3.4'), [a[2].objectKey])
+    assert.deepEqual((await deleteStudy(catalog.db, '1.2.3.4')).keys, [a[2].objectKey])
     assert.equal(await getStudy(catalog.db, '1.2.3.4'), null)
     assert.equal(await count(catalog, 'subject'), 1, 'PAT-1 still has study 1.2.3.5')
-    assert.deepEqual(await deleteStudy(catalog.db, '1.2.3.4'), [])
-    assert.deepEqual(await deleteStudy(catalog.db, '1.2.3.5'), [b.objectKey])
+    assert.deepEqual((await deleteStudy(catalog.db, '1.2.3.4')).keys, [])
+    assert.deepEqual((await deleteStudy(catalog.db, '1.2.3.5')).keys, [b.objectKey])
     assert.equal(await count(catalog, 'subject'), 0)
     assert.equal(await count(catalog, 'instance'), 0)
   })
@@ -264,8 +264,8 @@ describeEachEngine('archive repository', (engine) => {
     const two = rec({ objectKey: shared, studyInstanceUid: '1.2.3.5' })
     await storeInstance(catalog.db, one)
     await storeInstance(catalog.db, two)
-    assert.deepEqual(await deleteStudy(catalog.db, '1.2.3.4'), [])
-    assert.deepEqual(await deleteStudy(catalog.db, '1.2.3.5'), [shared])
+    assert.deepEqual((await deleteStudy(catalog.db, '1.2.3.4')).keys, [])
+    assert.deepEqual((await deleteStudy(catalog.db, '1.2.3.5')).keys, [shared])
   })
 
   it('deletes a study of many instances in one go', async () => {
@@ -273,7 +273,7 @@ describeEachEngine('archive repository', (engine) => {
       for (let i = 0; i < 400; i++) await storeInstance(catalog.db, rec({ seriesInstanceUid: `1.2.3.4.${s}`, instanceNumber: i }))
     }
     assert.equal((await getStudy(catalog.db, '1.2.3.4'))?.numberOfInstances, 1200)
-    assert.equal((await deleteStudy(catalog.db, '1.2.3.4')).length, 1200)
+    assert.equal((await deleteStudy(catalog.db, '1.2.3.4')).keys.length, 1200)
     assert.equal(await count(catalog, 'instance'), 0)
     assert.equal(await count(catalog, 'series'), 0)
   })

@@ -28,6 +28,8 @@ export interface InstanceRow {
   numberOfFrames: number | null
   transferSyntaxUid: string
   objectKey: string
+  /** Null: the object is the instance; else its `size` bytes start here inside the object (a pack). */
+  objectOffset: number | null
   sha256: string
   size: number
   instanceJson: string
@@ -121,6 +123,7 @@ function instanceQuery(db: Db) {
       'i.number_of_frames',
       'i.transfer_syntax_uid',
       'i.object_key',
+      'i.object_offset',
       'i.sha256',
       'i.size',
       'i.instance_json',
@@ -144,6 +147,7 @@ function toInstanceRow(r: InstanceQueryRow): InstanceRow {
     numberOfFrames: r.number_of_frames,
     transferSyntaxUid: r.transfer_syntax_uid,
     objectKey: r.object_key,
+    objectOffset: r.object_offset,
     sha256: r.sha256,
     size: r.size,
     instanceJson: r.instance_json,
@@ -259,10 +263,11 @@ export async function getSeries(db: Db, seriesInstanceUid: string): Promise<Seri
 
 /**
  * Deletes a study's instances, series, the study, and its subject if no other study remains.
- * Returns the object keys no remaining instance refers to: the caller deletes those objects
- * (after this commits, so a crash leaves an orphan object, never a row without its bytes).
+ * Returns how many instances went and the object keys no remaining instance refers to: the caller
+ * deletes those objects (after this commits, so a crash leaves an orphan object, never a row without
+ * its bytes). A pack's key is given back only with the last of its instances.
  */
-export async function deleteStudy(db: Db, studyInstanceUid: string): Promise<string[]> {
+export async function deleteStudy(db: Db, studyInstanceUid: string): Promise<DeletedInstances> {
   return withRetry(() =>
     db.transaction().execute(async (trx) => {
       const gone = await trx
@@ -275,7 +280,7 @@ export async function deleteStudy(db: Db, studyInstanceUid: string): Promise<str
   )
 }
 
-export async function deleteSeries(db: Db, studyInstanceUid: string, seriesInstanceUid: string): Promise<string[]> {
+export async function deleteSeries(db: Db, studyInstanceUid: string, seriesInstanceUid: string): Promise<DeletedInstances> {
   return withRetry(() =>
     db.transaction().execute(async (trx) => {
       const gone = await trx
@@ -295,7 +300,7 @@ export async function deleteSeries(db: Db, studyInstanceUid: string, seriesInsta
   )
 }
 
-export async function deleteInstance(db: Db, studyInstanceUid: string, seriesInstanceUid: string, sopInstanceUid: string): Promise<string[]> {
+export async function deleteInstance(db: Db, studyInstanceUid: string, seriesInstanceUid: string, sopInstanceUid: string): Promise<DeletedInstances> {
   return withRetry(() =>
     db.transaction().execute(async (trx) => {
       const gone = await trx
@@ -316,9 +321,16 @@ export async function deleteInstance(db: Db, studyInstanceUid: string, seriesIns
   )
 }
 
+export interface DeletedInstances {
+  /** Instances removed. */
+  instances: number
+  /** Object keys no instance refers to any more (a pack's goes with the last instance in it). */
+  keys: string[]
+}
+
 /** Counts, empty parents and unreferenced objects after instances went. */
-async function afterInstancesDeleted(trx: Trx, gone: Array<{ series_id: string; study_id: string; object_key: string }>): Promise<string[]> {
-  if (gone.length === 0) return []
+async function afterInstancesDeleted(trx: Trx, gone: Array<{ series_id: string; study_id: string; object_key: string }>): Promise<DeletedInstances> {
+  if (gone.length === 0) return { instances: 0, keys: [] }
   const now = new Date().toISOString()
   const perSeries = countBy(gone, (g) => g.series_id)
   const perStudy = countBy(gone, (g) => g.study_id)
@@ -372,14 +384,14 @@ async function afterInstancesDeleted(trx: Trx, gone: Array<{ series_id: string; 
     )
   }
 
-  // Content-addressed keys could in principle be shared; only give back those nothing uses now.
+  // A pack is shared by the instances of a bundle (and content-addressed keys could be); only give back those nothing uses now.
   const keys = [...new Set(gone.map((g) => g.object_key))]
   const stillUsed = new Set(
     (
       await inChunks(keys, (chunk) => trx.selectFrom('instance').select('object_key').distinct().where('object_key', 'in', chunk).execute())
     ).map((r) => r.object_key),
   )
-  return keys.filter((k) => !stillUsed.has(k))
+  return { instances: gone.length, keys: keys.filter((k) => !stillUsed.has(k)) }
 }
 
 function countBy<T>(items: T[], key: (t: T) => string): Map<string, number> {

@@ -122,6 +122,8 @@ export interface InstanceTable {
   number_of_frames: number | null
   transfer_syntax_uid: string
   object_key: string
+  /** Null: the object is the instance; else where its `size` bytes start inside the object (a pack). */
+  object_offset: number | null
   sha256: string
   size: number
   instance_json: string

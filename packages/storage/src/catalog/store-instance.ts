@@ -290,13 +290,13 @@ function insertIntoKnownSeries(items: Item[], now: string) {
     ({ rec, instanceId }) => sql`(${instanceId}, ${rec.sopInstanceUid}, ${rec.sopClassUid}, cast(${rec.instanceNumber} as integer),
       cast(${rec.rows} as integer), cast(${rec.columns} as integer), cast(${rec.numberOfFrames} as integer), ${rec.transferSyntaxUid},
       ${rec.objectKey}, ${rec.sha256}, cast(${rec.size} as bigint), ${rec.instanceJson}, ${rec.seriesInstanceUid},
-      ${rec.studyInstanceUid}, ${rec.patientId}, ${rec.collection})`,
+      ${rec.studyInstanceUid}, ${rec.patientId}, ${rec.collection}, cast(${rec.objectOffset ?? null} as bigint))`,
   )
   return sql<{ id: string; series_id: string; study_id: string }>`
     insert into instance (id, series_id, study_id, sop_instance_uid, sop_class_uid, instance_number, "rows", "columns",
-      number_of_frames, transfer_syntax_uid, object_key, sha256, "size", instance_json, created_at)
+      number_of_frames, transfer_syntax_uid, object_key, sha256, "size", instance_json, created_at, object_offset)
     select v.column1, se.id, se.study_id, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8,
-      v.column9, v.column10, v.column11, v.column12, ${now}
+      v.column9, v.column10, v.column11, v.column12, ${now}, v.column17
     from (values ${sql.join(rows)}) as v
     join series se on se.series_instance_uid = v.column13
     join study st on st.id = se.study_id and st.study_instance_uid = v.column14
@@ -346,6 +346,7 @@ async function storeSlow(trx: Trx, { rec, instanceId }: Item, now: string): Prom
       number_of_frames: rec.numberOfFrames,
       transfer_syntax_uid: rec.transferSyntaxUid,
       object_key: rec.objectKey,
+      object_offset: rec.objectOffset ?? null,
       sha256: rec.sha256,
       size: rec.size,
       instance_json: rec.instanceJson,

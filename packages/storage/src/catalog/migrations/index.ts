@@ -14,6 +14,7 @@ import * as m000009 from './2026_11_27_000009_clinical_records.ts'
 import * as m000010 from './2026_11_27_000010_jobs.ts'
 import * as m000011 from './2026_11_27_000011_slide_instances.ts'
 import * as m000012 from './2026_11_28_000012_annotation_density.ts'
+import * as m000013 from './2026_11_28_000013_instance_object_offset.ts'
 
 export interface MigrationEnv {
   byteOrderText: string
@@ -37,4 +38,5 @@ export const migrations: Record<string, CatalogMigration> = {
   '2026_11_27_000010_jobs': m000010,
   '2026_11_27_000011_slide_instances': m000011,
   '2026_11_28_000012_annotation_density': m000012,
+  '2026_11_28_000013_instance_object_offset': m000013,
 }
