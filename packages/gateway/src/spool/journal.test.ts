@@ -1,16 +1,25 @@
 /** The spool's journal: what survives a reopen, what a torn end leaves, when segments go. */
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { closeSync, openSync, readdirSync, statSync, truncateSync } from 'node:fs'
+import { closeSync, openSync, readdirSync, statSync, truncateSync, writeSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
+import { silentLogger } from '@kura/core'
 import { Journal, type JournalMeta } from './journal.ts'
 
 let root: string
 before(async () => { root = await mkdtemp(join(tmpdir(), 'kura-journal-')) })
 after(async () => { await rm(root, { recursive: true, force: true }) })
+
+/** Segment files (a folder also holds a spare being preallocated). */
+const segments = (dir: string): string[] => readdirSync(dir).filter((n) => n.endsWith('.seg')).sort()
+
+/** Resolves once `check` holds (polled), or fails after `ms`. */
+async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
+  for (const end = Date.now() + ms; !check(); await new Promise((r) => setTimeout(r, 10))) if (Date.now() > end) assert.fail(`timed out waiting: ${what}`)
+}
 
 function object(i: number, bytes = 1000): { meta: JournalMeta; data: Buffer } {
   const data = Buffer.alloc(bytes, i & 0xff)
@@ -43,13 +52,13 @@ test('a torn last record (a write a crash cut short) is ignored, the records bef
   for (let i = 0; i < 5; i++) j.append(object(i).meta, object(i).data)
   await j.flush()
   j.close()
-  const [seg] = readdirSync(dir)
+  const [seg] = segments(dir)
   truncateSync(join(dir, seg!), statSync(join(dir, seg!)).size - 10)
   const again = Journal.open(dir)
   assert.deepEqual(again.records().map((m) => m.id), ['obj0', 'obj1', 'obj2', 'obj3'])
   again.append(object(9).meta, object(9).data)
   await again.flush()
-  assert.equal(readdirSync(dir).length, 2, 'never appends after a torn record')
+  assert.equal(segments(dir).length, 2, 'never appends after a torn record')
   again.close()
   assert.deepEqual(Journal.open(dir).records().map((m) => m.id), ['obj0', 'obj1', 'obj2', 'obj3', 'obj9'])
 })
@@ -71,17 +80,16 @@ test('a segment fills, a new one starts; a segment no longer written goes once a
   const big = Array.from({ length: 70 }, (_, i) => object(i, 1 << 20))
   for (const o of big) j.append(o.meta, o.data)
   await j.flush()
-  assert.equal(readdirSync(dir).length, 2, '70 MiB make two 64 MiB segments')
+  assert.equal(segments(dir).length, 2, '70 MiB make two 64 MiB segments')
   // The first records were pushed out of memory: read back from disk, still whole.
   assert.deepEqual(Buffer.from(j.read('obj0')), big[0]!.data)
   for (const o of big.slice(0, 60)) j.release(o.meta.id)
-  assert.equal(readdirSync(dir).length, 2, 'records of the first segment remain')
+  assert.equal(segments(dir).length, 2, 'records of the first segment remain')
   for (const o of big.slice(60)) j.release(o.meta.id)
   await new Promise((r) => setTimeout(r, 50))
-  assert.equal(readdirSync(dir).length, 1, 'the full segment is deleted; the one being written stays')
+  assert.equal(segments(dir).length, 1, 'the full segment is deleted; the one being written stays')
   j.close()
-  await new Promise((r) => setTimeout(r, 50))
-  assert.deepEqual(readdirSync(dir), [], 'closing removes a segment with nothing left in it')
+  await until(() => readdirSync(dir).length === 0, 'closing removes a segment with nothing left in it, and the spare')
 })
 
 test('a flush that fails forgets the records it covered (none is vouched for), and later records go to a new segment', async () => {
@@ -98,10 +106,59 @@ test('a flush that fails forgets the records it covered (none is vouched for), a
   await assert.rejects(j.flush(), /EBADF/)
   assert.equal(j.has('obj2'), false, 'the record the failed flush covered is forgotten')
   assert.equal(j.has('obj1'), true, 'a record an earlier flush covered stays')
-  seg.fd = openSync(join(dir, readdirSync(dir)[0]!), 'r')
+  const before = segments(dir)
+  seg.fd = openSync(join(dir, before[before.length - 1]!), 'r')
   const next = object(3)
   j.append(next.meta, next.data)
   await j.flush()
-  assert.equal(readdirSync(dir).length, 2, 'nothing more is written into the segment whose flush failed')
+  assert.equal(segments(dir).length, before.length + 1, 'nothing more is written into the segment whose flush failed')
+  j.close()
+})
+
+test('once a preallocated spare is ready, records go into it; they survive a reopen, and its zero-filled end is not taken for a torn record', async () => {
+  const dir = join(root, 'f')
+  const warnings: string[] = []
+  const log = { ...silentLogger, warn: (_o: unknown, msg?: string) => { warnings.push(String(msg)) } }
+  const j = Journal.open(dir, { log })
+  j.append(object(0).meta, object(0).data)
+  await j.flush()
+  const [plain] = segments(dir)
+  assert.equal(statSync(join(dir, plain!)).size, object(0).data.length + 12 + Buffer.byteLength(JSON.stringify(object(0).meta)), 'the first segment is plain: no spare was ready')
+  await until(() => (j as unknown as { spare: { ready: boolean } | null }).spare?.ready === true, 'the spare is ready')
+  for (let i = 1; i <= 10; i++) j.append(object(i).meta, object(i).data)
+  await j.flush()
+  const segs = segments(dir)
+  assert.equal(segs.length, 2, 'the spare became the next segment')
+  assert.equal(statSync(join(dir, segs[1]!)).size, 4 << 20, 'a preallocated segment has its whole length from the start')
+  assert.equal(readdirSync(dir).some((n) => n.endsWith('.spare')), false, 'the next spare waits until this one is half full')
+  j.close()
+  const again = Journal.open(dir, { log })
+  assert.deepEqual(again.records().map((m) => m.id), Array.from({ length: 11 }, (_, i) => `obj${i}`))
+  for (let i = 0; i <= 10; i++) assert.deepEqual(Buffer.from(again.read(`obj${i}`)), object(i).data)
+  assert.deepEqual(warnings, [], 'the zeros after the last record are the preallocated end, not a torn record')
+  again.close()
+  // A record torn inside the preallocated segment (its data cut short by a crash, zeros after it).
+  const last = join(dir, segs[1]!)
+  const fd = openSync(last, 'r+')
+  const tornAt = statSync(last).size - (4 << 20) + (object(0).data.length + 12 + Buffer.byteLength(JSON.stringify(object(10).meta))) * 10 - 100
+  writeSync(fd, Buffer.alloc(100), 0, 100, tornAt)
+  closeSync(fd)
+  const torn = Journal.open(dir, { log })
+  assert.deepEqual(torn.records().map((m) => m.id), Array.from({ length: 10 }, (_, i) => `obj${i}`), 'the record whose data does not match its hash is dropped')
+  assert.equal(warnings.length, 1, 'and reported')
+  torn.close()
+})
+
+test('open removes spares a previous run left', async () => {
+  const dir = join(root, 'g')
+  const j = Journal.open(dir)
+  j.append(object(0).meta, object(0).data)
+  await j.flush()
+  await until(() => readdirSync(dir).some((n) => n.endsWith('.spare')), 'a spare exists')
+  // A crash: no close.
+  const again = Journal.open(dir)
+  assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith('.spare')), [])
+  assert.deepEqual(again.records().map((m) => m.id), ['obj0'])
+  again.close()
   j.close()
 })

@@ -14,13 +14,22 @@
  * only then. A record whose data does not match its SHA-256 was never relied on: `open` stops reading a segment
  * there (it checks the data of the newest segments, the only ones a crash can have torn).
  *
+ * Segments are preallocated: a spare is filled with zeros and flushed in the background (under `spare.tmp`, renamed to
+ * its sequence name when taken into use), so appends overwrite blocks the file system has already allocated and
+ * sized, and an fdatasync writes data only, with no metadata commit of the file system's journal. On this ext4 that
+ * halved the fdatasync before each C-STORE-RSP and stopped appends blocking behind a running fdatasync (an append
+ * that grows a file waits for the commit; measured 20–230 µs per 33 KB append, up to 25 ms). PostgreSQL zero-fills
+ * its WAL segments for the same reason. A segment is plain (grown by its appends) only until the first spare is
+ * ready, or when records outrun the spares; spares grow from 4 MiB to a full segment while records keep coming, so a
+ * gateway that receives little preallocates little. A scan stops at the first all-zero header: the preallocated end.
+ *
  * Used twice: `journal/` for received objects (keyed by id) and `clean/journal/` for clean outputs (keyed by SHA-256;
  * a later record with the same key replaces an earlier one). Once its work is recorded a record is released; a
  * segment no longer written whose records are all released is deleted. A release is not written down: after a
  * crash, the outbox's recovery releases again what its rows say is done.
  */
-import { createHash } from 'node:crypto'
-import { closeSync, fdatasync, fstatSync, fsync, mkdirSync, openSync, readdirSync, readSync, unlink, writeSync, writevSync } from 'node:fs'
+import { createHash, randomUUID } from 'node:crypto'
+import { closeSync, fdatasync, fstatSync, fsync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, unlink, write, writeSync, writevSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Logger, silentLogger } from '@kura/core'
 
@@ -43,7 +52,12 @@ export interface JournalMeta extends RecordMeta {
 interface Segment {
   name: string
   fd: number
+  /** Bytes appended (the next record's position). */
   size: number
+  /** Bytes it may hold: a preallocated segment's length, or SEGMENT_BYTES for a plain one. */
+  capacity: number
+  /** Preallocated: appends overwrite zeros already on disk. */
+  zeroed: boolean
   /** Bytes a completed flush covers. */
   durable: number
   /** Records not yet released. */
@@ -68,6 +82,24 @@ const SEGMENT_BYTES = 64 << 20
  * (a backlog while the pipeline is behind) they are read from their segment.
  */
 const CACHE_BYTES = 64 << 20
+/** The first spare's size; each spare taken into use doubles the next, up to SEGMENT_BYTES. */
+const FIRST_SPARE_BYTES = 4 << 20
+/** A spare's name ends so; its own random name, so one a closed journal still prepares never meets the next run's. */
+const SPARE_SUFFIX = '.spare'
+/** After a spare failed (a full disk), appends go to plain segments this long before another is tried. */
+const SPARE_RETRY_MS = 60_000
+/** Zeros written into a spare per call. */
+const ZEROS = Buffer.alloc(1 << 20)
+
+/** A preallocated segment file, ready (zero-filled and flushed) or being prepared. */
+interface Spare {
+  path: string
+  fd: number
+  capacity: number
+  ready: boolean
+  /** The journal closed while it was prepared: it is removed when the preparation ends. */
+  abandoned: boolean
+}
 
 export class Journal<M extends RecordMeta = JournalMeta> {
   readonly dir: string
@@ -84,6 +116,9 @@ export class Journal<M extends RecordMeta = JournalMeta> {
   private runningFlush: Promise<void> | null = null
   private nextFlush: Promise<void> | null = null
   private closed = false
+  private spare: Spare | null = null
+  private spareBytes = FIRST_SPARE_BYTES
+  private noSpareUntil = 0
 
   private constructor(dir: string, log: Logger, nextSeq: number) {
     this.dir = dir
@@ -97,7 +132,10 @@ export class Journal<M extends RecordMeta = JournalMeta> {
    */
   static open<M extends RecordMeta = JournalMeta>(dir: string, opts: { log?: Logger } = {}): Journal<M> {
     mkdirSync(dir, { recursive: true })
-    const names = readdirSync(dir).filter((n) => /^\d+\.seg$/.test(n)).sort()
+    const all = readdirSync(dir)
+    // Spares a previous run left (taken into use, they would have been renamed): never relied on.
+    for (const n of all) if (n.endsWith(SPARE_SUFFIX)) rmSync(join(dir, n), { force: true })
+    const names = all.filter((n) => /^\d+\.seg$/.test(n)).sort()
     const last = names.length > 0 ? Number.parseInt(names[names.length - 1]!, 10) : 0
     const j = new Journal<M>(dir, opts.log ?? silentLogger, last + 1)
     // Only the newest segments can end in records a power loss tore (written after the last flush: the one being
@@ -114,11 +152,15 @@ export class Journal<M extends RecordMeta = JournalMeta> {
     const fd = openSync(join(this.dir, name), 'r')
     const size = fstatSync(fd).size
     // Not sealed while it is read: a record superseded by a later one in the same segment must not close it.
-    const seg: Segment = { name, fd, size, durable: size, live: 0, sealed: false }
+    const seg: Segment = { name, fd, size, capacity: size, zeroed: false, durable: size, live: 0, sealed: false }
     const head = Buffer.alloc(HEADER_BYTES)
     let pos = 0
+    let zeros = false
     while (pos + HEADER_BYTES <= size) {
-      if (readSync(fd, head, 0, HEADER_BYTES, pos) !== HEADER_BYTES || head.readUInt32LE(0) !== MAGIC) break
+      if (readSync(fd, head, 0, HEADER_BYTES, pos) !== HEADER_BYTES) break
+      // A preallocated segment's unused end.
+      zeros = head.every((b) => b === 0)
+      if (head.readUInt32LE(0) !== MAGIC) break
       const metaLen = head.readUInt32LE(4)
       const dataLen = head.readUInt32LE(8)
       const end = pos + HEADER_BYTES + metaLen + dataLen
@@ -136,7 +178,7 @@ export class Journal<M extends RecordMeta = JournalMeta> {
       this.index(meta, seg, pos + HEADER_BYTES + metaLen)
       pos = end
     }
-    if (pos < size) this.log.warn({ segment: name, at: pos, size }, 'the spool journal ends in a record an interrupted write left incomplete; it was never acknowledged and is ignored')
+    if (pos < size && !zeros) this.log.warn({ segment: name, at: pos, size }, 'the spool journal ends in a record an interrupted write left incomplete; it was never acknowledged and is ignored')
     seg.sealed = true
     if (seg.live === 0) this.drop(seg)
   }
@@ -162,7 +204,9 @@ export class Journal<M extends RecordMeta = JournalMeta> {
     const metaBuf = Buffer.from(JSON.stringify(meta), 'utf8')
     const length = HEADER_BYTES + metaBuf.length + data.length
     let seg = this.current
-    if (!seg || seg.size + length > SEGMENT_BYTES) seg = this.startSegment()
+    // A ready spare replaces a plain segment at once, and a full one as soon as the record fits it.
+    if (this.spare?.ready && (!seg || !seg.zeroed || seg.size + length > seg.capacity) && length <= this.spare.capacity) seg = this.takeSpare()
+    else if (!seg || seg.size + length > seg.capacity) seg = this.startSegment()
     const head = Buffer.allocUnsafe(HEADER_BYTES + metaBuf.length)
     head.writeUInt32LE(MAGIC, 0)
     head.writeUInt32LE(metaBuf.length, 4)
@@ -183,6 +227,7 @@ export class Journal<M extends RecordMeta = JournalMeta> {
     seg.size += length
     this.dirty.add(seg)
     this.remember(meta.id, data)
+    if (!this.spare && (!seg.zeroed || seg.size > seg.capacity / 2) && Date.now() >= this.noSpareUntil) this.prepareSpare()
   }
 
   /** Indexes a record; one with the same id before it is superseded (its segment may go without it). */
@@ -199,16 +244,73 @@ export class Journal<M extends RecordMeta = JournalMeta> {
     if (seg.sealed && seg.live === 0 && !this.dirty.has(seg)) this.drop(seg)
   }
 
+  /** A plain segment, grown by its appends: when no spare is ready. */
   private startSegment(): Segment {
     if (this.current) this.seal(this.current)
-    const name = `${String(this.nextSeq++).padStart(8, '0')}.seg`
+    const name = this.nextName()
     // The folder again, if something removed it since `open` (once per segment: cheap).
     mkdirSync(this.dir, { recursive: true })
     const fd = openSync(join(this.dir, name), 'wx+', 0o600)
-    const seg: Segment = { name, fd, size: 0, durable: 0, live: 0, sealed: false }
+    return this.use({ name, fd, size: 0, capacity: SEGMENT_BYTES, zeroed: false, durable: 0, live: 0, sealed: false })
+  }
+
+  /** The ready spare becomes the current segment under the next sequence name (the next flush fsyncs the folder). */
+  private takeSpare(): Segment {
+    const spare = this.spare!
+    this.spare = null
+    if (this.current) this.seal(this.current)
+    const name = this.nextName()
+    renameSync(spare.path, join(this.dir, name))
+    this.spareBytes = Math.min(SEGMENT_BYTES, this.spareBytes * 2)
+    return this.use({ name, fd: spare.fd, size: 0, capacity: spare.capacity, zeroed: true, durable: 0, live: 0, sealed: false })
+  }
+
+  private nextName(): string {
+    return `${String(this.nextSeq++).padStart(8, '0')}.seg`
+  }
+
+  private use(seg: Segment): Segment {
     this.current = seg
     this.created = true
     return seg
+  }
+
+  /**
+   * Fills a spare with zeros and flushes it, off the event loop. A failure (a full disk) is only logged: appends
+   * then go on into plain segments, and the next spare is tried when the current segment needs one.
+   */
+  private prepareSpare(): void {
+    const path = join(this.dir, `${randomUUID()}${SPARE_SUFFIX}`)
+    const failed = (e: Error): void => {
+      this.log.warn({ dir: this.dir, err: e.message }, 'could not preallocate a spool journal segment; appending to plain segments')
+      this.noSpareUntil = Date.now() + SPARE_RETRY_MS
+    }
+    let fd: number
+    try {
+      fd = openSync(path, 'wx+', 0o600)
+    } catch (e) {
+      return failed(e as Error)
+    }
+    const spare: Spare = { path, fd, capacity: this.spareBytes, ready: false, abandoned: false }
+    this.spare = spare
+    const done = (e: NodeJS.ErrnoException | null): void => {
+      if (spare.abandoned || e) {
+        try { closeSync(fd) } catch { /* already closed */ }
+        if (e && !spare.abandoned) {
+          failed(e)
+          this.spare = null
+        }
+        unlink(path, () => {})
+        return
+      }
+      spare.ready = true
+    }
+    const fill = (at: number): void => {
+      if (spare.abandoned) return done(null)
+      if (at >= spare.capacity) return void fdatasync(fd, done)
+      write(fd, ZEROS, 0, Math.min(ZEROS.length, spare.capacity - at), at, (e, n) => (e ? done(e) : fill(at + n)))
+    }
+    fill(0)
   }
 
   private seal(seg: Segment): void {
@@ -334,6 +436,13 @@ export class Journal<M extends RecordMeta = JournalMeta> {
       else if (s.fd >= 0) { closeSync(s.fd); s.fd = -1 }
     }
     this.current = null
+    if (this.spare?.ready) {
+      closeSync(this.spare.fd)
+      rmSync(this.spare.path, { force: true })
+    } else if (this.spare) {
+      this.spare.abandoned = true
+    }
+    this.spare = null
     if (this.dirFd !== null) closeSync(this.dirFd)
     this.dirFd = null
   }
