@@ -8,12 +8,14 @@
  *
  * Why not @kura/dicom's decodeIso2022: DICOM resets the code set at every `^`/`\` delimiter (PS3.5 6.1.2.5.3) and
  * designates katakana into G1; HL7 files carry one state machine per message, and real files also use SO/SI,
- * `ESC ( I` in G0, 8-bit JIS X 0201 katakana and `ESC $ @`. This transcodes JIS to EUC-JP in one pass and makes
- * ONE TextDecoder call per message, which is what keeps parsing above 50k messages/s.
+ * `ESC ( I` in G0, 8-bit JIS X 0201 katakana and `ESC $ @`. A well-formed message is transcoded in one pass
+ * straight to UTF-16 through cell tables read once from the EUC-JP TextDecoder; anything unusual (and every error)
+ * takes the general path: JIS to EUC-JP in one pass, then ONE TextDecoder call for the message.
  * Tolerated on purpose: `ESC ( J` (JIS X 0201 Roman, read as ASCII: SS-MIX2 files never mean ¥ there),
  * `ESC $ @` (JIS C 6226-1978, read as JIS X 0208), `ESC & @ ESC $ B`, JIS X 0212 (`ESC $ ( D`), half-width
  * katakana by `ESC ( I`, SO/SI or 8-bit bytes A1–DF, and CR/LF inside a kanji run (taken as a reset to ASCII).
  */
+import { isAscii } from 'node:buffer'
 import iconv from 'iconv-lite'
 import { Hl7Errors } from './errors.ts'
 
@@ -41,18 +43,10 @@ let scratch = new Uint8Array(16 * 1024)
  * are held for the site to fix rather than guessed at).
  */
 export function decodeHl7Bytes(bytes: Uint8Array): DecodedText {
-  const n = bytes.length
-  let esc = false
-  let high = false
-  for (let i = 0; i < n; i++) {
-    const c = bytes[i]
-    if (c === 0x1b) esc = true
-    else if (c >= 0x80) high = true
-    else if (c === 0x0e) esc = true
-  }
-  if (!esc && !high) return { text: Buffer.from(bytes.buffer, bytes.byteOffset, n).toString('latin1'), charset: 'ascii' }
-  if (!esc) throw classify8bit(bytes)
-  return { text: transcodeIso2022Jp(bytes), charset: 'iso-2022-jp' }
+  // ESC or SO anywhere means ISO-2022-JP (8-bit bytes then must be JIS8 katakana); else ASCII, or an 8-bit charset.
+  if (bytes.indexOf(0x1b) >= 0 || bytes.indexOf(0x0e) >= 0) return { text: iso2022JpToUtf16(bytes) ?? transcodeIso2022Jp(bytes), charset: 'iso-2022-jp' }
+  if (isAscii(bytes)) return { text: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1'), charset: 'ascii' }
+  throw classify8bit(bytes)
 }
 
 function classify8bit(bytes: Uint8Array) {
@@ -84,6 +78,112 @@ function looksShiftJis(b: Uint8Array): boolean {
   return pairs > 0 || b.some((c) => c >= 0xa1 && c <= 0xdf)
 }
 
+/** What the EUC-JP decoder makes of each JIS cell and JIS8 katakana byte, read from it once (so both paths agree). */
+interface JisCells {
+  /** JIS X 0208 (row − 0x21) × 94 + (cell − 0x21) → UTF-16; 0xFFFD where the decoder maps nothing. */
+  x0208: Uint16Array
+  /** JIS X 0201 katakana, 8-bit byte − 0xA1 (7-bit byte − 0x21) → UTF-16. */
+  kana: Uint16Array
+}
+
+let cells: JisCells | null | undefined
+
+/**
+ * The cell tables; null (no fast path) when the decoder does not read ASCII as itself or a cell as one code unit.
+ * No JIS X 0212 table: the decoder reads its unmapped cells differently in a run than alone, and files rarely use it.
+ */
+function jisCells(): JisCells | null {
+  if (cells !== undefined) return cells
+  const ascii = new Uint8Array(128).map((_, i) => i)
+  const euc = new Uint8Array(94 * 94 * 2)
+  let k = 0
+  for (let r = 0xa1; r <= 0xfe; r++) for (let c = 0xa1; c <= 0xfe; c++) { euc[k++] = r; euc[k++] = c }
+  const kanaEuc = new Uint8Array(63 * 2).map((_, i) => (i % 2 === 0 ? 0x8e : 0xa1 + (i >> 1)))
+  const a = eucJp.decode(ascii)
+  const x0208 = eucJp.decode(euc)
+  const kana = eucJp.decode(kanaEuc)
+  let sameAscii = a.length === 128
+  for (let i = 0; sameAscii && i < 128; i++) sameAscii = a.charCodeAt(i) === i
+  // utf16Text hands the units to Buffer as UTF-16LE: on a big-endian host, no fast path.
+  const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
+  if (!sameAscii || !littleEndian || x0208.length !== 94 * 94 || kana.length !== 63) return (cells = null)
+  const units = (text: string) => Uint16Array.from({ length: text.length }, (_, i) => text.charCodeAt(i))
+  cells = { x0208: units(x0208), kana: units(kana) }
+  return cells
+}
+
+// Grown on demand and reused, like scratch: one UTF-16 unit per input byte at most.
+let scratch16 = new Uint16Array(16 * 1024)
+
+/**
+ * transcodeIso2022Jp's common case straight to UTF-16 (no EUC-JP bytes, no TextDecoder call): the same state
+ * machine, giving the same text. Undefined on anything else (a broken sequence, a cell the decoder does not map,
+ * JIS X 0212, a control byte inside a kanji run): transcodeIso2022Jp then reads the message, and throws where it must.
+ */
+function iso2022JpToUtf16(b: Uint8Array): string | undefined {
+  const t = jisCells()
+  if (t === null) return undefined
+  const { x0208, kana } = t
+  const n = b.length
+  if (scratch16.length < n) scratch16 = new Uint16Array(n + 16)
+  const out = scratch16
+  let o = 0
+  let mode = MODE_ASCII
+  let shifted = false
+  let i = 0
+  while (i < n) {
+    let c = b[i]
+    // Runs first, most of a message: plain ASCII (a line end changes nothing in this state), then kanji pairs.
+    if (mode === MODE_ASCII && !shifted) {
+      while (c < 0x80 && c !== 0x1b && c !== 0x0e && c !== 0x0f) {
+        out[o++] = c
+        if (++i === n) return utf16Text(out, o)
+        c = b[i]
+      }
+    } else if (mode === MODE_KANJI && !shifted) {
+      while (c >= 0x21 && c <= 0x7e && i + 1 < n) {
+        const cell = b[i + 1]
+        if (cell < 0x21 || cell > 0x7e) return undefined
+        const u = x0208[(c - 0x21) * 94 + cell - 0x21]
+        if (u === 0xfffd) return undefined
+        out[o++] = u
+        if ((i += 2) === n) return utf16Text(out, o)
+        c = b[i]
+      }
+    }
+    i++
+    if (c === 0x1b) {
+      const b1 = b[i]
+      const b2 = b[i + 1]
+      if (b1 === 0x28 && (b2 === 0x42 || b2 === 0x4a || b2 === 0x48)) mode = MODE_ASCII
+      else if (b1 === 0x28 && b2 === 0x49) mode = MODE_KANA
+      else if (b1 === 0x24 && (b2 === 0x42 || b2 === 0x40)) mode = MODE_KANJI
+      else if (b1 === 0x24 && b2 === 0x28 && (b[i + 2] === 0x42 || b[i + 2] === 0x40)) { mode = MODE_KANJI; i++ }
+      else if (b1 === 0x24 && b2 === 0x28 && b[i + 2] === 0x44) { mode = MODE_X0212; i++ }
+      else if (!(b1 === 0x26 && b2 === 0x40) && !(b1 === 0x29 && b2 === 0x49)) return undefined
+      i += 2
+    } else if (c === 0x0e) shifted = true
+    else if (c === 0x0f) shifted = false
+    else if (c >= 0x80) {
+      if (c < 0xa1 || c > 0xdf) return undefined
+      out[o++] = kana[c - 0xa1]
+    } else if (c === 0x0d || c === 0x0a) {
+      mode = MODE_ASCII
+      shifted = false
+      out[o++] = c
+    } else if (shifted || mode === MODE_KANA) {
+      if (c < 0x21 || c > 0x5f) return undefined
+      out[o++] = kana[c - 0x21]
+    } else return undefined // in a kanji run: half a kanji, a control byte; JIS X 0212
+  }
+  return utf16Text(out, o)
+}
+
+function utf16Text(units: Uint16Array, n: number): string {
+  return Buffer.from(units.buffer, units.byteOffset, n * 2).toString('ucs2')
+}
+
+/** ISO-2022-JP → EUC-JP bytes → one TextDecoder call: every case, errors included (iso2022JpToUtf16 is the fast one). */
 function transcodeIso2022Jp(b: Uint8Array): string {
   const n = b.length
   if (scratch.length < n * 2 + 16) scratch = new Uint8Array(n * 2 + 16)

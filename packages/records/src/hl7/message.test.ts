@@ -179,3 +179,29 @@ test('a field read before the segment is split (found by scanning) equals the on
     for (const odd of [-1, 1.5, NaN]) assert.equal(fresh().rawField(odd), '', `${seg.name} ${odd}`)
   }
 })
+
+test('every JIS X 0208 cell reads as the EUC-JP decoder reads it, in runs, across line ends and next to katakana', () => {
+  const euc = new TextDecoder('euc-jp')
+  for (let row = 0x21; row <= 0x7e; row++) {
+    const jis: number[] = [0x1b, 0x24, 0x42]
+    const eucBytes: number[] = []
+    for (let cell = 0x21; cell <= 0x7e; cell++) { jis.push(row, cell); eucBytes.push(row | 0x80, cell | 0x80) }
+    // A line end inside the run resets to ASCII; JIS8 katakana and a new run follow.
+    jis.push(0x0d, 0x41, 0xb1, 0x1b, 0x24, 0x42, row, 0x21, 0x1b, 0x28, 0x42)
+    const want = euc.decode(new Uint8Array(eucBytes)) + '\rAｱ' + euc.decode(new Uint8Array([row | 0x80, 0xa1]))
+    assert.equal(decodeHl7Bytes(new Uint8Array(jis)).text, want, `row ${row.toString(16)}`)
+  }
+})
+
+test('fields read in any order (scanned on from the last one, or from recorded starts) are the same', () => {
+  const text = 'MSH|^~\\&|A|B|C|D|20240101||ORU^R01^ORU_R01|1|P|2.5\rOBX|1|CWE|SITE^^99KURA|2|a\\T\\b^c&d~e||x|||||||||||||||last\r'
+  const reads: Array<[number, number, number]> = [[5, 2, 2], [3, 1, 1], [2, 1, 1], [4, 1, 1], [3, 3, 1], [20, 1, 1], [5, 1, 1], [1, 1, 1], [9, 2, 1]]
+  const read = (order: Array<[number, number, number]>) => {
+    const m = parseHl7(text)
+    return order.map(([n, c, s]) => m.segments.map((seg) => seg.get(n, c, s)).join('|')).sort()
+  }
+  assert.deepEqual(read(reads), read([...reads].reverse()))
+  const obx = parseHl7(text).segment('OBX')!
+  assert.deepEqual([obx.get(5), obx.get(5, 2, 2), obx.get(3, 3), obx.get(2), obx.get(5, 1, 1, 2)], ['a&b', 'd', '99KURA', 'CWE', 'e'])
+  assert.deepEqual([parseHl7(text).msh.get(9, 2), parseHl7(text).type.structure], ['R01', 'ORU_R01'])
+})

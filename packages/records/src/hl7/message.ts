@@ -1,7 +1,7 @@
 /**
  * @module The HL7 v2 message: `parseHl7(bytes)` decodes the whole message first (see charset.ts: kanji bytes can
- * equal delimiters), then splits it into segments; fields, repetitions and components are split only when asked
- * for, so a reader that wants PID-3 and PID-5 pays for nothing else.
+ * equal delimiters), then splits it into segments; fields, repetitions and components are found in a segment's
+ * text only when asked for, so a reader that wants PID-3 and PID-5 pays for nothing else.
  *
  * Numbering follows HL7: fields from 1 (MSH-1 is the field separator itself, MSH-2 the encoding characters),
  * repetitions, components and subcomponents from 1. Values come back unescaped (escape.ts); `raw*` keep the
@@ -13,28 +13,33 @@ import { decodeHl7Bytes, type DetectedCharset } from './charset.ts'
 import { Hl7Errors } from './errors.ts'
 import { type Hl7Delimiters, unescapeHl7 } from './escape.ts'
 
-/** One repetition of a field: components and subcomponents on demand. */
+/** One repetition of a field: components and subcomponents found by scanning when asked for. */
 export class Hl7Field {
-  private comps?: string[]
   constructor(readonly raw: string, private readonly d: Hl7Delimiters) {}
 
   /** Component `c` (1-based), subcomponent `s`, unescaped; '' when absent. */
   component(c = 1, s = 1): string {
-    const raw = this.rawComponent(c)
-    if (!raw) return ''
-    if (s === 1 && raw.indexOf(this.d.subcomponent) < 0) return unescapeHl7(raw, this.d)
-    return unescapeHl7(raw.split(this.d.subcomponent)[s - 1] ?? '', this.d)
+    return valueAt(this.raw, 0, this.raw.length, c, s, this.d, -1)
   }
 
   rawComponent(c = 1): string {
-    if (c === 1 && this.comps === undefined && this.raw.indexOf(this.d.component) < 0) return this.raw
-    this.comps ??= this.raw.split(this.d.component)
-    return this.comps[c - 1] ?? ''
+    const raw = this.raw
+    if (!(c >= 1) || (c | 0) !== c) return ''
+    if (c === 1 && raw.indexOf(this.d.component) < 0) return raw
+    let start = 0
+    for (let k = 1; k < c; k++) {
+      const i = raw.indexOf(this.d.component, start)
+      if (i < 0) return ''
+      start = i + 1
+    }
+    const end = raw.indexOf(this.d.component, start)
+    return end < 0 ? raw.slice(start) : raw.slice(start, end)
   }
 
   get componentCount(): number {
-    this.comps ??= this.raw.split(this.d.component)
-    return this.comps.length
+    let n = 1
+    for (let i = this.raw.indexOf(this.d.component); i >= 0; i = this.raw.indexOf(this.d.component, i + 1)) n++
+    return n
   }
 
   /** The whole repetition unescaped, components joined by the component separator (for codes without parts). */
@@ -47,13 +52,18 @@ export class Hl7Field {
   }
 }
 
-/** Fields up to this number are found by scanning until a higher one is asked for (then the segment is split once). */
+/** Parts of a segment's text up to this one are found by scanning; reading a later one records where every part starts. */
 const SCAN_FIELDS = 8
 
 export class Hl7Segment {
-  private fields?: string[]
-  /** Repetitions per field, split once: mappings read the same field several times (OBX-3 code and system). */
-  private reps?: Array<Hl7Field[] | undefined>
+  /**
+   * Where each part of `raw` split on the field separator starts, found in one pass once a part above
+   * SCAN_FIELDS is read: fields are sliced or scanned from these offsets, never split into strings.
+   */
+  private starts?: number[]
+  /** The last part found by scanning, and where it starts. */
+  private scannedPart = 0
+  private scannedStart = 0
   constructor(
     readonly name: string,
     readonly raw: string,
@@ -67,88 +77,120 @@ export class Hl7Segment {
     return this.d.field + this.d.component + this.d.repetition + this.d.escape + this.d.subcomponent
   }
 
-  private split(): string[] {
-    if (this.fields === undefined) {
-      const parts = this.raw.split(this.d.field)
-      // MSH-1 IS the field separator: shift so that fields[n] is MSH-n.
-      if (this.name === 'MSH') parts.splice(1, 0, this.d.field)
-      this.fields = parts
+  private partStarts(): number[] {
+    if (this.starts === undefined) {
+      const starts = [0]
+      for (let i = this.raw.indexOf(this.d.field); i >= 0; i = this.raw.indexOf(this.d.field, i + 1)) starts.push(i + 1)
+      this.starts = starts
     }
-    return this.fields
+    return this.starts
+  }
+
+  /**
+   * Where field `n` starts in `raw` (MSH-1 IS the field separator: MSH-n is part n − 1 of the text); -1 when the
+   * segment has no such field. Low parts of a segment whose starts are not recorded are found by scanning, from
+   * the last part scanned to unless the wanted one comes before it: most reads want fields 2 to 5 of an OBX's ~17,
+   * in that order, and recording every start was an array per segment.
+   */
+  private fieldStart(n: number): number {
+    if (!(n >= 0) || (n | 0) !== n) return -1
+    const k = this.name === 'MSH' && n >= 1 ? n - 1 : n
+    if (this.starts === undefined && k <= SCAN_FIELDS) {
+      let part = 0
+      let start = 0
+      if (k >= this.scannedPart) {
+        part = this.scannedPart
+        start = this.scannedStart
+      }
+      for (; part < k; part++) {
+        const i = this.raw.indexOf(this.d.field, start)
+        if (i < 0) return -1
+        start = i + 1
+      }
+      this.scannedPart = k
+      this.scannedStart = start
+      return start
+    }
+    const starts = this.partStarts()
+    return k < starts.length ? starts[k] : -1
+  }
+
+  /** Where the field that starts at `start` ends. */
+  private fieldEnd(start: number): number {
+    const end = this.raw.indexOf(this.d.field, start)
+    return end < 0 ? this.raw.length : end
   }
 
   /** Number of the last field present. */
   get fieldCount(): number {
-    return this.split().length - 1
+    const parts = this.partStarts().length
+    return this.name === 'MSH' ? parts : parts - 1
   }
 
   /** Field `n` as written (escapes and repetitions kept); '' when absent. */
   rawField(n: number): string {
-    // A low field of a segment not split yet is found by scanning: most OBX reads want fields 2 to 5 of ~20, and
-    // splitting every OBX made a string per field (≈ 2 KB of garbage per message). MSH shifts its fields: split.
-    if (this.fields === undefined && n >= 0 && n <= SCAN_FIELDS && (n | 0) === n && this.name !== 'MSH') {
-      const raw = this.raw
-      const fs = this.d.field
-      let start = 0
-      for (let k = 0; k < n; k++) {
-        const i = raw.indexOf(fs, start)
-        if (i < 0) return ''
-        start = i + 1
-      }
-      const end = raw.indexOf(fs, start)
-      return end < 0 ? raw.slice(start) : raw.slice(start, end)
-    }
-    return this.split()[n] ?? ''
+    if (n === 1 && this.name === 'MSH') return this.d.field
+    const start = this.fieldStart(n)
+    return start < 0 ? '' : this.raw.slice(start, this.fieldEnd(start))
   }
 
-  /** Every repetition of field `n` (MSH-1 and MSH-2 are never split). */
+  /**
+   * Every repetition of field `n` (MSH-1 and MSH-2 are never split), split afresh at each call: readers ask for a
+   * field's repetitions once (values by component are read with `get`), so a cache per segment cost more than it saved.
+   */
   repetitions(n: number): Hl7Field[] {
-    this.reps ??= []
-    let r = this.reps[n]
-    if (r === undefined) {
-      const raw = this.rawField(n)
-      if (raw === '') r = []
-      else if (this.name === 'MSH' && n <= 2) r = [new Hl7Field(raw, { ...this.d, component: '\u0000', subcomponent: '\u0000', escape: '' })]
-      else if (raw.indexOf(this.d.repetition) < 0) r = [new Hl7Field(raw, this.d)]
-      else r = raw.split(this.d.repetition).map((x) => new Hl7Field(x, this.d))
-      this.reps[n] = r
-    }
-    return r
+    const raw = this.rawField(n)
+    if (raw === '') return []
+    if (this.name === 'MSH' && n <= 2) return [new Hl7Field(raw, { ...this.d, component: '\u0000', subcomponent: '\u0000', escape: '' })]
+    if (raw.indexOf(this.d.repetition) < 0) return [new Hl7Field(raw, this.d)]
+    return raw.split(this.d.repetition).map((x) => new Hl7Field(x, this.d))
   }
 
   /** Field `n`, repetition `rep`: component `c`, subcomponent `s`, unescaped; '' when absent. */
   get(n: number, c = 1, s = 1, rep = 1): string {
     if (this.name === 'MSH' && n <= 2) return this.rawField(n)
-    if (rep === 1 && this.reps?.[n] === undefined) return scanFirst(this.rawField(n), c, s, this.d)
+    if (rep === 1) {
+      // Most reads want one value of a field once: scan the segment's text, allocate nothing but the value.
+      const from = this.fieldStart(n)
+      return from < 0 ? '' : valueAt(this.raw, from, this.fieldEnd(from), c, s, this.d, this.d.repetition.charCodeAt(0))
+    }
     const f = this.repetitions(n)[rep - 1]
     return f === undefined ? '' : f.component(c, s)
   }
 }
 
 /**
- * Component `c`, subcomponent `s` of a field's first repetition, found by scanning instead of splitting: most
- * reads want one value of a field once, and this allocates nothing but the result.
+ * Component `c`, subcomponent `s` of the value `raw[from, to)` (its first repetition: `rep` is the repetition
+ * separator's code, -1 for a value that is one repetition), unescaped; '' when absent.
  */
-function scanFirst(raw: string, c: number, s: number, d: Hl7Delimiters): string {
-  if (raw === '') return ''
-  let end = raw.indexOf(d.repetition)
-  if (end < 0) end = raw.length
-  let start = 0
-  for (let k = 1; k < c; k++) {
-    const i = raw.indexOf(d.component, start)
-    if (i < 0 || i >= end) return ''
-    start = i + 1
+function valueAt(raw: string, from: number, to: number, c: number, s: number, d: Hl7Delimiters, rep: number): string {
+  const comp = d.component.charCodeAt(0)
+  const sub = d.subcomponent.charCodeAt(0)
+  const esc = d.escape.charCodeAt(0)
+  let k = 1
+  let j = 1
+  let start = from
+  let end = from
+  // Whether the value (from `start`) has an escape character: most have none and skip unescapeHl7's own scan.
+  let escaped = false
+  for (; end < to; end++) {
+    const ch = raw.charCodeAt(end)
+    if (ch === rep) break
+    if (ch === comp) {
+      if (k === c) break
+      k++
+      start = end + 1
+      escaped = false
+    } else if (ch === sub && k === c) {
+      if (j === s) break
+      j++
+      start = end + 1
+      escaped = false
+    } else if (ch === esc) escaped = true
   }
-  const ce = raw.indexOf(d.component, start)
-  if (ce >= 0 && ce < end) end = ce
-  for (let k = 1; k < s; k++) {
-    const i = raw.indexOf(d.subcomponent, start)
-    if (i < 0 || i >= end) return ''
-    start = i + 1
-  }
-  const se = raw.indexOf(d.subcomponent, start)
-  if (se >= 0 && se < end) end = se
-  return unescapeHl7(start === 0 && end === raw.length ? raw : raw.slice(start, end), d)
+  if (k !== c || j !== s) return ''
+  const value = start === 0 && end === raw.length ? raw : raw.slice(start, end)
+  return escaped ? unescapeHl7(value, d) : value
 }
 
 export interface Hl7MessageType {
@@ -161,7 +203,6 @@ export interface Hl7MessageType {
 }
 
 export class Hl7Message {
-  private byName?: Map<string, Hl7Segment[]>
   constructor(
     readonly text: string,
     readonly segments: readonly Hl7Segment[],
@@ -178,20 +219,16 @@ export class Hl7Message {
 
   /** The first segment named `name` (e.g. `PID`). */
   segment(name: string): Hl7Segment | undefined {
-    return this.all(name)[0]
+    // A message has a score of segments: a scan beats building a table of them by name (a Map per message).
+    for (const s of this.segments) if (s.name === name) return s
+    return undefined
   }
 
   /** Every segment named `name`, in order. */
   all(name: string): Hl7Segment[] {
-    if (!this.byName) {
-      this.byName = new Map()
-      for (const s of this.segments) {
-        const list = this.byName.get(s.name)
-        if (list) list.push(s)
-        else this.byName.set(s.name, [s])
-      }
-    }
-    return this.byName.get(name) ?? []
+    const out: Hl7Segment[] = []
+    for (const s of this.segments) if (s.name === name) out.push(s)
+    return out
   }
 
   get type(): Hl7MessageType {
@@ -223,6 +260,23 @@ function allDistinct(s: string): boolean {
     if (i > 0 && s.lastIndexOf(s[i]!, i - 1) >= 0) return false
   }
   return true
+}
+
+/**
+ * Segment names as the string literals readers look them up by (`message.segment('OBX')` then compares two
+ * identical internalized strings, not two texts), keyed by their three char codes; other names are sliced.
+ */
+const SEGMENT_NAMES = new Map<number, string>(
+  ['MSH', 'EVN', 'PID', 'PD1', 'NK1', 'PV1', 'PV2', 'AL1', 'DG1', 'IN1', 'ORC', 'TQ1', 'TQ2', 'OBR', 'OBX', 'NTE', 'IPC', 'SPM', 'SAC', 'RXE', 'RXR', 'RXA', 'ODS', 'PRT', 'ROL']
+    .map((n) => [nameKey(n), n]),
+)
+
+function nameKey(line: string): number {
+  return (line.charCodeAt(0) << 16) | (line.charCodeAt(1) << 8) | line.charCodeAt(2)
+}
+
+function segmentName(line: string): string {
+  return SEGMENT_NAMES.get(nameKey(line)) ?? line.slice(0, 3)
 }
 
 /** `XXX|` or a bare `XXX`: an upper-case letter, then two upper-case letters or digits. */
@@ -309,7 +363,7 @@ export function parseHl7(input: Uint8Array | string): Hl7Message {
       if (line.trim() !== '') stray++
       continue
     }
-    segments.push(new Hl7Segment(line.slice(0, 3), line, segments.length + 1, d))
+    segments.push(new Hl7Segment(segmentName(line), line, segments.length + 1, d))
   }
   if (stray > 0) warnings.push(`${stray} line(s) that are not segments ignored`)
   const msg = new Hl7Message(text, segments, d, charset, warnings)

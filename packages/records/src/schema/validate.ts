@@ -8,7 +8,7 @@
  * site completes its map the held rows can be read again. Accepting such records would put codes into the hub
  * that no search or count across sites understands.
  */
-import { CODE_LISTS, EXTERNAL_SYSTEMS, isLocalSystem, type CodeListName } from './codes/index.ts'
+import { CODE_LISTS, EXTERNAL_SYSTEMS, isLocalSystem, type CodeList, type CodeListName } from './codes/index.ts'
 import { EXAM_TYPES } from './codes/kura.ts'
 import { RECORD_KINDS, RECORD_SCHEMA, type FieldError } from './types.ts'
 
@@ -28,162 +28,219 @@ const GROUPS = ['X', '1', '2', '3', '4', '5']
 const STAFF_ROLES = ['endoscopist', 'assistant', 'nurse', 'pathologist', 'radiologist', 'anesthesiologist', 'other']
 const EXAM_TYPE_CODES = EXAM_TYPES.map((e) => e.code as string)
 
-function realDate(y: number, m: number, d: number): boolean {
-  return y >= 1 && m >= 1 && m <= 12 && d >= 1 && d <= new Date(Date.UTC(y, m, 0)).getUTCDate()
+/** Days in month `m` (1–12) of year `y` (≥ 1, proleptic Gregorian); arithmetic, not a Date per call. */
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+
+/** A real calendar day: year ≥ 1, month 1–12, day within the month. */
+export function realDate(y: number, m: number, d: number): boolean {
+  if (!(y >= 1 && m >= 1 && m <= 12 && d >= 1)) return false
+  const leap = m === 2 && y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0)
+  return d <= (leap ? 29 : MONTH_DAYS[m - 1])
 }
 
-/** Collects errors for one record; `at` builds child paths. */
 /** A subject's own values are never quoted in messages (they reach logs and held-record lists). */
 const identifying = (path: string): boolean => path.startsWith('subject.') || path === 'recordId'
 
+/**
+ * The path of `key` under `at` (`''` at the top): `subject.sex`, `findings[2]`. Checks pass the two parts and
+ * only a reported problem joins them: a valid record (nearly every one) builds no path strings.
+ */
+const pathOf = (at: string, key: string | number): string => (typeof key === 'number' ? `${at}[${key}]` : at ? `${at}.${key}` : key)
+
+/** The code lists a field draws from, resolved once: the shipped lists by system, and the systems in list order. */
+class FieldLists {
+  readonly bySystem = new Map<string, CodeList[]>()
+  readonly systems: string[] = []
+  constructor(readonly names: readonly CodeListName[]) {
+    for (const n of names) {
+      const l = CODE_LISTS.get(n)!
+      const same = this.bySystem.get(l.system)
+      if (same) same.push(l)
+      else { this.bySystem.set(l.system, [l]); this.systems.push(l.system) }
+    }
+  }
+}
+
+const SITE = new FieldLists(['site'])
+const FINDING = new FieldLists(['finding'])
+const DIAGNOSIS = new FieldLists(['diagnosis'])
+const INDICATION = new FieldLists(['indication'])
+const SEDATION = new FieldLists(['sedation'])
+const ANTITHROMBOTIC = new FieldLists(['antithrombotic'])
+const PROCEDURE = new FieldLists(['procedure'])
+const ADVERSE_EVENT = new FieldLists(['adverse-event'])
+const CLASSIFICATION = new FieldLists(['paris', 'jnet'])
+const SPECIMEN_TYPE = new FieldLists(['specimen-type'])
+
+const NAME_KEYS = ['kanji', 'kana', 'alphabetic']
+const CONTACT_KEYS = ['address', 'postalCode', 'phone']
+const IMAGE_UID_KEYS = ['studyInstanceUid', 'seriesInstanceUid', 'sopInstanceUid']
+const NONE: readonly unknown[] = []
+
+/** Collects errors for one record; each check takes the field's key and the path it sits under (`at`). */
 class Checker {
   readonly errors: FieldError[] = []
   error(path: string, message: string): void {
     this.errors.push({ path, message })
   }
-  string(o: Obj, key: string, path: string, required: boolean): string | undefined {
+  string(o: Obj, key: string, at: string, required: boolean): string | undefined {
     const v = o[key]
     if (v === undefined || v === null || v === '') {
-      if (required) this.error(path, `required; the source gave no ${key}`)
+      if (required) this.error(pathOf(at, key), `required; the source gave no ${key}`)
       return undefined
     }
-    if (typeof v !== 'string') return void this.error(path, `expected text, got ${identifying(path) ? typeof v : show(v)}`)
+    if (typeof v !== 'string') {
+      const path = pathOf(at, key)
+      return void this.error(path, `expected text, got ${identifying(path) ? typeof v : show(v)}`)
+    }
     return v
   }
-  date(o: Obj, key: string, path: string, required: boolean, withTime: boolean): void {
-    const v = this.string(o, key, path, required)
+  date(o: Obj, key: string, at: string, required: boolean, withTime: boolean): void {
+    const v = this.string(o, key, at, required)
     if (v === undefined) return
     const m = (withTime ? DATE_TIME : DATE).exec(v)
     if (!m || !realDate(+m[1]!, +m[2]!, +m[3]!)) {
+      const path = pathOf(at, key)
       this.error(path, `${identifying(path) ? 'the value' : show(v)} is not a valid date (${withTime ? 'YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]' : 'YYYY-MM-DD'}); check the adapter's date format for this column`)
     }
   }
-  oneOf(o: Obj, key: string, path: string, allowed: readonly string[], required: boolean): void {
+  oneOf(o: Obj, key: string, at: string, allowed: readonly string[], required: boolean): void {
     const v = o[key]
     if (v === undefined || v === null || v === '') {
-      if (required) this.error(path, `required; one of ${allowed.join(', ')}`)
+      if (required) this.error(pathOf(at, key), `required; one of ${allowed.join(', ')}`)
       return
     }
-    if (typeof v !== 'string' || !allowed.includes(v)) this.error(path, `${identifying(path) ? 'the value' : show(v)} is not one of ${allowed.join(', ')}; add a value map entry for it in the adapter`)
+    if (typeof v !== 'string' || !allowed.includes(v)) {
+      const path = pathOf(at, key)
+      this.error(path, `${identifying(path) ? 'the value' : show(v)} is not one of ${allowed.join(', ')}; add a value map entry for it in the adapter`)
+    }
   }
-  number(o: Obj, key: string, path: string, min: number): void {
+  number(o: Obj, key: string, at: string, min: number): void {
     const v = o[key]
     if (v === undefined) return
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < min) this.error(path, `expected a number ≥ ${min}, got ${show(v)}`)
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min) this.error(pathOf(at, key), `expected a number ≥ ${min}, got ${show(v)}`)
   }
-  array(o: Obj, key: string, path: string, required: boolean): unknown[] {
+  array(o: Obj, key: string, at: string, required: boolean): readonly unknown[] {
     const v = o[key]
     if (v === undefined) {
-      if (required) this.error(path, 'required (an empty list when there are none)')
-      return []
+      if (required) this.error(pathOf(at, key), 'required (an empty list when there are none)')
+      return NONE
     }
-    if (!Array.isArray(v)) return this.error(path, `expected a list, got ${show(v)}`), []
+    if (!Array.isArray(v)) return this.error(pathOf(at, key), `expected a list, got ${show(v)}`), NONE
     return v
   }
-  /** A coded term drawn from one of `lists` (or an external system, checked by form). */
-  coded(v: unknown, path: string, lists: readonly CodeListName[], required = true): void {
+  /** A coded term drawn from one of `lists` (or an external system, checked by form), at `pathOf(at, key)`. */
+  coded(v: unknown, at: string, key: string | number, lists: FieldLists, required = true): void {
     if (v === undefined || v === null) {
-      if (required) this.error(path, 'required coded term')
+      if (required) this.error(pathOf(at, key), 'required coded term')
       return
     }
-    if (!isObj(v)) return this.error(path, `expected a coded term {system, code}, got ${show(v)}`)
+    if (!isObj(v)) return this.error(pathOf(at, key), `expected a coded term {system, code}, got ${show(v)}`)
     const system = v.system
     const code = v.code
-    if (typeof system !== 'string' || system === '') return this.error(`${path}.system`, 'required')
-    if (typeof code !== 'string' || code === '') return this.error(`${path}.code`, 'required')
-    if (v.meaning !== undefined && typeof v.meaning !== 'string') this.error(`${path}.meaning`, `expected text, got ${show(v.meaning)}`)
+    if (typeof system !== 'string' || system === '') return this.error(`${pathOf(at, key)}.system`, 'required')
+    if (typeof code !== 'string' || code === '') return this.error(`${pathOf(at, key)}.code`, 'required')
+    if (v.meaning !== undefined && typeof v.meaning !== 'string') this.error(`${pathOf(at, key)}.meaning`, `expected text, got ${show(v.meaning)}`)
     if (isLocalSystem(system)) {
-      return this.error(`${path}.code`, `unmapped ${system} code ${show(code)}: add it to the adapter's term map for this field`)
+      return this.error(`${pathOf(at, key)}.code`, `unmapped ${system} code ${show(code)}: add it to the adapter's term map for this field`)
     }
-    const shipped = lists.map((n) => CODE_LISTS.get(n)!).filter((l) => l.system === system)
-    if (shipped.length > 0) {
+    const shipped = lists.bySystem.get(system)
+    if (shipped !== undefined) {
       if (!shipped.some((l) => l.terms.has(code))) {
-        this.error(`${path}.code`, `unknown ${system} code ${show(code)} for system ${system}; add it to the adapter's term map (codes: kura.record vocabularies, ${lists.join('/')} list)`)
+        this.error(`${pathOf(at, key)}.code`, `unknown ${system} code ${show(code)} for system ${system}; add it to the adapter's term map (codes: kura.record vocabularies, ${lists.names.join('/')} list)`)
       }
       return
     }
     const pattern = EXTERNAL_SYSTEMS.get(system)
     if (pattern) {
-      if (!pattern.test(code)) this.error(`${path}.code`, `${show(code)} is not a well-formed ${system} code`)
+      if (!pattern.test(code)) this.error(`${pathOf(at, key)}.code`, `${show(code)} is not a well-formed ${system} code`)
       return
     }
-    const expected = [...new Set(lists.map((n) => CODE_LISTS.get(n)!.system))]
-    this.error(`${path}.system`, `system ${show(system)} is not used for this field; expected ${expected.join(' or ')}`)
+    this.error(`${pathOf(at, key)}.system`, `system ${show(system)} is not used for this field; expected ${lists.systems.join(' or ')}`)
   }
-  codedList(o: Obj, key: string, path: string, lists: readonly CodeListName[], required = true): void {
-    this.array(o, key, path, required).forEach((c, i) => this.coded(c, `${path}[${i}]`, lists))
+  codedList(o: Obj, key: string, at: string, lists: FieldLists, required = true): void {
+    const items = this.array(o, key, at, required)
+    if (items.length === 0) return
+    const path = pathOf(at, key)
+    for (let i = 0; i < items.length; i++) if (i in items) this.coded(items[i], path, i, lists)
   }
 }
 
-const DIAGNOSIS_LISTS: CodeListName[] = ['diagnosis']
-
 function checkBase(c: Checker, r: Obj): void {
   if (r.schema !== RECORD_SCHEMA) c.error('schema', `expected '${RECORD_SCHEMA}', got ${show(r.schema)}`)
-  c.string(r, 'recordId', 'recordId', true)
+  c.string(r, 'recordId', '', true)
   if (!isObj(r.source)) c.error('source', 'required {system, ref}')
   else {
-    c.string(r.source, 'system', 'source.system', true)
-    c.string(r.source, 'ref', 'source.ref', true)
+    c.string(r.source, 'system', 'source', true)
+    c.string(r.source, 'ref', 'source', true)
   }
   if (!isObj(r.subject)) c.error('subject', 'required; the record must say whose it is')
   else {
     const s = r.subject
-    const id = c.string(s, 'patientId', 'subject.patientId', true)
+    const id = c.string(s, 'patientId', 'subject', true)
     if (id !== undefined && id.trim() === '') c.error('subject.patientId', 'is blank')
     if (s.name !== undefined) {
       if (!isObj(s.name)) c.error('subject.name', `expected {kanji, kana, alphabetic}, got ${show(s.name)}`)
-      else for (const k of ['kanji', 'kana', 'alphabetic']) c.string(s.name, k, `subject.name.${k}`, false)
+      else for (const k of NAME_KEYS) c.string(s.name, k, 'subject.name', false)
     }
-    c.date(s, 'birthDate', 'subject.birthDate', false, false)
-    c.oneOf(s, 'sex', 'subject.sex', SEXES, false)
-    for (const k of ['address', 'postalCode', 'phone']) c.string(s, k, `subject.${k}`, false)
+    c.date(s, 'birthDate', 'subject', false, false)
+    c.oneOf(s, 'sex', 'subject', SEXES, false)
+    for (const k of CONTACT_KEYS) c.string(s, k, 'subject', false)
   }
-  c.date(r, 'performedAt', 'performedAt', true, true)
-  c.array(r, 'images', 'images', true).forEach((im, i) => {
-    const p = `images[${i}]`
-    if (!isObj(im)) return c.error(p, 'expected {studyInstanceUid, ...}')
-    for (const k of ['studyInstanceUid', 'seriesInstanceUid', 'sopInstanceUid']) {
-      const v = c.string(im, k, `${p}.${k}`, k === 'studyInstanceUid')
-      if (v !== undefined && (!UID.test(v) || v.length > 64)) c.error(`${p}.${k}`, `${show(v)} is not a DICOM UID (digits and dots, at most 64 characters)`)
+  c.date(r, 'performedAt', '', true, true)
+  const images = c.array(r, 'images', '', true)
+  for (let i = 0; i < images.length; i++) {
+    if (!(i in images)) continue // a hole in a sparse list: not an element (as forEach skipped it)
+    const im = images[i]
+    if (!isObj(im)) { c.error(`images[${i}]`, 'expected {studyInstanceUid, ...}'); continue }
+    for (const k of IMAGE_UID_KEYS) {
+      const v = c.string(im, k, `images[${i}]`, k === 'studyInstanceUid')
+      if (v !== undefined && (!UID.test(v) || v.length > 64)) c.error(`images[${i}].${k}`, `${show(v)} is not a DICOM UID (digits and dots, at most 64 characters)`)
     }
-  })
-  c.string(r, 'department', 'department', false)
-  c.string(r, 'text', 'text', false)
+  }
+  c.string(r, 'department', '', false)
+  c.string(r, 'text', '', false)
 }
 
 function checkStaff(c: Checker, r: Obj): void {
-  c.array(r, 'staff', 'staff', true).forEach((s, i) => {
+  const staff = c.array(r, 'staff', '', true)
+  for (let i = 0; i < staff.length; i++) {
+    if (!(i in staff)) continue
+    const s = staff[i]
     const p = `staff[${i}]`
-    if (!isObj(s)) return c.error(p, 'expected {role, id}')
-    c.oneOf(s, 'role', `${p}.role`, STAFF_ROLES, true)
-    c.string(s, 'id', `${p}.id`, true)
-    c.string(s, 'name', `${p}.name`, false)
-  })
+    if (!isObj(s)) { c.error(p, 'expected {role, id}'); continue }
+    c.oneOf(s, 'role', p, STAFF_ROLES, true)
+    c.string(s, 'id', p, true)
+    c.string(s, 'name', p, false)
+  }
 }
 
 function checkEndoscopy(c: Checker, r: Obj): void {
-  c.oneOf(r, 'examType', 'examType', EXAM_TYPE_CODES, true)
-  c.codedList(r, 'indication', 'indication', ['indication'])
+  c.oneOf(r, 'examType', '', EXAM_TYPE_CODES, true)
+  c.codedList(r, 'indication', '', INDICATION)
   if (!isObj(r.sedation)) c.error('sedation', 'required {used, drugs}')
   else {
     if (typeof r.sedation.used !== 'boolean') c.error('sedation.used', `expected true or false, got ${show(r.sedation.used)}; add a value map for this column`)
-    c.codedList(r.sedation, 'drugs', 'sedation.drugs', ['sedation'])
+    c.codedList(r.sedation, 'drugs', 'sedation', SEDATION)
   }
-  c.codedList(r, 'antithrombotics', 'antithrombotics', ['antithrombotic'])
-  c.oneOf(r, 'hPylori', 'hPylori', H_PYLORI, true)
-  c.array(r, 'findings', 'findings', true).forEach((f, i) => {
+  c.codedList(r, 'antithrombotics', '', ANTITHROMBOTIC)
+  c.oneOf(r, 'hPylori', '', H_PYLORI, true)
+  const findings = c.array(r, 'findings', '', true)
+  for (let i = 0; i < findings.length; i++) {
+    if (!(i in findings)) continue
+    const f = findings[i]
     const p = `findings[${i}]`
-    if (!isObj(f)) return c.error(p, 'expected {site, term}')
-    c.coded(f.site, `${p}.site`, ['site'])
-    c.coded(f.term, `${p}.term`, ['finding'])
-    c.codedList(f, 'classification', `${p}.classification`, ['paris', 'jnet'], false)
-    c.number(f, 'sizeMm', `${p}.sizeMm`, 0)
-    c.number(f, 'count', `${p}.count`, 1)
-    c.string(f, 'note', `${p}.note`, false)
-  })
-  c.codedList(r, 'diagnoses', 'diagnoses', DIAGNOSIS_LISTS)
-  c.codedList(r, 'procedures', 'procedures', ['procedure'])
-  c.codedList(r, 'adverseEvents', 'adverseEvents', ['adverse-event'])
+    if (!isObj(f)) { c.error(p, 'expected {site, term}'); continue }
+    c.coded(f.site, p, 'site', SITE)
+    c.coded(f.term, p, 'term', FINDING)
+    c.codedList(f, 'classification', p, CLASSIFICATION, false)
+    c.number(f, 'sizeMm', p, 0)
+    c.number(f, 'count', p, 1)
+    c.string(f, 'note', p, false)
+  }
+  c.codedList(r, 'diagnoses', '', DIAGNOSIS)
+  c.codedList(r, 'procedures', '', PROCEDURE)
+  c.codedList(r, 'adverseEvents', '', ADVERSE_EVENT)
   if (r.scope !== undefined && !isObj(r.scope)) c.error('scope', `expected {model, serial}, got ${show(r.scope)}`)
   checkStaff(c, r)
 }
@@ -191,21 +248,21 @@ function checkEndoscopy(c: Checker, r: Obj): void {
 function checkPathology(c: Checker, r: Obj): void {
   if (!isObj(r.specimen)) c.error('specimen', 'required {type, site}')
   else {
-    c.coded(r.specimen.type, 'specimen.type', ['specimen-type'])
-    c.coded(r.specimen.site, 'specimen.site', ['site'])
-    c.number(r.specimen, 'count', 'specimen.count', 1)
+    c.coded(r.specimen.type, 'specimen', 'type', SPECIMEN_TYPE)
+    c.coded(r.specimen.site, 'specimen', 'site', SITE)
+    c.number(r.specimen, 'count', 'specimen', 1)
   }
-  c.codedList(r, 'diagnoses', 'diagnoses', DIAGNOSIS_LISTS)
-  c.oneOf(r, 'group', 'group', GROUPS, false)
+  c.codedList(r, 'diagnoses', '', DIAGNOSIS)
+  c.oneOf(r, 'group', '', GROUPS, false)
   checkStaff(c, r)
 }
 
 function checkRadiology(c: Checker, r: Obj): void {
-  const m = c.string(r, 'modality', 'modality', true)
+  const m = c.string(r, 'modality', '', true)
   if (m !== undefined && !/^[A-Z]{2,16}$/.test(m)) c.error('modality', `${show(m)} is not a DICOM modality code (CT, MR, CR, ...)`)
-  if (r.bodyPart !== undefined) c.coded(r.bodyPart, 'bodyPart', ['site'])
-  c.string(r, 'findingsText', 'findingsText', false)
-  c.string(r, 'impression', 'impression', false)
+  if (r.bodyPart !== undefined) c.coded(r.bodyPart, '', 'bodyPart', SITE)
+  c.string(r, 'findingsText', '', false)
+  c.string(r, 'impression', '', false)
   checkStaff(c, r)
 }
 

@@ -7,6 +7,7 @@
  * the condition flag is 1 for valid data and 0 for data made invalid (deleted, or superseded by a newer file for
  * the same order: writers rename the old file's flag to 0 when they add the new one).
  */
+import { realDate } from '../schema/validate.ts'
 
 export interface Ssmix2FileName {
   patientId: string
@@ -27,13 +28,16 @@ export type FileNameResult = { ok: true; name: Ssmix2FileName } | { ok: false; r
 
 const DATA_TYPE = /^[A-Z]{3}(?:-[0-9A-Z]{2})?$/
 
+/** `YYYYMMDD` (from 1800) that is a real day; read by char codes, as every file name's date and timestamp are. */
 function validDate(s: string): boolean {
-  if (!/^\d{8}$/.test(s)) return false
-  const y = Number(s.slice(0, 4))
-  const m = Number(s.slice(4, 6))
-  const d = Number(s.slice(6, 8))
-  if (y < 1800 || m < 1 || m > 12 || d < 1) return false
-  return d <= new Date(Date.UTC(y, m, 0)).getUTCDate()
+  if (s.length !== 8) return false
+  let v = 0
+  for (let i = 0; i < 8; i++) {
+    const c = s.charCodeAt(i) - 0x30
+    if (c < 0 || c > 9) return false
+    v = v * 10 + c
+  }
+  return v >= 18000000 && realDate(Math.floor(v / 10000), Math.floor(v / 100) % 100, v % 100)
 }
 
 /** Parses a file name; the reason names the part that is wrong (never the patient ID, which is identifying). */
@@ -41,9 +45,14 @@ export function parseSsmix2FileName(fileName: string): FileNameResult {
   const parts = fileName.split('_')
   if (parts.length < 7) return { ok: false, reason: `file name has ${parts.length} "_"-separated parts; SS-MIX2 needs 7 (ID_date_type_order_timestamp_department_flag)` }
   // A patient ID with "_" in it (seen in some sites' IDs): the last six parts are fixed, the rest is the ID.
-  const tail = parts.slice(-6)
-  const patientId = parts.slice(0, -6).join('_')
-  const [date, dataType, orderNumber, timestamp, department, flag] = tail
+  const k = parts.length - 6
+  const patientId = k === 1 ? parts[0] : parts.slice(0, k).join('_')
+  const date = parts[k]
+  const dataType = parts[k + 1]
+  const orderNumber = parts[k + 2]
+  const timestamp = parts[k + 3]
+  const department = parts[k + 4]
+  const flag = parts[k + 5]
   if (!patientId) return { ok: false, reason: 'file name has an empty patient ID' }
   if (date !== '-' && !validDate(date)) return { ok: false, reason: 'date part is neither YYYYMMDD nor "-"' }
   if (!DATA_TYPE.test(dataType)) return { ok: false, reason: 'data type part is not like "ADT-00" or "OMD"' }

@@ -54,6 +54,10 @@ export const OBX_CODES = {
 const LOINC_FINDINGS = new Set(['18782-3', '59776-5'])
 const LOINC_IMPRESSION = new Set(['19005-8'])
 const LOINC_PATH_DIAGNOSIS = new Set(['22637-3', '22634-0'])
+/** Where radiology findings, the impression and a pathology diagnosis are found as text: our code or LOINC's. */
+const FINDINGS_CODES = new Set<string>([OBX_CODES.findings, ...LOINC_FINDINGS])
+const IMPRESSION_CODES = new Set<string>([OBX_CODES.impression, ...LOINC_IMPRESSION])
+const DIAGNOSIS_TEXT_CODES = new Set<string>([OBX_CODES.diagnosis, ...LOINC_PATH_DIAGNOSIS])
 
 const ok = (records: ClinicalRecord[]): MappingResult => ({ records, held: [] })
 const skip = (why: string): MappingResult => ({ records: [], held: [], skipped: why })
@@ -62,8 +66,20 @@ function held(input: MappingInput, message: Hl7Message, reasons: FieldError[]): 
   return { records: [], held: [{ source: { system: 'ssmix2', ref: input.path }, reasons, raw: message.text }] }
 }
 
+/**
+ * `s.toUpperCase()`, but `s` itself when it has no letter to change: most codes are upper-case already, and a
+ * value sliced from a message with kanji is a two-byte string, which toUpperCase copies through ICU.
+ */
+function upper(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if ((c >= 0x61 && c <= 0x7a) || c >= 0x80) return s.toUpperCase()
+  }
+  return s
+}
+
 function sexOf(v: string): Sex | undefined {
-  const s = v.trim().toUpperCase()
+  const s = upper(v.trim())
   if (s === 'M' || s === 'F' || s === 'O' || s === 'U') return s
   if (s === 'A' || s === 'N') return 'O'
   return undefined
@@ -73,13 +89,17 @@ function sexOf(v: string): Sex | undefined {
 export function readIdentity(pid: Hl7Segment, file?: Ssmix2FileName): { identity?: SubjectIdentity; errors: FieldError[] } {
   // A patient's messages come in runs with the same PID segment: read once per run. Copies are handed out, so a
   // caller that changes its record cannot change the next one's subject.
-  const key = `${pid.delimiterChars}\u0000${file?.patientId ?? '\u0001'}\u0000${pid.raw}`
-  let r = IDENTITIES.get(key)
-  if (r === undefined) {
-    r = readIdentityOnce(pid, file)
+  // Keyed by the PID text alone (no key string to build and hash per message); the entry holds what else the
+  // result depends on, and is replaced when that differs.
+  const delimiters = pid.delimiterChars
+  const filePatientId = file?.patientId
+  let entry = IDENTITIES.get(pid.raw)
+  if (entry === undefined || entry.delimiters !== delimiters || entry.filePatientId !== filePatientId) {
+    entry = { delimiters, filePatientId, result: readIdentityOnce(pid, file) }
     if (IDENTITIES.size >= IDENTITIES_MAX) IDENTITIES.clear()
-    IDENTITIES.set(key, r)
+    IDENTITIES.set(pid.raw, entry)
   }
+  const r = entry.result
   const errors = r.errors.map((e) => ({ ...e }))
   if (!r.identity) return { errors }
   const identity = { ...r.identity }
@@ -87,15 +107,15 @@ export function readIdentity(pid: Hl7Segment, file?: Ssmix2FileName): { identity
   return { identity, errors }
 }
 
-/** readIdentity's results by delimiters, file-name patient ID and PID segment; bounded, cleared when full. */
-const IDENTITIES = new Map<string, { identity?: SubjectIdentity; errors: FieldError[] }>()
+/** readIdentity's results by PID segment text, with the delimiters and file-name patient ID; bounded, cleared when full. */
+const IDENTITIES = new Map<string, { delimiters: string; filePatientId: string | undefined; result: { identity?: SubjectIdentity; errors: FieldError[] } }>()
 const IDENTITIES_MAX = 256
 
 function readIdentityOnce(pid: Hl7Segment, file?: Ssmix2FileName): { identity?: SubjectIdentity; errors: FieldError[] } {
   const errors: FieldError[] = []
   const ids = pid.repetitions(3)
   // PID-3 may repeat (hospital ID, insurance numbers...): the CX-5 "PI" one is the patient ID.
-  const cx = ids.find((f) => f.component(5).toUpperCase() === 'PI') ?? ids[0]
+  const cx = ids.find((f) => upper(f.component(5)) === 'PI') ?? ids[0]
   const patientId = (cx?.component(1) ?? '').trim() || pid.get(2).trim()
   if (!patientId) errors.push({ path: 'PID-3', message: 'patient ID (PID-3) is empty' })
   else if (file && file.patientId !== patientId) errors.push({ path: 'PID-3', message: "patient ID in PID-3 differs from the one in the file name and folder; the file may belong to another patient" })
@@ -135,14 +155,17 @@ interface Obx {
 }
 
 function readObx(message: Hl7Message): Obx[] {
-  return message.all('OBX').map((seg) => ({
-    code: seg.get(3, 1).trim().toUpperCase(),
-    system: seg.get(3, 3).trim().toUpperCase(),
-    subId: seg.get(4).trim(),
-    type: seg.get(2).trim().toUpperCase(),
-    values: seg.repetitions(5),
-    seg,
-  }))
+  const out: Obx[] = []
+  for (const seg of message.segments) {
+    if (seg.name !== 'OBX') continue
+    // Fields in order (OBX-2 to OBX-5): each read scans on from the last.
+    const type = upper(seg.get(2).trim())
+    const code = upper(seg.get(3, 1).trim())
+    const system = upper(seg.get(3, 3).trim())
+    const subId = seg.get(4).trim()
+    out.push({ code, system, subId, type, values: seg.repetitions(5), seg })
+  }
+  return out
 }
 
 function obxText(o: Obx): string {
@@ -160,7 +183,7 @@ function coded(v: Hl7Field | undefined, defaultSystem: string): Coded | undefine
   if (!v) return undefined
   const c = readCwe(v)
   if (!c || !c.code) return undefined
-  const out: Coded = { system: c.system ? SYSTEMS[c.system.toUpperCase()] ?? c.system : defaultSystem, code: c.code }
+  const out: Coded = { system: c.system ? SYSTEMS[upper(c.system)] ?? c.system : defaultSystem, code: c.code }
   if (c.text) out.meaning = c.text
   return out
 }
@@ -179,11 +202,9 @@ function textOf(obx: Obx[], codes: Set<string> | string): string | undefined {
 
 const UID = /^[0-2](?:\.(?:0|[1-9]\d*))+$/
 
-function imagesOf(message: Hl7Message, obx: Obx[]): { images: ImageRef[]; accession?: string } {
+function imagesOf(message: Hl7Message, obx: Obx[]): ImageRef[] {
   const uids: string[] = []
-  let accession: string | undefined
   for (const ipc of message.all('IPC')) {
-    accession ??= ipc.get(1).trim() || undefined
     const uid = ipc.get(3).trim()
     if (UID.test(uid) && uid.length <= 64) uids.push(uid)
   }
@@ -196,8 +217,7 @@ function imagesOf(message: Hl7Message, obx: Obx[]): { images: ImageRef[]; access
       }
     }
   }
-  if (!accession) accession = message.segment('OBR')?.get(18).trim() || undefined
-  return { images: [...new Set(uids)].map((studyInstanceUid) => ({ studyInstanceUid })), accession }
+  return [...new Set(uids)].map((studyInstanceUid) => ({ studyInstanceUid }))
 }
 
 function staffOf(message: Hl7Message, principal: StaffRef['role']): StaffRef[] {
@@ -224,10 +244,12 @@ function pushStaff(out: StaffRef[], obr: Hl7Segment, n: number, role: StaffRef['
   }
 }
 
+/** The first of OBR-7, OBR-8, TQ1-7, ORC-9, SPM-17 that is a date (read in that order, no further than needed). */
+const PERFORMED_AT: ReadonlyArray<readonly [string, number]> = [['OBR', 7], ['OBR', 8], ['TQ1', 7], ['ORC', 9], ['SPM', 17]]
+
 function performedAtOf(message: Hl7Message, file: Ssmix2FileName | undefined): string | undefined {
-  const obr = message.segment('OBR')
-  const candidates = [obr?.get(7), obr?.get(8), message.segment('TQ1')?.get(7), message.segment('ORC')?.get(9), message.segment('SPM')?.get(17)]
-  for (const c of candidates) {
+  for (const [name, field] of PERFORMED_AT) {
+    const c = message.segment(name)?.get(field)
     const d = c ? hl7DateTime(c) : undefined
     if (d) return d
   }
@@ -242,13 +264,15 @@ const EXAM_TYPES: Array<[EndoscopyExamType, RegExp]> = [
   ['upper-gi', /上部|胃|食道|十二指腸|\bEGD\b|\bGIF\b|upper\s*GI|\bUGI\b|gastroscop|esophago/i],
 ]
 
+/** Order codes (OBR-4.1) that name the exam type outright. */
+const EXAM_TYPE_CODES = new Map<string, EndoscopyExamType>([['ES-UGI', 'upper-gi'], ['ES-CS', 'colonoscopy'], ['ES-SB', 'small-bowel'], ['ES-ERCP', 'ercp']])
+
 /** Exam type from the order code and name (OBR-4), its alternate, and the performed procedure text. */
 export function endoscopyExamType(message: Hl7Message): EndoscopyExamType | undefined {
   const obr = message.segment('OBR')
+  const byCode = EXAM_TYPE_CODES.get(obr ? upper(obr.get(4, 1)) : '')
+  if (byCode) return byCode
   const texts = [obr?.rawField(4) ?? '', obr?.rawField(44) ?? '', message.segment('IPC')?.rawField(6) ?? '']
-  const code = obr?.get(4, 1).toUpperCase() ?? ''
-  const byCode: Record<string, EndoscopyExamType> = { 'ES-UGI': 'upper-gi', 'ES-CS': 'colonoscopy', 'ES-SB': 'small-bowel', 'ES-ERCP': 'ercp' }
-  if (byCode[code]) return byCode[code]
   for (const t of texts) for (const [type, re] of EXAM_TYPES) if (re.test(t)) return type
   return undefined
 }
@@ -307,7 +331,7 @@ const PATHOLOGY = /病理|組織診|細胞診|生検|biops|histolog|cytolog|path
 
 function isPathology(message: Hl7Message): boolean {
   const obr = message.segment('OBR')
-  const section = obr?.get(24).toUpperCase() ?? ''
+  const section = obr ? upper(obr.get(24)) : ''
   if (['SP', 'CP', 'PAT', 'PATH'].includes(section)) return true
   return PATHOLOGY.test(obr?.rawField(4) ?? '') || PATHOLOGY.test(message.segment('SPM')?.rawField(4) ?? '')
 }
@@ -316,12 +340,13 @@ const MODALITY = /^(CT|MR|CR|DX|MG|US|NM|PT|XA|RF|ES|OT|IO|PX|RG|SC)$/
 
 function modalityOf(message: Hl7Message): string | undefined {
   for (const ipc of message.all('IPC')) {
-    const m = ipc.get(5).trim().toUpperCase()
+    const m = upper(ipc.get(5).trim())
     if (MODALITY.test(m)) return m
   }
-  const section = message.segment('OBR')?.get(24).trim().toUpperCase() ?? ''
+  const obr = message.segment('OBR')
+  const section = obr ? upper(obr.get(24).trim()) : ''
   if (MODALITY.test(section)) return section
-  const text = message.segment('OBR')?.rawField(4) ?? ''
+  const text = obr?.rawField(4) ?? ''
   if (/\bCT\b|ＣＴ/.test(text)) return 'CT'
   if (/\bMRI?\b|ＭＲ/.test(text)) return 'MR'
   if (/単純撮影|X線|Ｘ線|レントゲン/.test(text)) return 'CR'
@@ -344,6 +369,26 @@ function kindOf(message: Hl7Message, dataType: string | undefined): Kind | undef
 }
 
 /**
+ * A record's first fields, `schema`, `source`, `subject` and `department` when the file name has one; the caller
+ * adds the rest in the order records have always had (their JSON keeps it). Built field by field: object spreads
+ * (`{ ...common, kind, ..., ...(text ? { text } : {}) }`) cost more than the rest of the mapping together.
+ */
+function recordHead<R extends ClinicalRecord>(input: MappingInput, subject: SubjectIdentity): R {
+  const r = { schema: RECORD_SCHEMA, source: { system: 'ssmix2', ref: input.path }, subject } as R
+  if (input.file?.department) r.department = input.file.department
+  return r
+}
+
+/** recordHead, then what every clinical (non-patient) record has before its `kind`. */
+function clinicalHead<R extends EndoscopyRecord | RadiologyRecord | PathologyRecord>(input: MappingInput, subject: SubjectIdentity, recordId: string, performedAt: string, images: ImageRef[]): R {
+  const r = recordHead<R>(input, subject)
+  r.recordId = recordId
+  r.performedAt = performedAt
+  r.images = images
+  return r
+}
+
+/**
  * Maps one parsed SS-MIX2 message to standard records. Never throws for bad content: what cannot be mapped is
  * `held` with per-field reasons; what is not meant to be a record is `skipped` with why.
  */
@@ -359,21 +404,19 @@ export function toClinicalRecords(message: Hl7Message, input: MappingInput): Map
   if (!pid) return held(input, message, [{ path: 'PID', message: 'the message has no PID segment, so it cannot be tied to a patient' }])
   const { identity, errors } = readIdentity(pid, input.file)
   if (!identity) return held(input, message, errors)
-  const base = {
-    schema: RECORD_SCHEMA,
-    source: { system: 'ssmix2', ref: input.path },
-    subject: identity,
-    ...(input.file?.department ? { department: input.file.department } : {}),
-  }
   if (dataType === 'ADT-00' || (!dt && code === 'ADT' && trigger === 'A08')) {
     if (errors.length) return held(input, message, errors)
     const performedAt = hl7DateTime(message.segment('EVN')?.get(2) ?? '') ?? hl7DateTime(message.msh.get(7)) ?? ''
-    const r: PatientRecord = { ...base, kind: 'patient', recordId: identity.patientId, performedAt, images: [] }
+    const r = recordHead<PatientRecord>(input, identity)
+    r.kind = 'patient'
+    r.recordId = identity.patientId
+    r.performedAt = performedAt
+    r.images = []
     return ok([r])
   }
   if (code === 'ADT') return skip('ADT event that is not ADT-00 (patient basic information)')
   const orc = message.segment('ORC')
-  const control = orc?.get(1).trim().toUpperCase() ?? ''
+  const control = orc ? upper(orc.get(1).trim()) : ''
   if (control === 'CA' || control === 'OC' || control === 'CR') return skip('the order was cancelled (ORC-1)')
   const kind = kindOf(message, dataType)
   if (!kind) return skip(dt?.domain === 'specimen' ? 'specimen result that is not pathology (lab values are not a standard record)' : 'message is not an endoscopy, pathology or radiology record')
@@ -382,35 +425,32 @@ export function toClinicalRecords(message: Hl7Message, input: MappingInput): Map
   const performedAt = performedAtOf(message, input.file)
   if (!recordId) errors.push({ path: 'ORC-2', message: 'no order number (ORC-2, OBR-2, or in the file name) to identify the record' })
   if (!performedAt) errors.push({ path: 'OBR-7', message: 'no exam date/time (OBR-7, TQ1-7, ORC-9) and no date in the file name' })
-  const { images } = imagesOf(message, obx)
+  const images = imagesOf(message, obx)
   const report = textOf(obx, OBX_CODES.report)
-  const common = { ...base, recordId, performedAt: performedAt ?? '', images }
 
   if (kind === 'endoscopy') {
     const examType = endoscopyExamType(message)
     if (!examType) errors.push({ path: 'OBR-4', message: 'exam type not recognised from the order code/name (OBR-4): expected upper GI, colonoscopy, small bowel or ERCP' })
     const hpRaw = obx.find((o) => o.code === OBX_CODES.hPylori)
-    const hpCode = hpRaw ? (hpRaw.values[0]?.component(1) || hpRaw.values[0]?.component(2) || '').trim().toUpperCase() : ''
-    const sedationDrugs = codedAll(obx, OBX_CODES.sedation, 'LOCAL:ssmix2').filter((c) => c.code.toUpperCase() !== 'NONE')
+    const hpCode = hpRaw ? upper((hpRaw.values[0]?.component(1) || hpRaw.values[0]?.component(2) || '').trim()) : ''
+    const sedationDrugs = codedAll(obx, OBX_CODES.sedation, 'LOCAL:ssmix2').filter((c) => upper(c.code) !== 'NONE')
     const scopeModel = obx.find((o) => o.code === OBX_CODES.scopeModel)
     const scopeSerial = obx.find((o) => o.code === OBX_CODES.scopeSerial)
     if (errors.length) return held(input, message, errors)
     const text = report ?? textOf(obx, LOINC_FINDINGS)
-    const r: EndoscopyRecord = {
-      ...common,
-      kind: 'endoscopy',
-      examType: examType!,
-      indication: codedAll(obx, OBX_CODES.indication, 'LOCAL:ssmix2'),
-      sedation: { used: sedationDrugs.length > 0, drugs: sedationDrugs },
-      antithrombotics: codedAll(obx, OBX_CODES.antithrombotic, 'LOCAL:ssmix2').filter((c) => c.code.toUpperCase() !== 'NONE'),
-      hPylori: H_PYLORI[hpCode] ?? 'unknown',
-      findings: findingsOf(obx),
-      diagnoses: codedAll(obx, OBX_CODES.diagnosis, 'LOCAL:ssmix2'),
-      procedures: codedAll(obx, OBX_CODES.procedure, 'LOCAL:ssmix2'),
-      adverseEvents: codedAll(obx, OBX_CODES.adverseEvent, 'LOCAL:ssmix2').filter((c) => c.code.toUpperCase() !== 'NONE'),
-      staff: staffOf(message, 'endoscopist'),
-      ...(text ? { text } : {}),
-    }
+    const r = clinicalHead<EndoscopyRecord>(input, identity, recordId, performedAt ?? '', images)
+    r.kind = 'endoscopy'
+    r.examType = examType!
+    r.indication = codedAll(obx, OBX_CODES.indication, 'LOCAL:ssmix2')
+    r.sedation = { used: sedationDrugs.length > 0, drugs: sedationDrugs }
+    r.antithrombotics = codedAll(obx, OBX_CODES.antithrombotic, 'LOCAL:ssmix2').filter((c) => upper(c.code) !== 'NONE')
+    r.hPylori = H_PYLORI[hpCode] ?? 'unknown'
+    r.findings = findingsOf(obx)
+    r.diagnoses = codedAll(obx, OBX_CODES.diagnosis, 'LOCAL:ssmix2')
+    r.procedures = codedAll(obx, OBX_CODES.procedure, 'LOCAL:ssmix2')
+    r.adverseEvents = codedAll(obx, OBX_CODES.adverseEvent, 'LOCAL:ssmix2').filter((c) => upper(c.code) !== 'NONE')
+    r.staff = staffOf(message, 'endoscopist')
+    if (text) r.text = text
     if (scopeModel || scopeSerial) {
       r.scope = {}
       const model = scopeModel ? obxText(scopeModel).trim() : ''
@@ -425,20 +465,18 @@ export function toClinicalRecords(message: Hl7Message, input: MappingInput): Map
     const modality = modalityOf(message)
     if (!modality) errors.push({ path: 'IPC-5', message: 'modality not given (IPC-5, OBR-24) nor recognisable from the order name (OBR-4)' })
     if (errors.length) return held(input, message, errors)
-    const findingsText = textOf(obx, new Set([OBX_CODES.findings, ...LOINC_FINDINGS]))
-    const impression = textOf(obx, new Set([OBX_CODES.impression, ...LOINC_IMPRESSION]))
+    const findingsText = textOf(obx, FINDINGS_CODES)
+    const impression = textOf(obx, IMPRESSION_CODES)
     const bodyPart = coded(obx.find((o) => o.code === OBX_CODES.bodyPart)?.values[0], 'LOCAL:ssmix2')
     const text = report ?? ([findingsText, impression].filter(Boolean).join('\n') || undefined)
-    const r: RadiologyRecord = {
-      ...common,
-      kind: 'radiology',
-      modality: modality!,
-      staff: staffOf(message, 'radiologist'),
-      ...(bodyPart ? { bodyPart } : {}),
-      ...(findingsText ? { findingsText } : {}),
-      ...(impression ? { impression } : {}),
-      ...(text ? { text } : {}),
-    }
+    const r = clinicalHead<RadiologyRecord>(input, identity, recordId, performedAt ?? '', images)
+    r.kind = 'radiology'
+    r.modality = modality!
+    r.staff = staffOf(message, 'radiologist')
+    if (bodyPart) r.bodyPart = bodyPart
+    if (findingsText) r.findingsText = findingsText
+    if (impression) r.impression = impression
+    if (text) r.text = text
     return ok([r])
   }
 
@@ -449,19 +487,18 @@ export function toClinicalRecords(message: Hl7Message, input: MappingInput): Map
   if (!specimenType) errors.push({ path: 'SPM-4', message: 'specimen type (SPM-4) is missing' })
   if (!site) errors.push({ path: 'SPM-8', message: 'specimen source site (SPM-8) is missing' })
   if (errors.length) return held(input, message, errors)
-  const diagText = textOf(obx, new Set([OBX_CODES.diagnosis, ...LOINC_PATH_DIAGNOSIS]))
+  const diagText = textOf(obx, DIAGNOSIS_TEXT_CODES)
   const text = report ?? diagText
   const groupObx = obx.find((o) => o.code === OBX_CODES.group)
   const group = (groupObx ? groupFromText(`Group ${groupObx.values[0]?.component(1) ?? ''}`) : undefined) ?? (text ? groupFromText(text) : undefined)
   const countRaw = Number(spm?.get(13) || obx.find((o) => o.code === OBX_CODES.specimenCount)?.values[0]?.component(1))
-  const r: PathologyRecord = {
-    ...common,
-    kind: 'pathology',
-    specimen: { type: specimenType!, site: site!, ...(Number.isInteger(countRaw) && countRaw > 0 ? { count: countRaw } : {}) },
-    diagnoses: obx.filter((o) => o.code === OBX_CODES.diagnosis && (o.type === 'CWE' || o.type === 'CE')).flatMap((o) => o.values.map((v) => coded(v, 'LOCAL:ssmix2')).filter((c): c is Coded => !!c)),
-    staff: staffOf(message, 'pathologist'),
-    ...(group ? { group } : {}),
-    ...(text ? { text } : {}),
-  }
+  const r = clinicalHead<PathologyRecord>(input, identity, recordId, performedAt ?? '', images)
+  r.kind = 'pathology'
+  r.specimen = { type: specimenType!, site: site! }
+  if (Number.isInteger(countRaw) && countRaw > 0) r.specimen.count = countRaw
+  r.diagnoses = obx.filter((o) => o.code === OBX_CODES.diagnosis && (o.type === 'CWE' || o.type === 'CE')).flatMap((o) => o.values.map((v) => coded(v, 'LOCAL:ssmix2')).filter((c): c is Coded => !!c))
+  r.staff = staffOf(message, 'pathologist')
+  if (group) r.group = group
+  if (text) r.text = text
   return ok([r])
 }
