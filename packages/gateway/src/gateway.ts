@@ -4,11 +4,12 @@
  */
 import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
 import { KuraError, type Logger, silentLogger } from '@kura/core'
 import { BASIC_POLICY, ReidTable, loadPolicy, loadSecret } from '@kura/deid'
 import type { GatewayConfig } from './config/index.ts'
 import { Outbox, type RecoveryReport } from './outbox/index.ts'
-import { Pipeline, pooledRecordEngine, recordEngine } from './pipeline/index.ts'
+import { DeidPool, Pipeline, pooledRecordEngine, recordEngine } from './pipeline/index.ts'
 import { Bandwidth, Uploader } from './upload/index.ts'
 import { FolderSource } from './sources/folder/index.ts'
 import { Ssmix2Source } from './sources/ssmix2/index.ts'
@@ -79,6 +80,9 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   const settings = { policy, secret, collection: config.collection }
   const recordPool = config.sources.ssmix2.length + config.sources.vendorExports.length > 0 ? pooledRecordEngine(settings) : null
   const recordStage = recordPool ?? recordEngine(settings)
+  // Small DICOM objects are de-identified on a worker thread (deid-pool.ts), so a received object's C-STORE-RSP never
+  // waits behind the pipeline's work; the re-identification table, when kept, lives on this thread.
+  const deidPool = !reid && availableParallelism() > 1 ? new DeidPool(settings) : null
   const pipeline = new Pipeline(outbox, { policy, secret, collection: config.collection, reid }, {
     concurrency: 2,
     minFreeDiskBytes: config.limits.minFreeDiskBytes,
@@ -89,10 +93,12 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     onIdle: () => uploader.flush(),
     // Records use the same policy, secret and collection as the images: one pseudonymous subject for both.
     records: recordStage,
+    deid: deidPool ?? undefined,
   })
   const folders = config.sources.folders.map((f) => new FolderSource(f, outbox, { log, pollMs: opts.pollMs, onTaken: () => pipeline.kick(), paused: () => pipeline.counters.paused }))
   const sourceOpts = { log, pollMs: opts.pollMs, onTaken: () => pipeline.kick(), paused: () => pipeline.counters.paused }
-  const ssmix2 = config.sources.ssmix2.map((c) => new Ssmix2Source(c, outbox, sourceOpts))
+  // SS-MIX2 messages go to the pipeline in memory (the tree keeps them), taken when their records are settled.
+  const ssmix2 = config.sources.ssmix2.map((c) => new Ssmix2Source(c, outbox, { ...sourceOpts, handOff: (inputs) => pipeline.receivedRecords(inputs) }))
   let vendorExports: VendorExportSource[]
   try {
     vendorExports = config.sources.vendorExports.map((c) => new VendorExportSource(c, outbox, sourceOpts))
@@ -151,6 +157,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     await dimse?.close()
     await pipeline.stop()
     await recordPool?.close()
+    await deidPool?.close()
     await uploader.stop()
     reid?.close()
     outbox.close()

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { Outbox } from './outbox.ts'
 import { RecordOutbox, type RecordOutput } from './records.ts'
+import { OUTBOX_SCHEMA_VERSION } from './record-schema.ts'
 
 const spool = () => mkdtempSync(join(tmpdir(), 'kura-outbox-rec-'))
 
@@ -26,7 +27,7 @@ test('a spool written before records existed opens: old rows become DICOM and st
     const ob = Outbox.open(dir)
     try {
       assert.equal(ob.get('old')!.kind, 'dicom')
-      assert.equal(ob.db.pragma('user_version', { simple: true }), 1)
+      assert.equal(ob.db.pragma('user_version', { simple: true }), OUTBOX_SCHEMA_VERSION)
       const rec = new RecordOutbox(ob)
       const [inputId] = rec.addInputs([{ source: 'ssmix2:/t', ref: 'a/b', format: 'ssmix2', raw: 'MSH|...' }])
       const input = rec.pendingInputs(10)[0]!
@@ -143,7 +144,7 @@ test('batches larger than one multi-row statement: every input, taken file and r
     ] as RecordOutput[] })))
     assert.deepEqual(out, { queued: 200, held: n, duplicates: n - 200 })
     assert.deepEqual(rec.counts(), { inputs: 0, states: { queued: 200, quarantined: n } })
-    assert.equal(ob.db.prepare("SELECT r.body FROM objects o JOIN records r ON r.id = o.id WHERE o.output_sha256 = 'k199'").pluck().get(), '{"i":199}')
+    assert.equal(ob.db.prepare("SELECT r.body FROM objects o JOIN records r ON r.id = o.id WHERE r.key = 'k199'").pluck().get(), '{"i":199}')
     assert.equal(Buffer.from(ob.db.prepare("SELECT r.raw FROM objects o JOIN records r ON r.id = o.id WHERE o.last_error = 's256'").pluck().get() as Buffer).toString(), 'raw 256')
   } finally {
     ob.close()
@@ -165,6 +166,61 @@ test('keys already queued are found however many a batch holds (looked up a stat
     // The same 250 keys read again (spread over three lookups), and five new ones among them.
     assert.deepEqual(settle([...first.slice(0, 120), 'n0', 'n1', 'n2', ...first.slice(120), 'n3', 'n4']), { queued: 5, held: 0, duplicates: 250 })
     assert.deepEqual(rec.counts().states, { queued: 255 })
+  } finally {
+    ob.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('an outbox of schema version 1 (record keys in objects.output_sha256) opens: its keys move to records, still found and claimed', () => {
+  const dir = spool()
+  try {
+    // Version 1's layout: no key columns in records, the key in the objects row.
+    const v1 = Outbox.open(dir)
+    v1.db.exec('DROP INDEX records_key_prefix; ALTER TABLE records DROP COLUMN key_prefix; ALTER TABLE records DROP COLUMN key')
+    v1.db.prepare('INSERT INTO objects (id, kind, source, state, input_bytes, output_sha256, output_bytes, received_at, updated_at) VALUES (?, \'record\', ?, ?, ?, ?, ?, ?, ?)').run('r1', 's', 'queued', 3, 'a'.repeat(64), 7, 1, 1)
+    v1.db.prepare('INSERT INTO records (id, record_kind, body) VALUES (?, ?, ?)').run('r1', 'patient', '{"a":1}')
+    v1.db.pragma('user_version = 1')
+    v1.close()
+
+    const ob = Outbox.open(dir)
+    try {
+      assert.equal(ob.db.pragma('user_version', { simple: true }), OUTBOX_SCHEMA_VERSION)
+      const rec = new RecordOutbox(ob)
+      const input = { id: null, source: 's', ref: 'f', format: 'ssmix2', raw: Buffer.from('x'), receivedAt: 2 }
+      const clean = (key: string): RecordOutput => ({ kind: 'clean', key, body: '{}', recordKind: 'patient', studyUid: null })
+      assert.deepEqual(rec.settle([{ input, outputs: [clean('a'.repeat(64)), clean('b'.repeat(64))] }]), { queued: 1, held: 0, duplicates: 1 }, 'the old row\'s key is known')
+      const claimed = rec.claim(10, 1e6)
+      assert.deepEqual(claimed.map((r) => [r.id, r.output_sha256, r.body]).sort(), [['r1', 'a'.repeat(64), '{"a":1}'], [claimed.find((r) => r.id !== 'r1')!.id, 'b'.repeat(64), '{}']].sort())
+    } finally {
+      ob.close()
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('fresh inputs (read from files, not spooled): their files are taken with their records, in the same transaction; keys sharing a prefix stay apart', () => {
+  const dir = spool()
+  const ob = Outbox.open(dir)
+  try {
+    const rec = new RecordOutbox(ob)
+    const file = (i: number) => ({ path: `/t/f${i}`, size: 1, mtimeMs: i, sha256: `s${i}` })
+    const fresh = (i: number) => ({ id: null, source: 's', ref: `f${i}`, format: 'ssmix2', raw: Buffer.from('x'), receivedAt: 1, file: file(i) })
+    // Two keys with the same first 52 bits: one index entry value, two records.
+    const k1 = `${'c'.repeat(13)}${'1'.repeat(51)}`
+    const k2 = `${'c'.repeat(13)}${'2'.repeat(51)}`
+    const clean = (key: string): RecordOutput => ({ kind: 'clean', key, body: `"${key}"`, recordKind: 'patient', studyUid: null })
+    assert.deepEqual(rec.settle([{ input: fresh(1), outputs: [clean(k1)] }, { input: fresh(2), outputs: [] }]), { queued: 1, held: 0, duplicates: 0 })
+    assert.equal(rec.wasTaken('/t/f1', 1, 1), true)
+    assert.equal(rec.wasTaken('/t/f2', 1, 2), true, 'a message holding no record is taken too')
+    assert.deepEqual(rec.settle([{ input: fresh(3), outputs: [clean(k2), clean(k1)] }]), { queued: 1, held: 0, duplicates: 1 })
+    assert.deepEqual(rec.claim(10, 1e6).map((r) => r.output_sha256).sort(), [k1, k2])
+    assert.equal(rec.inputCount(), 0, 'nothing was spooled')
+    // A settle that fails takes nothing.
+    ob.db.exec('CREATE TRIGGER no_records BEFORE INSERT ON records BEGIN SELECT RAISE(ABORT, \'disk full\'); END')
+    assert.throws(() => rec.settle([{ input: fresh(4), outputs: [clean('d'.repeat(64))] }]), /disk full/)
+    assert.equal(rec.wasTaken('/t/f4', 1, 4), false)
   } finally {
     ob.close()
     rmSync(dir, { recursive: true, force: true })

@@ -1,16 +1,20 @@
 /**
  * @module Clinical records in the outbox. Records are small, so they live in the outbox database rather than as
- * spool files: a source spools each raw input (an SS-MIX2 message, a vendor export row) into `record_inputs`
- * in batched transactions, together with what it has taken (so a restart never takes it twice); the pipeline
- * turns each input into `objects` rows of kind `record` (queued with the de-identified record, or quarantined
- * with the raw input and per-field reasons: held, never dropped) and removes the input in the same transaction;
- * the uploader claims queued records in batches and confirms each from the hub's per-record answer.
+ * spool files. A vendor export source spools each raw input (an export row) into `record_inputs` in batched
+ * transactions, together with its progress through the file (so a restart never takes a row twice); the SS-MIX2
+ * source spools nothing (the hospital's tree keeps the message files) and hands its messages to the pipeline in
+ * memory. The pipeline turns each input into `objects` rows of kind `record` (queued with the de-identified record,
+ * or quarantined with the raw input and per-field reasons: held, never dropped) and, in the same transaction,
+ * removes a spooled input or remembers a message file as taken; the uploader claims queued records in batches and
+ * confirms each from the hub's per-record answer.
  *
- * A record's `output_sha256` is its record key (SHA-256 of its canonical JSON, docs/upload-protocol.md).
+ * A record's key (SHA-256 of its canonical JSON, docs/upload-protocol.md) is `records.key`, found by its indexed
+ * `key_prefix` (record-schema.ts); a claimed record carries it as `output_sha256`, which the row itself leaves empty.
  */
 import type Database from 'better-sqlite3'
 import { newId } from '@kura/core'
 import type { Outbox, OutboxRow } from './outbox.ts'
+import { keyPrefix } from './record-schema.ts'
 
 /** A raw input as a source read it. `format` says how to read it: `ssmix2`, or `adapter:<name>` for an export row. */
 export interface RecordInput {
@@ -21,10 +25,16 @@ export interface RecordInput {
   raw: Uint8Array | string
 }
 
+/**
+ * An input on its way through the record stage: spooled in `record_inputs` (`id`), or read just now and held in
+ * memory only (`id` null: an SS-MIX2 message, which the hospital's tree keeps durably), with the `file` it was
+ * read from, remembered as taken in the transaction that settles its records.
+ */
 export interface SpooledInput extends RecordInput {
-  id: string
+  id: string | null
   raw: Uint8Array
   receivedAt: number
+  file?: TakenFile
 }
 
 /** A whole file taken (an SS-MIX2 message file, a finished export file). */
@@ -62,10 +72,10 @@ const MULTI = {
   input: { head: 'INSERT INTO record_inputs (id, source, ref, format, raw, received_at) VALUES ', row: '(?, ?, ?, ?, ?, ?)', cols: 6 },
   taken: { head: 'INSERT OR REPLACE INTO taken (path, size, mtime_ms, sha256, object_id, taken_at) VALUES ', row: '(?, ?, ?, ?, ?, ?)', cols: 6 },
   object: { head: 'INSERT INTO objects (id, kind, source, source_ref, state, input_bytes, output_sha256, output_bytes, study_uid, received_at, updated_at, last_error, outcome) VALUES ', row: '(?, \'record\', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)', cols: 12 },
-  record: { head: 'INSERT INTO records (id, record_kind, body, raw, reasons) VALUES ', row: '(?, ?, ?, ?, ?)', cols: 5 },
+  record: { head: 'INSERT INTO records (id, record_kind, body, raw, reasons, key, key_prefix) VALUES ', row: '(?, ?, ?, ?, ?, ?, ?)', cols: 7 },
   dropInput: { head: 'DELETE FROM record_inputs WHERE id IN (', row: '?', cols: 1, tail: ')' },
-  // `+kind`, `+state`: looked up by key (objects_sha), not by scanning every queued record through objects_kind_state.
-  known: { head: 'SELECT output_sha256 AS key FROM objects WHERE +kind = \'record\' AND +state IN (\'queued\', \'uploading\', \'retry\', \'confirmed\') AND output_sha256 IN (', row: '?', cols: 1, tail: ')' },
+  // Candidates by prefix (records_key_prefix), their rows by id; `+state`: not by scanning every queued record.
+  known: { head: 'SELECT r.key FROM records r JOIN objects o ON o.id = r.id WHERE +o.state IN (\'queued\', \'uploading\', \'retry\', \'confirmed\') AND r.key_prefix IN (', row: '?', cols: 1, tail: ')' },
 } as const
 
 /**
@@ -77,6 +87,17 @@ const MULTI = {
 const WAL_AUTOCHECKPOINT_PAGES = 10_000
 
 type MultiName = keyof typeof MULTI
+
+/**
+ * Ids for the rows of one batch: a time-ordered id (newId, UUID v7) with its last 8 hex digits replaced by a counter.
+ * Unique and increasing like newId's own (each batch's prefix holds newId's millisecond and counter, unique in this
+ * process and above every earlier one), at one random draw per batch instead of one per row.
+ */
+function batchIds(): () => string {
+  const prefix = newId().slice(0, 28)
+  let n = 0
+  return () => `${prefix}${(n++).toString(16).padStart(8, '0')}`
+}
 
 export class RecordOutbox {
   private readonly db: Database.Database
@@ -96,8 +117,8 @@ export class RecordOutbox {
       progress: p('INSERT OR REPLACE INTO export_progress (path, size, mtime_ms, rows_done) VALUES (?, ?, ?, ?)'),
       getProgress: p('SELECT rows_done FROM export_progress WHERE path = ? AND size = ? AND mtime_ms = ?'),
       dropProgress: p('DELETE FROM export_progress WHERE path = ?'),
-      pending: p('SELECT * FROM record_inputs ORDER BY received_at, rowid LIMIT ? OFFSET ?'),
-      due: p('SELECT o.*, r.body FROM objects o JOIN records r ON r.id = o.id WHERE o.kind = \'record\' AND o.state IN (\'queued\', \'retry\') AND o.next_attempt_at <= ? ORDER BY o.next_attempt_at, o.received_at LIMIT ?'),
+      pending: p('SELECT * FROM record_inputs ORDER BY rowid LIMIT ? OFFSET ?'),
+      due: p('SELECT o.*, r.body, r.key FROM objects o JOIN records r ON r.id = o.id WHERE o.kind = \'record\' AND o.state IN (\'queued\', \'retry\') AND o.next_attempt_at <= ? ORDER BY o.next_attempt_at, o.received_at LIMIT ?'),
       claimOne: p('UPDATE objects SET state = \'uploading\', attempts = attempts + 1, updated_at = ? WHERE id = ? AND state IN (\'queued\', \'retry\')'),
       confirmOne: p('UPDATE objects SET state = \'confirmed\', outcome = ?, last_error = NULL, updated_at = ? WHERE id = ? AND state = \'uploading\''),
       dropBody: p('UPDATE records SET body = NULL WHERE id = ?'),
@@ -128,10 +149,16 @@ export class RecordOutbox {
     }
   }
 
-  /** Which of `keys` are already waiting or confirmed: one query per ROWS_PER_STATEMENT keys, not one per key. */
+  /**
+   * Which of `keys` are already waiting or confirmed: one query per ROWS_PER_STATEMENT keys, not one per key. Keys
+   * sharing a prefix with one of them are found too: only the whole key counts.
+   */
   private knownKeys(keys: string[]): Set<string> {
+    const wanted = new Set(keys)
     const known = new Set<string>()
-    this.eachChunk('known', keys, (st, v) => { for (const r of st.all(v) as Array<{ key: string }>) known.add(r.key) })
+    this.eachChunk('known', keys.map(keyPrefix), (st, v) => {
+      for (const r of st.all(v) as Array<{ key: string }>) if (wanted.has(r.key)) known.add(r.key)
+    })
     return known
   }
 
@@ -144,8 +171,9 @@ export class RecordOutbox {
     this.db.transaction(() => {
       const t = this.now()
       const rows: unknown[] = []
+      const newRowId = batchIds()
       for (const i of inputs) {
-        const id = newId()
+        const id = newRowId()
         const raw = typeof i.raw === 'string' ? Buffer.from(i.raw, 'utf8') : i.raw
         rows.push(id, i.source, i.ref, i.format, raw, t)
         ids.push(id)
@@ -194,8 +222,10 @@ export class RecordOutbox {
   }
 
   /**
-   * Records what the pipeline made of inputs, and removes the inputs, in one transaction. A clean record whose key
-   * is already waiting or confirmed is not queued twice (the same message read again). Returns counts.
+   * Records what the pipeline made of inputs, remembers the files of those read from memory as taken, and removes
+   * the spooled ones, in one transaction: a crash before it leaves every input to be staged again (from the spool,
+   * or from its file, not taken yet), one after it leaves none. A clean record whose key is already waiting or
+   * confirmed is not queued twice (the same message read again). Returns counts.
    */
   settle(results: ReadonlyArray<{ input: SpooledInput; outputs: readonly RecordOutput[] }>): { queued: number; held: number; duplicates: number } {
     const n = { queued: 0, held: 0, duplicates: 0 }
@@ -204,31 +234,38 @@ export class RecordOutbox {
       const objects: unknown[] = []
       const records: unknown[] = []
       const drops: string[] = []
+      const taken: unknown[] = []
       const keys: string[] = []
       for (const { outputs } of results) for (const o of outputs) if (o.kind === 'clean') keys.push(o.key)
       // Keys already waiting or confirmed, and those queued by this batch: rows are written together at the end, so
       // a key twice in one batch is caught here.
       const queued = this.knownKeys(keys)
+      const newRowId = batchIds()
       for (const { input, outputs } of results) {
+        const firstObject = objects.length
         for (const o of outputs) {
           if (o.kind === 'clean') {
             if (queued.has(o.key)) { n.duplicates++; continue }
             queued.add(o.key)
-            const id = newId()
-            objects.push(id, input.source, input.ref, 'queued', input.raw.length, o.key, Buffer.byteLength(o.body), o.studyUid, input.receivedAt, t, null, null)
-            records.push(id, o.recordKind, o.body, null, null)
+            const id = newRowId()
+            objects.push(id, input.source, input.ref, 'queued', input.raw.length, null, Buffer.byteLength(o.body), o.studyUid, input.receivedAt, t, null, null)
+            records.push(id, o.recordKind, o.body, null, null, o.key, keyPrefix(o.key))
             n.queued++
           } else {
-            const id = newId()
+            const id = newRowId()
             objects.push(id, input.source, input.ref, 'quarantined', input.raw.length, null, null, null, input.receivedAt, t, o.summary, 'held')
-            records.push(id, o.recordKind, null, input.raw, JSON.stringify(o.reasons))
+            records.push(id, o.recordKind, null, input.raw, JSON.stringify(o.reasons), null, null)
             n.held++
           }
         }
-        drops.push(input.id)
+        if (input.id !== null) drops.push(input.id)
+        const f = input.file
+        // Names the input's first record (a message may hold none): the input itself never had a row.
+        if (f) taken.push(f.path, f.size, Math.floor(f.mtimeMs), f.sha256, objects.length > firstObject ? objects[firstObject] : 'none', t)
       }
       this.runRows('object', objects)
       this.runRows('record', records)
+      this.runRows('taken', taken)
       this.runRows('dropInput', drops)
     })()
     return n
@@ -238,14 +275,14 @@ export class RecordOutbox {
   claim(max: number, maxBytes: number): ClaimedRecord[] {
     return this.db.transaction(() => {
       const t = this.now()
-      const rows = this.st.due!.all(t, max) as ClaimedRecord[]
+      const rows = this.st.due!.all(t, max) as Array<ClaimedRecord & { key: string | null }>
       const out: ClaimedRecord[] = []
       let bytes = 0
-      for (const r of rows) {
+      for (const { key, ...r } of rows) {
         if (out.length > 0 && bytes + (r.output_bytes ?? 0) > maxBytes) break
         bytes += r.output_bytes ?? 0
         this.st.claimOne!.run(t, r.id)
-        out.push({ ...r, state: 'uploading', attempts: r.attempts + 1 })
+        out.push({ ...r, output_sha256: key ?? r.output_sha256, state: 'uploading', attempts: r.attempts + 1 })
       }
       return out
     })()

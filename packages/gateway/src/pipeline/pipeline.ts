@@ -2,8 +2,9 @@
  * @module The pipeline: takes every object the outbox holds as `received` (DICOM receiver, watched folders, and
  * whatever later sources spool), de-identifies and verifies it, and queues the clean output by series for upload.
  *
- * Clinical record inputs (spooled by the SS-MIX2 and vendor export sources into the outbox's `record_inputs`)
- * go through the record stage in batches, each batch settled in one transaction.
+ * Clinical record inputs (vendor export rows spooled into the outbox's `record_inputs`; SS-MIX2 messages handed
+ * over in memory by `receivedRecords`, their files taken when settled) go through the record stage in batches, each
+ * staged while the one before it is settled in one transaction.
  *
  * Objects go through in batches (up to OBJECT_BATCH): each is de-identified and verified with its output left
  * unflushed, then one flush covers the batch (`publishClean`: small outputs appended to the clean journal and one
@@ -18,8 +19,9 @@
 import { statfs } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type Logger, silentLogger } from '@kura/core'
-import { RecordOutbox, type NewObject, type Outbox, type OutboxRow, type RecordOutput, type SpooledInput } from '../outbox/index.ts'
-import { deidentifyObject, publishClean, type DeidSettings, type ObjectOutcome, type UnpublishedClean } from './deidentify-object.ts'
+import { RecordOutbox, type NewObject, type Outbox, type OutboxRow, type RecordInput, type RecordOutput, type SpooledInput, type TakenFile } from '../outbox/index.ts'
+import type { DeidPool } from './deid-pool.ts'
+import { deidentifyObject, publishClean, type DeidSettings, type ObjectOutcome, type ObjectWriteOptions, type UnpublishedClean } from './deidentify-object.ts'
 import { stageInput, type RecordEngine } from './record-stage.ts'
 
 /** Record inputs per transaction: large enough that commits (fsync) are not the limit, small enough to stay responsive. */
@@ -50,6 +52,18 @@ export interface PipelineOptions {
   onIdle?: () => void
   /** Reads, validates, de-identifies and verifies clinical records; without it record inputs wait in the spool. */
   records?: RecordEngine
+  /** De-identifies small objects elsewhere (a worker thread); without it, on this thread. Same outcomes either way. */
+  deid?: DeidPool
+}
+
+/** Record inputs staged (or being staged) together and settled in one transaction. */
+interface RecordBatch {
+  inputs: SpooledInput[]
+  /** How many of `inputs` are spooled (all or none). */
+  spooled: number
+  /** The hand-offs of fresh inputs it holds, told when their records are settled. */
+  handoffs: Array<() => void>
+  ready: Promise<void>
 }
 
 export interface PipelineCounters {
@@ -67,7 +81,8 @@ export class Pipeline {
   readonly counters: PipelineCounters = { clean: 0, quarantined: 0, recordsQueued: 0, recordsHeld: 0, recordInputsIgnored: 0, paused: null }
   private readonly outbox: Outbox
   private readonly settings: DeidSettings
-  private readonly opts: Required<Omit<PipelineOptions, 'onQueued' | 'onIdle' | 'log' | 'records'>> & Pick<PipelineOptions, 'onQueued' | 'onIdle'>
+  private readonly small: ObjectWriteOptions['small']
+  private readonly opts: Required<Omit<PipelineOptions, 'onQueued' | 'onIdle' | 'log' | 'records' | 'deid'>> & Pick<PipelineOptions, 'onQueued' | 'onIdle'>
   private readonly engine: RecordEngine | null
   private readonly records: RecordOutbox
   private readonly log: Logger
@@ -84,6 +99,10 @@ export class Pipeline {
   private idleTimer: NodeJS.Timeout | null = null
   /** Look through `incoming/` for unrecorded objects on the next pass (at start and on every poll, not every kick). */
   private adoptDue = true
+  /** Hand-offs of fresh record inputs (`receivedRecords`) not yet staged, each told when its records are settled. */
+  private freshRecords: Array<{ inputs: SpooledInput[]; settled: () => void }> = []
+  /** The record batch staged while the one before it is settled. */
+  private nextRecords: RecordBatch | null = null
 
   constructor(outbox: Outbox, settings: DeidSettings, opts: PipelineOptions = {}) {
     this.outbox = outbox
@@ -92,6 +111,8 @@ export class Pipeline {
     this.log = opts.log ?? silentLogger
     this.engine = opts.records ?? null
     this.records = new RecordOutbox(outbox)
+    const pool = opts.deid
+    this.small = pool ? (input) => pool.deidentify(input) : undefined
   }
 
   start(): void {
@@ -186,23 +207,89 @@ export class Pipeline {
     return true
   }
 
-  /** One batch of spooled record inputs, if any; yields afterwards so sources and uploads run. True when it did work. */
+  /**
+   * Record inputs a source read from files it does not own and did not spool (SS-MIX2 messages: the hospital's tree
+   * keeps them durably): staged from memory, and each `file` remembered as taken in the transaction that settles
+   * the records. A crash before that leaves the files untaken, so the next scan reads them again; after it, their
+   * records are queued. Resolves once settled (a batch that could not be settled, or was staged when the pipeline
+   * stopped, waits for the next pass). A source awaits its hand-offs, a few at a time, so what waits here in memory
+   * stays bounded. Without a record engine the inputs are spooled and taken at once, to wait for one.
+   */
+  receivedRecords(inputs: ReadonlyArray<RecordInput & { file: TakenFile }>): Promise<void> {
+    if (!this.engine) {
+      try { this.records.addInputs(inputs, { taken: inputs.map((i) => i.file) }) } catch (e) { return Promise.reject(e) }
+      return Promise.resolve()
+    }
+    const receivedAt = Date.now()
+    const fresh = inputs.map((i): SpooledInput => ({ ...i, id: null, raw: typeof i.raw === 'string' ? Buffer.from(i.raw, 'utf8') : i.raw, receivedAt }))
+    return new Promise((settled) => {
+      this.freshRecords.push({ inputs: fresh, settled })
+      this.kick()
+    })
+  }
+
+  /**
+   * The next record batch: spooled inputs first (a backlog, vendor export rows), after the `skip` oldest (the batch
+   * being settled), else hand-offs of fresh ones up to RECORD_BATCH. A pooled engine starts staging it on its worker
+   * threads at once.
+   */
+  private takeRecordBatch(skip: number): RecordBatch | null {
+    const inputs = this.records.pendingInputs(RECORD_BATCH, skip)
+    const spooled = inputs.length
+    const handoffs: RecordBatch['handoffs'] = []
+    while (spooled === 0 && this.freshRecords.length > 0 && (inputs.length === 0 || inputs.length + this.freshRecords[0]!.inputs.length <= RECORD_BATCH)) {
+      const h = this.freshRecords.shift()!
+      for (const i of h.inputs) inputs.push(i)
+      handoffs.push(h.settled)
+    }
+    if (inputs.length === 0) return null
+    return { inputs, spooled, handoffs, ready: this.engine!.prepare?.(inputs) ?? Promise.resolve() }
+  }
+
+  /** Fresh inputs of batches not settled go back to the front of the queue, in order (spooled ones wait in the spool). */
+  private requeueRecords(batches: ReadonlyArray<RecordBatch | null>): void {
+    const back: typeof this.freshRecords = []
+    for (const b of batches) {
+      if (b === null || b.handoffs.length === 0) continue
+      back.push({ inputs: b.inputs, settled: () => { for (const h of b.handoffs) h() } })
+    }
+    this.freshRecords = back.concat(this.freshRecords)
+  }
+
+  /**
+   * One batch of record inputs, if any, settled while the next is staged (on the worker threads of a pooled engine);
+   * yields afterwards so sources and uploads run. True when it did work.
+   */
   private async recordBatch(): Promise<boolean> {
     if (!this.engine) return false
-    const inputs = this.records.pendingInputs(RECORD_BATCH)
-    if (inputs.length === 0) return false
-    // A pooled engine (pooledRecordEngine) stages the batch on worker threads first; processRecords then settles it.
-    await this.engine.prepare?.(inputs)
-    if (this.stopped) return false
-    const n = this.processRecords(inputs)
+    const batch = this.nextRecords ?? this.takeRecordBatch(0)
+    this.nextRecords = null
+    if (batch === null) return false
+    await batch.ready
+    if (this.stopped) {
+      this.requeueRecords([batch])
+      return false
+    }
+    this.nextRecords = this.takeRecordBatch(batch.spooled)
+    let n: { queued: number }
+    try {
+      n = this.processRecords(batch.inputs)
+    } catch (e) {
+      // Nothing of the batch is recorded: its fresh inputs (and the next batch's, staged after it) wait for the next pass.
+      this.requeueRecords([batch, this.nextRecords])
+      this.nextRecords = null
+      throw e
+    }
+    for (const h of batch.handoffs) h()
     if (n.queued > 0) this.opts.onQueued?.()
     await new Promise((r) => setImmediate(r))
     return true
   }
 
   /**
-   * One batch of record inputs through the record stage and into the outbox in one transaction (the inputs go in
-   * the same transaction, so a crash redoes the whole batch: the stage is deterministic).
+   * One batch of record inputs through the record stage and into the outbox in one transaction (spooled inputs are
+   * removed, and the files of fresh ones taken, in the same transaction, so a crash redoes the whole batch: the
+   * stage is deterministic).
    */
   processRecords(inputs: readonly SpooledInput[]): { queued: number; held: number; duplicates: number } {
     const results: Array<{ input: SpooledInput; outputs: RecordOutput[] }> = []
@@ -273,13 +360,16 @@ export class Pipeline {
   private async processBatch(rows: ReadonlyArray<Pick<OutboxRow, 'id' | 'source'>>, fresh: NewObject[] = []): Promise<number> {
     const done: Array<{ row: Pick<OutboxRow, 'id' | 'source'>; out: ObjectOutcome }> = []
     const clean: UnpublishedClean[] = []
-    for (const row of rows) {
+    const deid = (row: Pick<OutboxRow, 'id'>) => deidentifyObject(this.outbox.dir, row.id, this.outbox.input(row.id), this.settings, { publish: false, small: this.small })
+    // With a worker the whole batch is handed over at once: it works through it while this thread serves I/O.
+    const started = this.small ? rows.map((row) => { const p = deid(row); p.catch(() => {}); return p }) : null
+    for (const [i, row] of rows.entries()) {
       if (this.stopped) break
       // Let I/O in between objects: the DICOM source's next PDU and C-STORE-RSP should not wait for a whole batch
       // (a sender on one association waits for each RSP; an object is about 1 ms of synchronous work here).
-      if (done.length > 0) await new Promise((r) => setImmediate(r))
+      if (done.length > 0 && !started) await new Promise((r) => setImmediate(r))
       try {
-        const out = await deidentifyObject(this.outbox.dir, row.id, this.outbox.input(row.id), this.settings, { publish: false })
+        const out = await (started?.[i] ?? deid(row))
         done.push({ row, out })
         if (out.kind === 'clean') clean.push(out as UnpublishedClean)
       } catch (e) {

@@ -168,7 +168,7 @@ test('clinical records travel in batches to POST /api/records and are settled pe
   rec.addInputs([{ source: 's', ref: 'r', format: 'ssmix2', raw: 'x' }])
   rec.settle([{ input: rec.pendingInputs(1)[0]!, outputs: ['k1', 'k2', 'k3'].map((key) => ({ kind: 'clean' as const, key, body: `{"id":"${key}"}`, recordKind: 'patient', studyUid: null })) }])
   const up = new Uploader(ob, { hub, tokenFile: join(dir, 'token'), collection: 'c 1', concurrency: 1, bandwidth: new Bandwidth(0), bundleBytes: 1e6, largeObjectBytes: 1e6, chunkBytes: 65536, resumeMinBytes: 0, backoffMs: 20, maxBackoffMs: 50, pollMs: 20 })
-  const state = (key: string) => (ob.db.prepare('SELECT state FROM objects WHERE output_sha256 = ?').pluck().get(key) as string)
+  const state = (key: string) => (ob.db.prepare('SELECT o.state FROM objects o JOIN records r ON r.id = o.id WHERE r.key = ?').pluck().get(key) as string)
   try {
     up.start()
     await until('every record settled', () => ['k1', 'k2', 'k3'].every((k) => ['confirmed', 'failed'].includes(state(k))))

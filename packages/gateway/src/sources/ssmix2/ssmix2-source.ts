@@ -1,15 +1,19 @@
 /**
  * @module SS-MIX2 tree source: reads a hospital's SS-MIX2 standardized storage in place (never changing it) and
- * spools each message file Kura maps (patient basic information ADT-00; endoscopy, radiology and specimen result
- * notices) into the outbox as a record input. An initial scan, then periodic rescans for new and changed files.
+ * hands each message file Kura maps (patient basic information ADT-00; endoscopy, radiology and specimen result
+ * notices) to the pipeline as a record input. An initial scan, then periodic rescans for new and changed files.
  *
- * What was taken (path, size, mtime, SHA-256) is remembered in the outbox in the same transaction as the spooled
- * inputs, so a restart never sends a file twice. The condition flag is respected as the storage rules define it:
- * per data-type folder and order number only the newest flag-1 file is read (older versions and flag-0 files are
- * superseded; a group with no flag-1 file was withdrawn and is not sent); a newer version taken later supersedes
- * the earlier one at the hub, which keeps records by identity. A file whose name does not parse is spooled anyway,
- * so the pipeline holds it with the reason. Data-type folders whose mtime has not changed since a complete pass
- * are not listed again while the gateway runs (writers add and rename files; they do not edit them in place).
+ * The messages are not copied into the outbox: the tree keeps them durably, so the pipeline stages them from memory
+ * and remembers what was taken (path, size, mtime, SHA-256) in the transaction that settles their records. A crash
+ * before that leaves them untaken (the next scan reads them again), and a restart never sends a file twice. A scan
+ * waits while HANDOFFS_IN_FLIGHT batches are unsettled, so it never runs far ahead of the pipeline.
+ *
+ * The condition flag is respected as the storage rules define it: per data-type folder and order number only the
+ * newest flag-1 file is read (older versions and flag-0 files are superseded; a group with no flag-1 file was
+ * withdrawn and is not sent); a newer version taken later supersedes the earlier one at the hub, which keeps
+ * records by identity. A file whose name does not parse is handed off anyway, so the pipeline holds it with the
+ * reason. Data-type folders whose mtime has not changed since a complete pass are not listed again while the
+ * gateway runs (writers add and rename files; they do not edit them in place).
  */
 import { createHash } from 'node:crypto'
 import { readdir, readFile, stat } from 'node:fs/promises'
@@ -17,7 +21,7 @@ import { join } from 'node:path'
 import { type Logger, silentLogger } from '@kura/core'
 import { parseSsmix2FileName, timestampKey, type Ssmix2FileName } from '@kura/records'
 import type { Ssmix2SourceConfig } from '../../config/index.ts'
-import { RecordOutbox, type Outbox, type RecordInput, type TakenFile } from '../../outbox/index.ts'
+import type { Outbox, RecordInput, TakenFile } from '../../outbox/index.ts'
 
 /** The data types that carry a record Kura keeps; other folders are never read. */
 export const SSMIX2_RECORD_TYPES: readonly string[] = ['ADT-00', 'OMG-11', 'OMG-12', 'OML-11']
@@ -26,8 +30,11 @@ export interface Ssmix2SourceOptions {
   log?: Logger
   /** Overrides rescanSeconds (tests). */
   pollMs?: number
-  onTaken?: () => void
+  /** Files per hand-off (default BATCH; tests use fewer). */
+  batch?: number
   paused?: () => string | null
+  /** Hands read messages to the pipeline (Pipeline.receivedRecords), resolving once their records and "taken" rows are settled. */
+  handOff: (inputs: Array<RecordInput & { file: TakenFile }>) => Promise<void>
 }
 
 export interface Ssmix2Counters {
@@ -40,12 +47,17 @@ export interface Ssmix2Counters {
 }
 
 /**
- * Files per spool transaction, and the bytes at which a batch is spooled early: each transaction is a commit (an
- * fsync with synchronous FULL), so larger batches spool faster (measured on the 2-core dev machine, 100k inputs:
- * 66 µs per input at 500 per commit, 20 µs at 2,000), while the byte cap keeps a batch of large reports small.
+ * Files per hand-off, and the bytes at which a batch goes early: the pipeline settles up to 2,000 (its RECORD_BATCH)
+ * per commit, an fsync with synchronous FULL; the byte cap keeps a batch of large reports small.
  */
-const BATCH = 1000
+const BATCH = 2000
 const BATCH_BYTES = 8 * 1024 * 1024
+/**
+ * Hand-offs not yet settled while the scan reads the next batch: one settling, one staging on the pipeline's worker
+ * threads, one waiting to be staged as soon as the settle is done. Bounds what the source holds ahead of the
+ * pipeline (≈ 4 × BATCH messages).
+ */
+export const HANDOFFS_IN_FLIGHT = 3
 const SKIP = /(^\.|\.part$|\.tmp$)/i
 
 interface Candidate {
@@ -59,7 +71,6 @@ export class Ssmix2Source {
   lastError: string | null = null
   private readonly cfg: Ssmix2SourceConfig
   private readonly outbox: Outbox
-  private readonly records: RecordOutbox
   private readonly opts: Ssmix2SourceOptions
   private readonly log: Logger
   /** Data-type folders wholly taken at this mtime. */
@@ -67,20 +78,27 @@ export class Ssmix2Source {
   private timer: NodeJS.Timeout | null = null
   private scanning: Promise<void> | null = null
   private stopped = false
-  private batch: RecordInput[] = []
-  private batchTaken: TakenFile[] = []
+  private batch: Array<RecordInput & { file: TakenFile }> = []
   private batchBytes = 0
+  /** Hand-offs to the pipeline not yet settled, oldest first. */
+  private inFlight: Array<Promise<void>> = []
+  /** Files handed off and not yet settled: not read again meanwhile (not yet "taken"). */
+  private readonly handedOff = new Set<string>()
+  /** Resolved by stop(): a scan stops waiting for its hand-offs (the pipeline settles them, or a restart reads them again). */
+  private stopping!: Promise<void>
+  private stopNow!: () => void
 
-  constructor(cfg: Ssmix2SourceConfig, outbox: Outbox, opts: Ssmix2SourceOptions = {}) {
+  constructor(cfg: Ssmix2SourceConfig, outbox: Outbox, opts: Ssmix2SourceOptions) {
     this.cfg = cfg
     this.outbox = outbox
-    this.records = new RecordOutbox(outbox)
     this.opts = opts
     this.log = opts.log ?? silentLogger
     this.name = `ssmix2:${cfg.path}`
+    this.armStop()
   }
 
   start(): void {
+    if (this.stopped) this.armStop()
     this.stopped = false
     this.timer = setInterval(() => void this.scan(), this.opts.pollMs ?? this.cfg.rescanSeconds * 1000)
     this.timer.unref()
@@ -89,6 +107,7 @@ export class Ssmix2Source {
 
   async stop(): Promise<void> {
     this.stopped = true
+    this.stopNow()
     if (this.timer) clearInterval(this.timer)
     await this.scanning
   }
@@ -96,6 +115,8 @@ export class Ssmix2Source {
   /** One pass over the tree; overlapping calls share the pass in flight. */
   scan(): Promise<void> {
     this.scanning ??= this.scanOnce().then(() => { this.lastError = null }, (e) => {
+      // Folders marked done may hold files of a batch that failed: list them all again next time.
+      this.done.clear()
       this.lastError = `reading the SS-MIX2 tree ${this.cfg.path} failed: ${(e as Error).message}`
       this.outbox.recordEvent(this.name, this.lastError)
       this.log.error({ source: this.name, err: (e as Error).message }, 'SS-MIX2 scan failed; will try again')
@@ -111,7 +132,7 @@ export class Ssmix2Source {
         for (const id of await dirs(join(root, a, b))) {
           for (const date of await dirs(join(root, a, b, id))) {
             for (const type of await dirs(join(root, a, b, id, date))) {
-              if (this.stopped || this.opts.paused?.()) return this.flush()
+              if (this.stopped || this.opts.paused?.()) return this.flushAndWait()
               if (!wanted.has(type)) continue
               await this.typeFolder(`${a}/${b}/${id}/${date}/${type}`)
             }
@@ -119,7 +140,7 @@ export class Ssmix2Source {
         }
       }
     }
-    this.flush()
+    await this.flushAndWait()
     this.counters.scans++
   }
 
@@ -155,7 +176,7 @@ export class Ssmix2Source {
       let fst
       try { fst = await stat(c.abs) } catch { complete = false; continue }
       if (!fst.isFile()) continue
-      if (this.records.wasTaken(c.abs, fst.size, fst.mtimeMs)) continue
+      if (this.handedOff.has(c.abs) || this.outbox.wasTaken(c.abs, fst.size, fst.mtimeMs)) continue
       if (Date.now() - fst.mtimeMs < settleMs) { complete = false; continue }
       let bytes: Buffer
       try { bytes = await readFile(c.abs) } catch (e) {
@@ -164,25 +185,42 @@ export class Ssmix2Source {
         continue
       }
       if (bytes.length !== fst.size) { complete = false; continue } // being written: next pass
-      this.batch.push({ source: this.name, ref: c.rel, format: 'ssmix2', raw: bytes })
-      this.batchTaken.push({ path: c.abs, size: fst.size, mtimeMs: fst.mtimeMs, sha256: createHash('sha256').update(bytes).digest('hex') })
+      const file = { path: c.abs, size: fst.size, mtimeMs: fst.mtimeMs, sha256: createHash('sha256').update(bytes).digest('hex') }
+      this.batch.push({ source: this.name, ref: c.rel, format: 'ssmix2', raw: bytes, file })
       this.batchBytes += bytes.length
-      if (this.batch.length >= BATCH || this.batchBytes >= BATCH_BYTES) this.flush()
+      if (this.batch.length >= (this.opts.batch ?? BATCH) || this.batchBytes >= BATCH_BYTES) await this.flush()
     }
     if (complete) this.done.set(rel, st.mtimeMs)
   }
 
-  /** Spools the batch and remembers its files as taken, in one transaction. */
-  private flush(): void {
+  /** Hands the batch to the pipeline, then waits while more than HANDOFFS_IN_FLIGHT are unsettled. */
+  private async flush(): Promise<void> {
     if (this.batch.length === 0) return
     const inputs = this.batch
-    const taken = this.batchTaken
     this.batch = []
-    this.batchTaken = []
     this.batchBytes = 0
-    this.records.addInputs(inputs, { taken })
-    this.counters.taken += inputs.length
-    this.opts.onTaken?.()
+    for (const i of inputs) this.handedOff.add(i.file.path)
+    const settled = this.opts.handOff(inputs).then(() => { this.counters.taken += inputs.length }).finally(() => {
+      for (const i of inputs) this.handedOff.delete(i.file.path)
+    })
+    // Failures surface where the scan awaits the hand-off; until then nothing is unhandled.
+    settled.catch(() => {})
+    this.inFlight.push(settled)
+    while (this.inFlight.length > HANDOFFS_IN_FLIGHT) await this.untilStopped(this.inFlight.shift()!)
+  }
+
+  /** The last batch handed off, and every hand-off of this scan settled (or the source stopped). */
+  private async flushAndWait(): Promise<void> {
+    await this.flush()
+    while (this.inFlight.length > 0) await this.untilStopped(this.inFlight.shift()!)
+  }
+
+  private untilStopped(p: Promise<void>): Promise<void> {
+    return Promise.race([p, this.stopping])
+  }
+
+  private armStop(): void {
+    this.stopping = new Promise((r) => { this.stopNow = r })
   }
 }
 
