@@ -4,12 +4,11 @@
  */
 import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
-import { availableParallelism } from 'node:os'
 import { KuraError, type Logger, silentLogger } from '@kura/core'
 import { BASIC_POLICY, ReidTable, loadPolicy, loadSecret } from '@kura/deid'
 import type { GatewayConfig } from './config/index.ts'
 import { Outbox, type RecoveryReport } from './outbox/index.ts'
-import { DeidPool, Pipeline, pooledRecordEngine, recordEngine } from './pipeline/index.ts'
+import { Pipeline, pooledRecordEngine, recordEngine } from './pipeline/index.ts'
 import { Bandwidth, Uploader } from './upload/index.ts'
 import { FolderSource } from './sources/folder/index.ts'
 import { Ssmix2Source } from './sources/ssmix2/index.ts'
@@ -80,9 +79,6 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   const settings = { policy, secret, collection: config.collection }
   const recordPool = config.sources.ssmix2.length + config.sources.vendorExports.length > 0 ? pooledRecordEngine(settings) : null
   const recordStage = recordPool ?? recordEngine(settings)
-  // Small DICOM objects are de-identified on a worker thread (deid-pool.ts), so a received object's C-STORE-RSP never
-  // waits behind the pipeline's work; the re-identification table, when kept, lives on this thread.
-  const deidPool = !reid && availableParallelism() > 1 ? new DeidPool(settings) : null
   const pipeline = new Pipeline(outbox, { policy, secret, collection: config.collection, reid }, {
     concurrency: 2,
     minFreeDiskBytes: config.limits.minFreeDiskBytes,
@@ -93,7 +89,6 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     onIdle: () => uploader.flush(),
     // Records use the same policy, secret and collection as the images: one pseudonymous subject for both.
     records: recordStage,
-    deid: deidPool ?? undefined,
   })
   const folders = config.sources.folders.map((f) => new FolderSource(f, outbox, { log, pollMs: opts.pollMs, onTaken: () => pipeline.kick(), paused: () => pipeline.counters.paused }))
   const sourceOpts = { log, pollMs: opts.pollMs, onTaken: () => pipeline.kick(), paused: () => pipeline.counters.paused }
@@ -157,7 +152,6 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     await dimse?.close()
     await pipeline.stop()
     await recordPool?.close()
-    await deidPool?.close()
     await uploader.stop()
     reid?.close()
     outbox.close()

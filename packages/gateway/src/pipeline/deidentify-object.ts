@@ -44,25 +44,6 @@ export interface ObjectWriteOptions {
    * and publishes a whole batch with `publishClean` before it records any of it.
    */
   publish?: boolean
-  /** Runs `deidentifySmall` elsewhere (deid-pool.ts: a worker thread); without it, here. */
-  small?: (input: Uint8Array) => Promise<SmallOutcome>
-}
-
-/** What became of a small object in memory: plain data, so a worker thread can send it back. */
-export type SmallOutcome =
-  | { kind: 'clean'; output: Uint8Array; sha256: string; uids: { studyUid: string; seriesUid: string; sopUid: string } }
-  | { kind: 'quarantine'; reason: string; findings: Array<{ path: string; keyword?: string; kind: string; reason: string }>; output?: Uint8Array }
-
-/** A small object through `deidentifyInMemory` (read, de-identify, record pseudonyms, verify), touching no file. */
-export async function deidentifySmall(input: Uint8Array, s: DeidSettings): Promise<SmallOutcome> {
-  const r = await deidentifyInMemory(input, s)
-  if (r.kind === 'unreadable' || r.kind === 'failed') return { kind: 'quarantine', reason: r.reason, findings: [] }
-  const uids = uidsOf(r.written.dataset)
-  if (r.findings.length > 0 || !uids) {
-    const reason = r.findings.length > 0 ? r.findings.map((f) => f.reason).join('; ') : NO_UIDS
-    return { kind: 'quarantine', reason, findings: r.findings.map((f) => ({ path: f.path, keyword: f.keyword, kind: f.kind, reason: f.reason })), output: r.output }
-  }
-  return { kind: 'clean', output: r.output, sha256: r.sha256, uids }
 }
 
 /** Creates `path` ('wx', 0600) with `data`, fdatasync, close: three thread-pool calls, nothing on the main thread. */
@@ -175,13 +156,15 @@ export async function deidentifyObject(spoolDir: string, id: string, input: stri
   try {
     const small = typeof input !== 'string' ? input : publish ? null : readFileIfAtMost(input, IN_MEMORY_BYTES)
     if (small) {
-      const r = await (w.small?.(small) ?? deidentifySmall(small, s))
-      if (r.kind === 'quarantine') {
-        if (!r.output) return await quarantine(r.reason)
+      const r = await deidentifyInMemory(small, s)
+      if (r.kind === 'unreadable' || r.kind === 'failed') return await quarantine(r.reason)
+      const uids = uidsOf(r.written.dataset)
+      const reason = r.findings.length > 0 ? r.findings.map((f) => f.reason).join('; ') : !uids ? NO_UIDS : null
+      if (reason) {
         await writeFile(tmp, r.output, { mode: 0o600, flag: 'wx' })
-        return await quarantine(r.reason, r.findings, tmp)
+        return await quarantine(reason, r.findings.map((f) => ({ path: f.path, keyword: f.keyword, kind: f.kind, reason: f.reason })), tmp)
       }
-      const out: UnpublishedClean = { kind: 'clean', sha256: r.sha256, bytes: r.output.length, ...r.uids, path: join(cleanDir, `${r.sha256}.dcm`), tmp, data: r.output }
+      const out: UnpublishedClean = { kind: 'clean', sha256: r.sha256, bytes: r.output.length, ...uids!, path: join(cleanDir, `${r.sha256}.dcm`), tmp, data: r.output }
       if (!publish) {
         keepTmp = true
         return out

@@ -20,8 +20,7 @@ import { statfs } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type Logger, silentLogger } from '@kura/core'
 import { RecordOutbox, type NewObject, type Outbox, type OutboxRow, type RecordInput, type RecordOutput, type SpooledInput, type TakenFile } from '../outbox/index.ts'
-import type { DeidPool } from './deid-pool.ts'
-import { deidentifyObject, publishClean, type DeidSettings, type ObjectOutcome, type ObjectWriteOptions, type UnpublishedClean } from './deidentify-object.ts'
+import { deidentifyObject, publishClean, type DeidSettings, type ObjectOutcome, type UnpublishedClean } from './deidentify-object.ts'
 import { stageInput, type RecordEngine } from './record-stage.ts'
 
 /** Record inputs per transaction: large enough that commits (fsync) are not the limit, small enough to stay responsive. */
@@ -52,8 +51,6 @@ export interface PipelineOptions {
   onIdle?: () => void
   /** Reads, validates, de-identifies and verifies clinical records; without it record inputs wait in the spool. */
   records?: RecordEngine
-  /** De-identifies small objects elsewhere (a worker thread); without it, on this thread. Same outcomes either way. */
-  deid?: DeidPool
 }
 
 /** Record inputs staged (or being staged) together and settled in one transaction. */
@@ -81,8 +78,7 @@ export class Pipeline {
   readonly counters: PipelineCounters = { clean: 0, quarantined: 0, recordsQueued: 0, recordsHeld: 0, recordInputsIgnored: 0, paused: null }
   private readonly outbox: Outbox
   private readonly settings: DeidSettings
-  private readonly small: ObjectWriteOptions['small']
-  private readonly opts: Required<Omit<PipelineOptions, 'onQueued' | 'onIdle' | 'log' | 'records' | 'deid'>> & Pick<PipelineOptions, 'onQueued' | 'onIdle'>
+  private readonly opts: Required<Omit<PipelineOptions, 'onQueued' | 'onIdle' | 'log' | 'records'>> & Pick<PipelineOptions, 'onQueued' | 'onIdle'>
   private readonly engine: RecordEngine | null
   private readonly records: RecordOutbox
   private readonly log: Logger
@@ -111,8 +107,6 @@ export class Pipeline {
     this.log = opts.log ?? silentLogger
     this.engine = opts.records ?? null
     this.records = new RecordOutbox(outbox)
-    const pool = opts.deid
-    this.small = pool ? (input) => pool.deidentify(input) : undefined
   }
 
   start(): void {
@@ -360,16 +354,13 @@ export class Pipeline {
   private async processBatch(rows: ReadonlyArray<Pick<OutboxRow, 'id' | 'source'>>, fresh: NewObject[] = []): Promise<number> {
     const done: Array<{ row: Pick<OutboxRow, 'id' | 'source'>; out: ObjectOutcome }> = []
     const clean: UnpublishedClean[] = []
-    const deid = (row: Pick<OutboxRow, 'id'>) => deidentifyObject(this.outbox.dir, row.id, this.outbox.input(row.id), this.settings, { publish: false, small: this.small })
-    // With a worker the whole batch is handed over at once: it works through it while this thread serves I/O.
-    const started = this.small ? rows.map((row) => { const p = deid(row); p.catch(() => {}); return p }) : null
-    for (const [i, row] of rows.entries()) {
+    for (const row of rows) {
       if (this.stopped) break
       // Let I/O in between objects: the DICOM source's next PDU and C-STORE-RSP should not wait for a whole batch
       // (a sender on one association waits for each RSP; an object is about 1 ms of synchronous work here).
-      if (done.length > 0 && !started) await new Promise((r) => setImmediate(r))
+      if (done.length > 0) await new Promise((r) => setImmediate(r))
       try {
-        const out = await (started?.[i] ?? deid(row))
+        const out = await deidentifyObject(this.outbox.dir, row.id, this.outbox.input(row.id), this.settings, { publish: false })
         done.push({ row, out })
         if (out.kind === 'clean') clean.push(out as UnpublishedClean)
       } catch (e) {

@@ -9,14 +9,16 @@
  * staged in-thread: the pool changes where the work happens, never what it decides.
  */
 import { availableParallelism } from 'node:os'
-import type { Worker } from 'node:worker_threads'
+import { Worker } from 'node:worker_threads'
 import type { Policy } from '@kura/deid'
 import type { RecordOutput, SpooledInput } from '../outbox/index.ts'
 import { recordEngine } from './record-engine.ts'
 import type { RecordEngine } from './record-stage.ts'
-import { tsxWorker } from './worker-boot.ts'
 
-const WORKER = new URL('./record-worker.ts', import.meta.url)
+/** Workers run TypeScript through tsx, as the rest of Kura does (no build step): register it, then load the worker. */
+const TSX_API = import.meta.resolve('tsx/esm/api')
+const WORKER = new URL('./record-worker.ts', import.meta.url).href
+const BOOT = `import(${JSON.stringify(TSX_API)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER)}) })`
 
 export interface PooledRecordEngine extends RecordEngine {
   /** Stages `inputs` on the worker threads; stageInput(input, this) then returns their outputs. Never rejects. */
@@ -71,7 +73,7 @@ export function pooledRecordEngine(s: { policy: Policy; secret: Uint8Array; coll
   }
 
   function start(): Worker {
-    const w = tsxWorker(WORKER, { policy: s.policy, secret: s.secret, collection: s.collection })
+    const w = new Worker(BOOT, { eval: true, workerData: { policy: s.policy, secret: s.secret, collection: s.collection } })
     w.on('message', onReply)
     // A worker that dies is dropped (its batches staged in-thread); the others carry on.
     w.on('error', (e) => { failures.count++; fail(`a record worker stopped: ${e.message}`, w) })
