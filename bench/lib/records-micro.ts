@@ -18,6 +18,7 @@
  *
  *   npx tsx bench/lib/records-micro.ts [--messages N] [--rounds R] [--out FILE] [--deid DIR/packages/deid/src/index.ts]
  *   npx tsx bench/lib/records-micro.ts --stage [--messages N] [--rounds R] [--out FILE]
+ *   npx tsx bench/lib/records-micro.ts --parse --base DIR [--malformed] [--messages N] [--rounds R]
  */
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
@@ -76,6 +77,48 @@ function inputsOf(seed: number): SpooledInput[] {
 }
 
 const baseDir = opt('--base', '')
+if (args.includes('--parse') && baseDir) {
+  // --parse --base DIR [--malformed]: the engine's readSsmix2 + validate only (file name, HL7, mapping, schema) of
+  // this tree and of DIR, in turns of 500 messages, outputs compared byte for byte (held reasons and skips too).
+  const base = (await import(pathToFileURL(path.resolve(baseDir, 'packages/gateway/src/index.ts')).href)) as typeof import('@kura/gateway')
+  const malformed = args.includes('--malformed')
+  const engines = [base.recordEngine(ctx), engine]
+  const readAll = (e: typeof engine, files: Ssmix2SynthFile[]) => files.map((f) => {
+    try {
+      const r = e.readSsmix2(f.bytes, f.path)
+      return { ...r, problems: r.records.map((rec) => e.validate(rec)) }
+    } catch (err) { return { thrown: String((err as Error).message) } }
+  })
+  const us: number[][] = [[], []]
+  let differ = 0
+  for (let round = 0; round < rounds; round++) {
+    const files: Ssmix2SynthFile[] = []
+    for (let s = round + 1; files.length < total; s += 1000) {
+      for (const f of synthSsmix2Files({ patients: 2000, seed: s, years: 5, collect: false, malformed }) as Iterable<Ssmix2SynthFile>) {
+        if (files.length >= total) break
+        if (wanted.has(f.path.split('/')[4]!)) files.push(f)
+      }
+    }
+    const spent = [0, 0]
+    for (let at = 0, turn = 0; at < files.length; at += 500, turn++) {
+      const chunk = files.slice(at, at + 500)
+      const texts: string[] = ['', '']
+      for (const k of turn % 2 === 0 ? [0, 1] : [1, 0]) {
+        const c0 = cpu()
+        const outputs = readAll(engines[k]!, chunk)
+        spent[k]! += cpu() - c0
+        texts[k] = outputs.map((o) => JSON.stringify(o)).join('\n')
+      }
+      if (texts[0] !== texts[1]) differ++
+    }
+    spent.forEach((t, k) => us[k]!.push(t / files.length))
+    console.log(`round ${round + 1}: ${files.length} messages: base ${us[0]![round]!.toFixed(1)}, new ${us[1]![round]!.toFixed(1)} µs CPU/message (read + validate); turns differing so far: ${differ}`)
+  }
+  const later = us.map((u) => u.slice(1).sort((x, y) => x - y))
+  const med = (a: number[]) => a[Math.floor(a.length / 2)]!
+  console.log(`rounds 2–${rounds}: ${['base', 'new'].map((n, k) => `${n} median ${med(later[k]!).toFixed(1)} (${later[k]![0]!.toFixed(1)}–${later[k]!.at(-1)!.toFixed(1)})`).join('; ')} µs CPU/message; ${differ} turns differ`)
+  process.exit(differ === 0 ? 0 : 1)
+}
 if (args.includes('--stage') && baseDir) {
   const base = (await import(pathToFileURL(path.resolve(baseDir, 'packages/gateway/src/index.ts')).href)) as typeof import('@kura/gateway')
   const baseDeid = (await import(pathToFileURL(path.resolve(baseDir, 'packages/deid/src/index.ts')).href)) as typeof import('@kura/deid')

@@ -11,8 +11,8 @@ export function base32Crockford(bytes: Uint8Array): string {
   let out = ''
   let acc = 0
   let bits = 0
-  for (const b of bytes) {
-    acc = ((acc << 8) | b) & 0xffff
+  for (let i = 0; i < bytes.length; i++) {
+    acc = ((acc << 8) | bytes[i]!) & 0xffff
     bits += 8
     while (bits >= 5) {
       out += CROCKFORD[(acc >>> (bits - 5)) & 31]
@@ -55,7 +55,14 @@ const CACHE = new WeakMap<Uint8Array, Array<{ copy: Buffer; collection: string; 
 
 // Insignificant padding must not split one patient into two pseudonyms: LO/PN/UI values may carry trailing
 // spaces (PS3.5 6.2) and UI a trailing NUL; PN trailing empty components are insignificant too (PS3.5 6.2.1).
-const normText = (s: string): string => s.replace(/^[ \0]+|[ \0]+$/g, '')
+function normText(s: string): string {
+  // Most values have no padding: returned as they are, without running the pattern.
+  if (typeof s !== 'string') return (s as string).replace(/^[ \0]+|[ \0]+$/g, '')
+  const a = s.charCodeAt(0)
+  const z = s.charCodeAt(s.length - 1)
+  if (a !== 0x20 && a !== 0 && z !== 0x20 && z !== 0) return s
+  return s.replace(/^[ \0]+|[ \0]+$/g, '')
+}
 const normName = (s: string): string => normText(s).replace(/[\^=]+$/, '')
 
 /** Bytes of a message to MAC: grown on demand, shared by every pseudonymizer of this thread (all calls are synchronous). */
@@ -133,7 +140,8 @@ export function pseudonymizer(secret: Uint8Array, collection: string, opts: Pseu
       // RFC 9562 5.8 UUIDv8: version nibble 8, variant bits 10; 122 keyed bits remain, ample for one collection.
       b[6] = (b[6]! & 0x0f) | 0x80
       b[8] = (b[8]! & 0x3f) | 0x80
-      return remember(uids, original, `2.25.${BigInt(`0x${b.toString('hex')}`).toString(10)}`)
+      // The 128 bits as one unsigned integer, read as two big-endian halves (no hex string to parse).
+      return remember(uids, original, `2.25.${((b.readBigUInt64BE(0) << 64n) | b.readBigUInt64BE(8)).toString(10)}`)
     },
     dateShiftDays: (subjectKey) => {
       const hit = shifts.get(subjectKey)

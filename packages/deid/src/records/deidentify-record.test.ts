@@ -13,6 +13,7 @@ import { collectRecordIdentifiers, recordIdentifiers } from './identifiers.ts'
 import { verifyRecord } from './verify-record.ts'
 import { romajiOf } from './romaji.ts'
 import { fewIdentifiersMatcher, haystackMatcher, identifierMatcher, textHaystack } from '../verify/scan.ts'
+import type { Identifier } from '../verify/identifiers.ts'
 
 const SECRET = new Uint8Array(32).map((_, i) => i * 7 + 1)
 const MODIFIED = parsePolicy({ id: 'dates', version: '3', profile: 'basic', options: ['retainLongitudinalModifiedDates'] }, 'test')
@@ -296,4 +297,27 @@ test('the scan\'s matchers on kept text forms find what identifierMatcher finds,
     assert.deepEqual(few(textHaystack(t)), flat(t), t)
   }
   assert.ok(texts.filter((t) => flat(t).length > 0).length >= 8)
+})
+
+test('the kept-form matchers agree with identifierMatcher on one-unit needles, clashing pairs and a reused matcher', () => {
+  // One-unit values have no first pair (always tried); many texts exercise the pair buckets and the scratch marks.
+  const ids: Identifier[] = [
+    { kind: 'name', value: 'ｘ', source: 'one unit' },
+    { kind: 'id', value: '7', source: 'one digit' },
+    ...collectRecordIdentifiers(record()),
+  ]
+  const flat = identifierMatcher(ids)
+  const kept = haystackMatcher(ids)
+  const few = fewIdentifiersMatcher(ids)
+  const parts = ['能登', '太郎', 'のと', 'ﾀﾛｳ', 'tarou', 'x', '7', '17', '1980', '/03/01', 'S55', '.3.1', '0001', '2345', ' ', '-', '胃']
+  let found = 0
+  for (let i = 0; i < 2000; i++) {
+    let t = ''
+    for (let k = (i * 7) % 5; k < 6; k++) t += parts[(i * 31 + k * 17 + (i >> 3)) % parts.length]
+    const want = flat(t)
+    assert.deepEqual(kept(textHaystack(t)), want, t)
+    assert.deepEqual(few(textHaystack(t)), want, t)
+    if (want.length > 0) found++
+  }
+  assert.ok(found > 100)
 })

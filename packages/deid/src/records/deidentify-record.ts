@@ -23,7 +23,7 @@ import { methodDescription } from '../policy/policy.ts'
 import type { Policy } from '../policy/schema.ts'
 import { isSplit, recordIdentifiers, splitOwn, type RecordIdentifiers } from './identifiers.ts'
 import { RecordDeidErrors } from './errors.ts'
-import { textScrubber, type TextScrubber } from './scrub-text.ts'
+import { keptTextScrubber, textScrubber, type TextScrubber } from './scrub-text.ts'
 import type { Identifier } from '../verify/identifiers.ts'
 
 export interface RecordDeidContext {
@@ -39,7 +39,14 @@ export const RECORD_DEID_METHOD = 'kura.record-deid/1'
 const PATIENT_BIRTH_DATE = 0x00100030
 const PATIENT_SEX = 0x00100040
 
-const trim = (s: string | undefined): string => (s ?? '').replace(/^[ \0]+|[ \0]+$/g, '')
+/** Without leading and trailing spaces and NULs; `s` itself when it has none (almost every value). */
+function trim(s: string | undefined): string {
+  if (typeof s !== 'string' || s.length === 0) return (s ?? '').replace(/^[ \0]+|[ \0]+$/g, '')
+  const a = s.charCodeAt(0)
+  const z = s.charCodeAt(s.length - 1)
+  if (a !== 0x20 && a !== 0 && z !== 0x20 && z !== 0) return s
+  return s.replace(/^[ \0]+|[ \0]+$/g, '')
+}
 const DATE = /^(\d{4})-(\d{2})-(\d{2})(T.*)?$/
 
 /** Keys whose values are structure (codes, enums, ids, UIDs, dates), never free text: not scrubbed. */
@@ -66,9 +73,6 @@ function cleaned<T>(v: T, scrubber: TextScrubber, key?: string): T {
   }
   return v
 }
-
-/** A record without its subject and source, kind by kind. */
-type WithoutIdentity<R> = R extends unknown ? Omit<R, 'subject' | 'source'> : never
 
 const BIRTH_DATE = /^(\d{4})-\d{2}-\d{2}$/
 
@@ -124,7 +128,7 @@ const SUBJECT_SCRUBBERS = new WeakMap<readonly Identifier[], TextScrubber>()
 function scrubberOf(ids: readonly Identifier[] | RecordIdentifiers): TextScrubber {
   if (!isSplit(ids)) return textScrubber(ids)
   let s = SUBJECT_SCRUBBERS.get(ids.subject)
-  if (s === undefined) SUBJECT_SCRUBBERS.set(ids.subject, (s = textScrubber(ids.subject)))
+  if (s === undefined) SUBJECT_SCRUBBERS.set(ids.subject, (s = keptTextScrubber(ids.subject)))
   const own = splitOwn(ids.own)
   if (own.staff.length > 0) s = textScrubber(own.staff, s, own.staffKey)
   return own.record.length > 0 ? textScrubber(own.record, s) : s
@@ -158,35 +162,38 @@ export function deidentifyRecord(record: ClinicalRecord, ctx: RecordDeidContext,
 
   const scrubber = scrubberOf(identifiers)
   const source = record.source
-  // Everything but subject and source, in the record's order. Staff and images are rebuilt below from the source
-  // record (ids and UIDs are structural, staff names dropped), so they are copied in their place, not cleaned.
-  const body = {} as WithoutIdentity<ClinicalRecord>
+  // The fields made from the source record (ids and UIDs are structural, staff names dropped), in the order that
+  // decides which error a broken record gets.
+  const recordId = keyedId(pseudo, 'R', `record/${source.system}/${record.recordId}`)
+  const date = rules.fullDates ? record.performedAt : shiftDate(record.performedAt, days, 'performedAt')
+  const images = record.images.map((im): ImageRef => pseudonymousImage(im, pseudo))
+  const staff = 'staff' in record && record.staff !== undefined ? record.staff.map((s) => ({ role: s.role, id: keyedId(pseudo, 'S', `staff/${trim(s.id)}`) })) : undefined
+  // Everything but subject and source, in the record's order, the rest cleaned; fields the record lacks are still
+  // written, after the others. One object, built once: no body spread into the result.
+  const out: Record<string, unknown> = {}
   const fields = record as unknown as Record<string, unknown>
   for (const k of Object.keys(fields)) {
     const x = fields[k]
     if (x === undefined || k === 'subject' || k === 'source') continue
-    ;(body as Record<string, unknown>)[k] = k === 'staff' || k === 'images' ? x : cleaned(x, scrubber, k)
+    out[k] = k === 'recordId' ? recordId : k === 'performedAt' ? date : k === 'images' ? images : k === 'staff' ? staff : cleaned(x, scrubber, k)
   }
+  if (!('recordId' in out)) out.recordId = recordId
+  if (!('performedAt' in out)) out.performedAt = date
+  if (!('images' in out)) out.images = images
+  if (record.kind === 'endoscopy' && out.scope && !rules.retainDevice) {
+    const { serial: _serial, ...scope } = out.scope as { serial?: string }
+    out.scope = scope
+  }
+  out.subject = subject
+  out.source = { system: source.system }
+  out.deidentification = { policy: policy.id, version: policy.version, method: rules.method }
+  return out as unknown as DeidentifiedRecord
+}
 
-  body.recordId = keyedId(pseudo, 'R', `record/${source.system}/${record.recordId}`)
-  body.performedAt = rules.fullDates ? record.performedAt : shiftDate(record.performedAt, days, 'performedAt')
-  body.images = record.images.map((im): ImageRef => {
-    const out: ImageRef = { studyInstanceUid: pseudo.uid(trim(im.studyInstanceUid)) }
-    if (im.seriesInstanceUid) out.seriesInstanceUid = pseudo.uid(trim(im.seriesInstanceUid))
-    if (im.sopInstanceUid) out.sopInstanceUid = pseudo.uid(trim(im.sopInstanceUid))
-    return out
-  })
-  if ('staff' in body) {
-    body.staff = body.staff.map((s) => ({ role: s.role, id: keyedId(pseudo, 'S', `staff/${trim(s.id)}`) }))
-  }
-  if (body.kind === 'endoscopy' && body.scope && !rules.retainDevice) {
-    const { serial: _serial, ...scope } = body.scope
-    body.scope = scope
-  }
-  return {
-    ...body,
-    subject,
-    source: { system: source.system },
-    deidentification: { policy: policy.id, version: policy.version, method: rules.method },
-  } as DeidentifiedRecord
+/** An image's UIDs mapped as the engine maps UI values, so references still point at the images. */
+function pseudonymousImage(im: ImageRef, pseudo: Pseudonymizer): ImageRef {
+  const out: ImageRef = { studyInstanceUid: pseudo.uid(trim(im.studyInstanceUid)) }
+  if (im.seriesInstanceUid) out.seriesInstanceUid = pseudo.uid(trim(im.seriesInstanceUid))
+  if (im.sopInstanceUid) out.sopInstanceUid = pseudo.uid(trim(im.sopInstanceUid))
+  return out
 }

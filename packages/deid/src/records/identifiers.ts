@@ -83,10 +83,15 @@ function collectSubject(s: ClinicalRecord['subject']): Collected {
 // are collected once per run. Keyed by every subject field they are made from; bounded, cleared when full.
 const SUBJECTS = new Map<string, Collected>()
 const SUBJECTS_MAX = 1024
+/** The subject asked for last, and its identifiers. */
+let last: { fields: ReadonlyArray<string | undefined>; collected: Collected } | undefined
 
 /** The subject's identifiers, from the cache when its fields are all text (or absent) and seen before. */
 function subjectIdentifiers(s: ClinicalRecord['subject']): Collected {
   const fields = [s.patientId, s.name?.kanji, s.name?.kana, s.name?.alphabetic, s.birthDate, s.address, s.postalCode, s.phone]
+  // The previous record's subject, compared field by field: the next record is usually of the same subject, and
+  // this costs no key to build and hash.
+  if (last !== undefined && sameFields(fields, last.fields)) return last.collected
   let key = ''
   for (const f of fields) {
     if (f !== undefined && typeof f !== 'string') return collectSubject(s)
@@ -98,7 +103,13 @@ function subjectIdentifiers(s: ClinicalRecord['subject']): Collected {
     if (SUBJECTS.size >= SUBJECTS_MAX) SUBJECTS.clear()
     SUBJECTS.set(key, c)
   }
+  last = { fields, collected: c }
   return c
+}
+
+function sameFields(a: ReadonlyArray<unknown>, b: ReadonlyArray<string | undefined>): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }
 
 /**
@@ -137,7 +148,20 @@ export interface OwnParts {
   recordFirst: boolean
 }
 
-export function splitOwn(own: readonly Identifier[]): OwnParts {
+// The de-identification and then the scan split the same record's list, one after the other: the last is kept.
+let lastOwn: readonly Identifier[] | undefined
+let lastParts: OwnParts | undefined
+
+/** The parts of `own`, which the caller must not change (the same object comes back for the same list). */
+export function splitOwn(own: readonly Identifier[]): Readonly<OwnParts> {
+  if (own !== lastOwn || lastParts === undefined) {
+    lastParts = makeOwnParts(own)
+    lastOwn = own
+  }
+  return lastParts
+}
+
+function makeOwnParts(own: readonly Identifier[]): OwnParts {
   const parts: OwnParts = { record: [], staff: [], staffKey: '', recordFirst: true }
   for (let i = 0; i < own.length; i++) {
     const id = own[i]!

@@ -11,7 +11,7 @@
  */
 import { cutSpans, foldRomaji, type Folded } from '../engine/scrub.ts'
 import type { Identifier } from '../verify/identifiers.ts'
-import { dateVariants } from '../verify/normalize.ts'
+import { sharedDateVariants } from '../verify/normalize.ts'
 
 function hiragana(c: string): string {
   const n = c.codePointAt(0)!
@@ -25,6 +25,16 @@ const SEPARATORS = new Set([...'^= \t\n\r\f\v\u3000-\u2010\u2011\u2012\u2013\u20
 const stable = (c: number): boolean =>
   c < 0x7f || (c >= 0x3041 && c <= 0x3096) || (c >= 0x30a1 && c <= 0x30fc) || (c >= 0x4e00 && c <= 0x9fff) || (c >= 0x3001 && c <= 0x3003)
 
+/**
+ * The folded unit of a code point folded without normalize(): a stable one, or a full-width form (U+FF01–FF5E, which
+ * NFKC maps to the ASCII character 0xFEE0 below: addresses and IDs typed in full width); -1 for any other.
+ */
+function simpleFold(c: number): number {
+  if (c >= 0xff01 && c <= 0xff5e) c -= 0xfee0
+  else if (!stable(c)) return -1
+  return c >= 0x41 && c <= 0x5a ? c + 32 : c >= 0x30a1 && c <= 0x30f6 ? c - 0x60 : c
+}
+
 /** NFKC, hiragana, lower case, separators dropped, with the span map. */
 function fold(s: string): Folded {
   const start: number[] = []
@@ -36,7 +46,8 @@ function fold(s: string): Folded {
     i += cp.length
     const c = cp.codePointAt(0)!
     let n: string
-    if (stable(c)) n = c >= 0x41 && c <= 0x5a ? String.fromCharCode(c + 32) : c >= 0x30a1 && c <= 0x30f6 ? String.fromCharCode(c - 0x60) : cp
+    const simple = simpleFold(c)
+    if (simple >= 0) n = simple === c ? cp : String.fromCharCode(simple)
     else {
       n = cp.normalize('NFKC')
       // Half-width ﾀﾞ: its voiced mark becomes a combining one that belongs to the kana before it.
@@ -70,23 +81,36 @@ const isAsciiDigitAt = (t: string): boolean => {
 
 
 /**
- * fold(s).text for text of stable code units only (ASCII, kana, common kanji, 、。〃), without the span map; else
- * undefined. The same folding, one code unit at a time.
+ * fold(s).text for text whose code units all fold without normalize() (see simpleFold), without the span map; else
+ * undefined. The same folding, one code unit at a time; `s` itself when folding changes nothing (most texts).
  */
 function plainStable(s: string): string | undefined {
+  // Runs of units that fold to themselves are copied as slices of `s` (from `from`), not unit by unit.
   let out = ''
+  let from = 0
+  let last = -1
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i)
-    if (!stable(c)) return undefined
-    const f = c >= 0x41 && c <= 0x5a ? c + 32 : c >= 0x30a1 && c <= 0x30f6 ? c - 0x60 : c
-    if (SEPARATORS.has(f) && !(f === 0x30fc && !isAsciiDigitAt(out))) continue
-    out += String.fromCharCode(f)
+    const f = simpleFold(c)
+    if (f < 0) return undefined
+    // The prolonged sound mark is dropped only after a digit (see fold).
+    if (SEPARATORS.has(f) && !(f === 0x30fc && !(last >= 0x30 && last <= 0x39))) {
+      out += s.slice(from, i)
+      from = i + 1
+      continue
+    }
+    if (f !== c) {
+      out += s.slice(from, i) + String.fromCharCode(f)
+      from = i + 1
+    }
+    last = f
   }
-  return out
+  return from === 0 ? s : out + s.slice(from)
 }
 
 const plain = (s: string): string => plainStable(s) ?? fold(s).text
-const romaji = (s: string): string => foldRomaji(fold(s)).text
+/** The romaji folding of `p`, a folded text (only its text is wanted, so no span map is made for it). */
+const romajiOf = (p: string): string => foldRomaji({ text: p, start: [], end: [] }).text
 const isDigit = (c: string | undefined): boolean => c !== undefined && /^\d$/.test(c.normalize('NFKC'))
 
 // Any telephone number (0X-XXXX-XXXX forms, +81, compact 10/11 digits) and postal code (〒123-4567, 郵便番号).
@@ -129,21 +153,49 @@ function needlesOf(id: Identifier, cache = true): IdentifierNeedles {
 function makeNeedles(id: Identifier, n: IdentifierNeedles): IdentifierNeedles {
   if (id.kind === 'date') {
     n.plain.push(id.value)
-    for (const v of dateVariants(id.value)) n.plain.push(plain(v))
+    for (const v of sharedDateVariants(id.value)) n.plain.push(plain(v))
   } else {
     const p = plain(id.value)
     if (p.length > 0) {
       n.plain.push(p)
-      if (id.kind === 'name' && /^[a-z]+$/.test(p)) n.romaji.push(romaji(id.value))
+      if (id.kind === 'name' && /^[a-z]+$/.test(p)) n.romaji.push(romajiOf(p))
     }
   }
   return n
 }
 
-/** Where `needles` occur in the folded text, as spans of the original `text`. */
-function spansIn(text: string, f: Folded, needles: Iterable<string>, out: Array<[number, number]>): void {
-  for (const n of needles) {
+/**
+ * Pairs of code units a folded text holds, hashed into 1,024 bits: a needle of two or more units occurs only
+ * where its first pair does, so most needles are ruled out by one bit instead of a search.
+ */
+const PAIR_WORDS = 32
+const pairOf = (a: number, b: number): number => (Math.imul(a, 0x27d4eb2d) ^ Math.imul(b, 0x165667b1)) >>> 22
+
+function pairsOf(s: string): Uint32Array {
+  const bits = new Uint32Array(PAIR_WORDS)
+  for (let i = 0; i + 1 < s.length; i++) {
+    const h = pairOf(s.charCodeAt(i), s.charCodeAt(i + 1))
+    bits[h >>> 5]! |= 1 << (h & 31)
+  }
+  return bits
+}
+
+/** A needle's first pair (see pairsOf), or -1 for a needle of one unit (always searched). */
+const firstPair = (n: string): number => (n.length >= 2 ? pairOf(n.charCodeAt(0), n.charCodeAt(1)) : -1)
+
+function firstPairs(needles: readonly string[]): Int32Array {
+  const first = new Int32Array(needles.length)
+  for (let k = 0; k < needles.length; k++) first[k] = firstPair(needles[k]!)
+  return first
+}
+
+/** Where `needles` occur in the folded text, as spans of the original `text`; `pairs` are pairsOf(f.text). */
+function spansIn(text: string, f: Folded, pairs: Uint32Array, needles: readonly string[], first: Int32Array, out: Array<[number, number]>): void {
+  for (let k = 0; k < needles.length; k++) {
+    const n = needles[k]!
     if (n.length === 0) continue
+    const h = first[k]!
+    if (h >= 0 && (pairs[h >>> 5]! & (1 << (h & 31))) === 0) continue
     for (let at = f.text.indexOf(n); at >= 0; at = f.text.indexOf(n, at + 1)) {
       const s = f.start[at]!
       const e = f.end[at + n.length - 1]!
@@ -157,8 +209,12 @@ function spansIn(text: string, f: Folded, needles: Iterable<string>, out: Array<
 
 /** What a text holds whatever the identifiers: its folded forms and where its patterns are. Made when first asked. */
 interface TextForms {
+  /** fold(text).text, made without the span map when the text is stable (see plainStable). */
+  plain?: string
+  plainPairs?: Uint32Array
   folded?: Folded
   romaji?: Folded
+  romajiPairs?: Uint32Array
   patterns?: Array<[number, number]>
 }
 
@@ -192,10 +248,12 @@ function patternSpans(text: string): Array<[number, number]> {
   return spans
 }
 
-/** The needles of a set of identifiers, each once. */
+/** The needles of a set of identifiers, each once, with their first pairs (see firstPair). */
 interface NeedleSet {
   plain: string[]
+  plainFirst: Int32Array
   romaji: string[]
+  romajiFirst: Int32Array
 }
 
 function needleSet(identifiers: readonly Identifier[], cache = true): NeedleSet {
@@ -206,7 +264,9 @@ function needleSet(identifiers: readonly Identifier[], cache = true): NeedleSet 
     for (const p of n.plain) plainSet.add(p)
     for (const r of n.romaji) romajiSet.add(r)
   }
-  return { plain: [...plainSet], romaji: [...romajiSet] }
+  const plain = [...plainSet]
+  const romaji = [...romajiSet]
+  return { plain, plainFirst: firstPairs(plain), romaji, romajiFirst: firstPairs(romaji) }
 }
 
 // Needle sets of identifier lists that recur across subjects (a care team's names and IDs), by the caller's key.
@@ -222,8 +282,34 @@ function keyedNeedleSet(identifiers: readonly Identifier[], key: string): Needle
   return set
 }
 
+/** Whether any of `needles` occurs in `t` (its pairs are `pairs`): a text that holds none needs no spans. */
+function anyIn(t: string, pairs: Uint32Array, needles: readonly string[], first: Int32Array): boolean {
+  for (let k = 0; k < needles.length; k++) {
+    const n = needles[k]!
+    if (n.length === 0) continue
+    const h = first[k]!
+    if (h >= 0 && (pairs[h >>> 5]! & (1 << (h & 31))) === 0) continue
+    if (t.indexOf(n) >= 0) return true
+  }
+  return false
+}
+
+const LATIN_LETTER = /[a-z]/
+
 class Scrubber implements TextScrubber {
-  constructor(private readonly sets: readonly NeedleSet[]) {}
+  private readonly plainCount: number
+  private readonly romajiCount: number
+
+  constructor(private readonly sets: readonly NeedleSet[]) {
+    let plainCount = 0
+    let romajiCount = 0
+    for (const set of sets) {
+      plainCount += set.plain.length
+      romajiCount += set.romaji.length
+    }
+    this.plainCount = plainCount
+    this.romajiCount = romajiCount
+  }
 
   /**
    * This scrubber's needles and those of more identifiers (a subject's scrubber, and one record's own IDs). Without
@@ -236,25 +322,33 @@ class Scrubber implements TextScrubber {
   scrub(text: string): string | undefined {
     // Every occurrence of every needle becomes a span and overlapping spans are merged, so neither the order of
     // the needles nor a needle given twice (in two sets) changes the result.
-    const spans: Array<[number, number]> = []
     const forms = formsOf(text)
-    let plainCount = 0
-    let romajiCount = 0
-    for (const set of this.sets) {
-      plainCount += set.plain.length
-      romajiCount += set.romaji.length
-    }
-    if (plainCount > 0) {
-      const f = (forms.folded ??= fold(text))
-      for (const set of this.sets) spansIn(text, f, set.plain, spans)
-      if (romajiCount > 0) {
-        const r = (forms.romaji ??= foldRomaji(f))
-        for (const set of this.sets) spansIn(text, r, set.romaji, spans)
+    let spans: Array<[number, number]> | undefined
+    if (this.plainCount > 0) {
+      // The folded text alone is searched first: only a text that holds a needle needs fold()'s span map.
+      const t = (forms.plain ??= plainStable(text) ?? (forms.folded ??= fold(text)).text)
+      const pairs = (forms.plainPairs ??= pairsOf(t))
+      let held = false
+      for (const set of this.sets) if (!held) held = anyIn(t, pairs, set.plain, set.plainFirst)
+      if (held) {
+        const f = (forms.folded ??= fold(text))
+        spans = []
+        for (const set of this.sets) spansIn(text, f, pairs, set.plain, set.plainFirst, spans)
+      }
+      // Romaji needles are Latin letters, which romaji folding only merges: a text without any holds none.
+      if (this.romajiCount > 0 && LATIN_LETTER.test(t)) {
+        const r = (forms.romaji ??= foldRomaji((forms.folded ??= fold(text))))
+        const romajiPairs = (forms.romajiPairs ??= pairsOf(r.text))
+        spans ??= []
+        for (const set of this.sets) spansIn(text, r, romajiPairs, set.romaji, set.romajiFirst, spans)
       }
     }
     const patterns = (forms.patterns ??= patternSpans(text))
-    for (const sp of patterns) spans.push([sp[0], sp[1]])
-    return spans.length === 0 ? undefined : cutSpans(text, spans)
+    if (patterns.length > 0) {
+      spans ??= []
+      for (const sp of patterns) spans.push([sp[0], sp[1]])
+    }
+    return spans === undefined || spans.length === 0 ? undefined : cutSpans(text, spans)
   }
 }
 
@@ -268,4 +362,12 @@ export function textScrubber(identifiers: readonly Identifier[], base?: TextScru
   if (base instanceof Scrubber) return base.with(identifiers, key)
   if (base !== undefined) throw new TypeError('textScrubber: base must be a scrubber made by textScrubber')
   return new Scrubber([needleSet(identifiers)])
+}
+
+/**
+ * textScrubber(identifiers) for a caller that keeps the scrubber as long as the identifiers recur (a subject's):
+ * their needles are not kept here as well (a cache entry per identifier cost more than it saved).
+ */
+export function keptTextScrubber(identifiers: readonly Identifier[]): TextScrubber {
+  return new Scrubber([needleSet(identifiers, false)])
 }

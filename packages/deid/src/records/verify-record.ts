@@ -245,6 +245,15 @@ function visit(v: unknown, trail: Trail, match: SplitMatcher, findings: Finding[
   }
 }
 
+const NO_KEYS: readonly string[] = []
+
+/** The subject's keys other than id, sex and birthYear (a shared empty list for almost every record). */
+function extraSubjectKeys(subject: Record<string, unknown>): readonly string[] {
+  let extra: string[] | undefined
+  for (const k of Object.keys(subject)) if (!SUBJECT_KEYS.has(k)) (extra ??= []).push(k)
+  return extra ?? NO_KEYS
+}
+
 /**
  * Findings in `deid` (empty when clean). `identifiers` come from collectRecordIdentifiers(source record), or
  * recordIdentifiers(source record), which lets a subject's needles be kept from one of its records to the next.
@@ -255,7 +264,7 @@ export function verifyRecord(deid: unknown, identifiers: readonly Identifier[] |
 
   const rec = (typeof deid === 'object' && deid !== null ? deid : {}) as Record<string, unknown>
   const subject = rec.subject as Record<string, unknown> | undefined
-  const extra = subject && typeof subject === 'object' ? Object.keys(subject).filter((k) => !SUBJECT_KEYS.has(k)) : ['(missing)']
+  const extra = subject && typeof subject === 'object' ? extraSubjectKeys(subject) : ['(missing)']
   if (extra.length > 0) findings.push({ path: 'subject', kind: 'identity-not-removed', reason: `subject carries ${extra.join(', ')}; only id, sex and birthYear may leave` })
   const source = rec.source as Record<string, unknown> | undefined
   if (source && 'ref' in source) findings.push({ path: 'source.ref', kind: 'identity-not-removed', reason: 'source.ref (the file and row) must be dropped' })

@@ -112,6 +112,24 @@ export function fromEra(era: Era, year: number, month: number, day: number): str
  * separator-free text (see scan.ts). [] for a value that is not a valid date.
  */
 export function dateVariants(yyyymmdd: string): string[] {
+  return [...sharedDateVariants(yyyymmdd)]
+}
+
+// A subject's date of birth is asked for twice in a row (the record scrubber's needles, then the scan's): the last
+// answer is kept, shared read-only.
+let lastDate: string | undefined
+let lastVariants: readonly string[] = []
+
+/** dateVariants, the same array for the same date asked again: for callers that never change it. */
+export function sharedDateVariants(yyyymmdd: string): readonly string[] {
+  if (yyyymmdd !== lastDate) {
+    lastVariants = Object.freeze(makeDateVariants(yyyymmdd))
+    lastDate = yyyymmdd
+  }
+  return lastVariants
+}
+
+function makeDateVariants(yyyymmdd: string): string[] {
   const m = /^(\d{4})(\d{2})(\d{2})$/.exec(yyyymmdd.trim())
   if (!m || !validDate(+m[1], +m[2], +m[3])) return []
   const [mo, d] = [+m[2], +m[3]]

@@ -6,7 +6,7 @@
  */
 import { decodeText, getString, keywordOf, tagHex, tagString, type DicomDataset, type DicomElement, type ParsedDicom, type Vr } from '@kura/dicom'
 import type { Identifier } from './identifiers.ts'
-import { dateVariants, foldRomaji, markDigitBreaks, normalizeLoose, normalizeText } from './normalize.ts'
+import { foldRomaji, markDigitBreaks, normalizeLoose, normalizeText, sharedDateVariants } from './normalize.ts'
 
 export interface Finding {
   /** Tag path: '00081030', or through sequences '0040A730/0/0040A160' (tag / item index / tag). */
@@ -61,25 +61,27 @@ interface Needle {
   /** Searched in foldRomaji(normalizeText(text)). */
   fold: string[]
   /** Searched in normalizeLoose(text) (dates written with their separators). */
-  loose: string[]
+  loose: readonly string[]
 }
 
 // An identifier's needles depend only on its kind and value, and one subject's identifiers come back with each of
-// its objects and records (a record's own ID and staff change, the subject's do not): built once, reused.
+// its objects and records (a record's own ID and staff change, the subject's do not): built once, reused. A value
+// used once (a record's own ID) is not kept (`cache` false): it would push out the ones that recur.
 const NEEDLE_CACHE = new Map<string, Omit<Needle, 'id'>>()
 const NEEDLE_CACHE_MAX = 4096
 
-function needlesOf(id: Identifier): Needle {
-  const key = `${id.kind}\u0000${id.value}`
-  let parts = NEEDLE_CACHE.get(key)
+function needlesOf(id: Identifier, cache = true): Needle {
+  const key = cache ? `${id.kind}\u0000${id.value}` : ''
+  let parts = cache ? NEEDLE_CACHE.get(key) : undefined
   if (parts === undefined) {
     if (id.kind === 'date') {
       const compact = id.value.trim()
-      parts = { strip: [compact], fold: [], loose: dateVariants(compact) }
+      parts = { strip: [compact], fold: [], loose: sharedDateVariants(compact) }
     } else {
       const n = normalizeText(id.value)
       parts = { strip: [n], fold: [foldRomaji(n)], loose: [] }
     }
+    if (!cache) return { id, ...parts }
     if (NEEDLE_CACHE.size >= NEEDLE_CACHE_MAX) NEEDLE_CACHE.clear()
     NEEDLE_CACHE.set(key, parts)
   }
@@ -115,12 +117,16 @@ interface Haystack {
 
 function haystackOf(text: string): Haystack {
   const strip = normalizeText(text)
+  const loose = normalizeLoose(text)
+  // Most texts have no separated digits: marking them changes nothing, and the marked forms are the plain ones.
+  const marked = markDigitBreaks(text)
+  const spaceMarked = markDigitBreaks(text, true)
   return {
     strip,
-    stripMarked: normalizeText(markDigitBreaks(text)),
+    stripMarked: marked === text ? strip : normalizeText(marked),
     fold: foldRomaji(strip),
-    loose: normalizeLoose(text),
-    looseMarked: normalizeLoose(markDigitBreaks(text, true)),
+    loose,
+    looseMarked: spaceMarked === text ? loose : normalizeLoose(spaceMarked),
   }
 }
 
@@ -142,14 +148,6 @@ function matchesNumberValue(n: Needle, text: string, ids = n.strip.filter((s) =>
 
 function allDigits(n: Needle): boolean {
   return n.strip.length > 0 && n.strip.every((s) => DIGITS.test(s)) && n.fold.every((s) => DIGITS.test(s))
-}
-
-function matches(n: Needle, h: Haystack): boolean {
-  return (
-    n.strip.some((s) => contains(h.strip, s) || contains(h.stripMarked, s)) ||
-    n.fold.some((s) => contains(h.fold, s)) ||
-    n.loose.some((s) => contains(h.loose, s) || contains(h.looseMarked, s))
-  )
 }
 
 // Japanese phone numbers: 0X-XXXX-XXXX, 03-1234-5678, 090-1234-5678, (03)1234-5678, +81-3-1234-5678, with ASCII,
@@ -257,7 +255,7 @@ function probe(index: NeedleIndex, units: readonly number[], a: string, b: strin
  * their first character and each text's normalised forms are cached, because a record has dozens of short texts.
  */
 export function identifierMatcher(identifiers: readonly Identifier[]): (text: string) => Identifier[] {
-  const needles = identifiers.map(needlesOf)
+  const needles = identifiers.map((id) => needlesOf(id))
   const strip = indexNeedles(needles.map((n) => n.strip))
   const fold = indexNeedles(needles.map((n) => n.fold))
   const loose = indexNeedles(needles.map((n) => n.loose))
@@ -274,61 +272,150 @@ export function identifierMatcher(identifiers: readonly Identifier[]): (text: st
   }
 }
 
-/** A text's normalised forms, for a caller that keeps them with the text itself (clinical records). */
-export type TextHaystack = IndexedHaystack
-export const textHaystack = (text: string): TextHaystack => indexedHaystackOf(text)
+/**
+ * A text's normalised forms, for a caller that keeps them with the text itself (clinical records), with the pairs
+ * of code units each needle form's haystacks hold, hashed into 1,024 bits per form (strip and stripMarked together,
+ * then fold, then loose and looseMarked together): an occurrence of a needle of two or more units starts with one
+ * of them, so a matcher tries only the needles whose first pair is set, and most texts settle on a few ANDs.
+ */
+export interface TextHaystack {
+  hay: Haystack
+  bits: Uint32Array
+}
 
-/** identifierMatcher on a text's forms made by textHaystack: the same findings, in the same order, no cache lookup. */
-export function haystackMatcher(identifiers: readonly Identifier[]): (h: TextHaystack) => Identifier[] {
-  const needles = identifiers.map(needlesOf)
-  const strip = indexNeedles(needles.map((n) => n.strip))
-  const fold = indexNeedles(needles.map((n) => n.fold))
-  const loose = indexNeedles(needles.map((n) => n.loose))
-  const stripBits = unitBits(strip)
-  const foldBits = unitBits(fold)
-  const looseBits = unitBits(loose)
-  return (h) => {
-    if (needles.length === 0) return []
-    const hit = new Uint8Array(needles.length)
-    probeBits(strip, stripBits, h.strip, h.hay.strip, h.hay.stripMarked, hit)
-    probeBits(fold, foldBits, h.fold, h.hay.fold, undefined, hit)
-    probeBits(loose, looseBits, h.loose, h.hay.loose, h.hay.looseMarked, hit)
-    const found: Identifier[] = []
-    for (let i = 0; i < needles.length; i++) if (hit[i] === 1) found.push(needles[i]!.id)
-    return found
+/** Words of bits per form: pairs are hashed into 1,024 bits, where a clash only costs a needless contains(). */
+const BIGRAM_WORDS = 32
+const STRIP_AT = 0
+const FOLD_AT = BIGRAM_WORDS
+const LOOSE_AT = 2 * BIGRAM_WORDS
+
+const bigramOf = (a: number, b: number): number => (Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca6b)) >>> 22
+
+function setBigrams(bits: Uint32Array, at: number, s: string): void {
+  for (let i = 0; i + 1 < s.length; i++) {
+    const h = bigramOf(s.charCodeAt(i), s.charCodeAt(i + 1))
+    bits[at + (h >>> 5)]! |= 1 << (h & 31)
   }
 }
 
-/** The first code units of an index's needles, as 1,024 bits (by unit mod 1,024): most units of a text are in none. */
-function unitBits(index: NeedleIndex): Uint32Array {
-  const bits = new Uint32Array(32)
-  for (const u of index.keys()) bits[(u >>> 5) & 31]! |= 1 << (u & 31)
-  return bits
+export function textHaystack(text: string): TextHaystack {
+  const hay = haystackOf(text)
+  const bits = new Uint32Array(3 * BIGRAM_WORDS)
+  setBigrams(bits, STRIP_AT, hay.strip)
+  setBigrams(bits, STRIP_AT, hay.stripMarked)
+  setBigrams(bits, FOLD_AT, hay.fold)
+  setBigrams(bits, LOOSE_AT, hay.loose)
+  setBigrams(bits, LOOSE_AT, hay.looseMarked)
+  return { hay, bits }
 }
 
-/** probe, skipping without a lookup the units no needle starts with: the same needles marked. */
-function probeBits(index: NeedleIndex, bits: Uint32Array, units: readonly number[], a: string, b: string | undefined, hit: Uint8Array): void {
-  if (index.size === 0) return
-  for (let k = 0; k < units.length; k++) {
-    const u = units[k]!
-    if ((bits[(u >>> 5) & 31]! & (1 << (u & 31))) === 0) continue
-    const candidates = index.get(u)
-    if (candidates === undefined) continue
-    for (const [i, s] of candidates) {
-      if (hit[i] === 1) continue
-      if (contains(a, s) || (b !== undefined && contains(b, s))) hit[i] = 1
+/**
+ * One needle form's strings of a set of needles, each with its needle and the bucket of its first pair of units
+ * (-1 for a string of one unit, which has no pair and is always tried).
+ */
+interface BigramIndex {
+  needle: Int32Array
+  string: string[]
+  bucket: Int32Array
+}
+
+function bigramIndex(strings: ReadonlyArray<readonly string[]>): BigramIndex {
+  let n = 0
+  for (let i = 0; i < strings.length; i++) n += strings[i]!.length
+  const needle = new Int32Array(n)
+  const string: string[] = []
+  const bucket = new Int32Array(n)
+  let k = 0
+  for (let i = 0; i < strings.length; i++) {
+    const list = strings[i]!
+    for (let j = 0; j < list.length; j++) {
+      const s = list[j]!
+      if (s.length === 0) continue
+      needle[k] = i
+      string.push(s)
+      bucket[k++] = s.length >= 2 ? bigramOf(s.charCodeAt(0), s.charCodeAt(1)) : -1
     }
   }
+  return { needle: needle.subarray(0, k), string, bucket: bucket.subarray(0, k) }
 }
 
-/** haystackMatcher for a few identifiers used once (a record's own ID): each needle tried directly, no index built. */
-export function fewIdentifiersMatcher(identifiers: readonly Identifier[]): (h: TextHaystack) => Identifier[] {
-  const needles = identifiers.map(needlesOf)
+/**
+ * Marks in `hit` every needle with a string of `index` found in `a` (or `b`): exactly the ones probe() marks, the
+ * strings whose first pair the haystack lacks skipped on one bit.
+ */
+function probeBigrams(index: BigramIndex, hayBits: Uint32Array, at: number, a: string, b: string | undefined, hit: Uint8Array): void {
+  const { needle, string, bucket } = index
+  for (let k = 0; k < string.length; k++) {
+    const i = needle[k]!
+    if (hit[i] === 1) continue
+    const h = bucket[k]!
+    if (h >= 0 && (hayBits[at + (h >>> 5)]! & (1 << (h & 31))) === 0) continue
+    const s = string[k]!
+    if (contains(a, s) || (b !== undefined && contains(b, s))) hit[i] = 1
+  }
+}
+
+const NOTHING_FOUND: Identifier[] = []
+
+/**
+ * identifierMatcher on a text's forms made by textHaystack: the same findings, in the same order, no cache lookup.
+ * What it returns is shared (by the texts that found nothing, and by a caller that keeps findings): never change it.
+ * Callers keep the matcher as long as its identifiers recur, so their needles are not kept here as well.
+ */
+export function haystackMatcher(identifiers: readonly Identifier[]): (h: TextHaystack) => Identifier[] {
+  const needles = identifiers.map((id) => needlesOf(id, false))
+  if (needles.length === 0) return () => NOTHING_FOUND
+  const strip = bigramIndex(needles.map((n) => n.strip))
+  const fold = bigramIndex(needles.map((n) => n.fold))
+  const loose = bigramIndex(needles.map((n) => n.loose))
+  // Calls are synchronous: one scratch array serves them all, cleared as it is read.
+  const hit = new Uint8Array(needles.length)
   return (h) => {
-    const found: Identifier[] = []
-    for (const n of needles) if (matches(n, h.hay)) found.push(n.id)
+    probeBigrams(strip, h.bits, STRIP_AT, h.hay.strip, h.hay.stripMarked, hit)
+    probeBigrams(fold, h.bits, FOLD_AT, h.hay.fold, undefined, hit)
+    probeBigrams(loose, h.bits, LOOSE_AT, h.hay.loose, h.hay.looseMarked, hit)
+    let found = NOTHING_FOUND
+    for (let i = 0; i < needles.length; i++) {
+      if (hit[i] !== 1) continue
+      hit[i] = 0
+      if (found === NOTHING_FOUND) found = []
+      found.push(needles[i]!.id)
+    }
     return found
   }
+}
+
+/** Whether a needle form's pair of first units is among a haystack's (strings of one unit: always maybe). */
+function mayHold(hayBits: Uint32Array, at: number, s: string): boolean {
+  if (s.length < 2) return true
+  const h = bigramOf(s.charCodeAt(0), s.charCodeAt(1))
+  return (hayBits[at + (h >>> 5)]! & (1 << (h & 31))) !== 0
+}
+
+/**
+ * haystackMatcher for a few identifiers used once (a record's own ID): each needle tried directly, no index built
+ * and its needles not kept (they would push out the ones that recur).
+ */
+export function fewIdentifiersMatcher(identifiers: readonly Identifier[]): (h: TextHaystack) => Identifier[] {
+  const needles = identifiers.map((id) => needlesOf(id, false))
+  return (h) => {
+    let found = NOTHING_FOUND
+    for (const n of needles) {
+      if (!matchesBits(n, h)) continue
+      if (found === NOTHING_FOUND) found = []
+      found.push(n.id)
+    }
+    return found
+  }
+}
+
+/** Whether any of the needle's strings is in its forms of the text (those whose first pair it lacks are skipped). */
+function matchesBits(n: Needle, h: TextHaystack): boolean {
+  const hay = h.hay
+  for (const s of n.strip) if (mayHold(h.bits, STRIP_AT, s) && (contains(hay.strip, s) || contains(hay.stripMarked, s))) return true
+  for (const s of n.fold) if (mayHold(h.bits, FOLD_AT, s) && contains(hay.fold, s)) return true
+  for (const s of n.loose) if (mayHold(h.bits, LOOSE_AT, s) && (contains(hay.loose, s) || contains(hay.looseMarked, s))) return true
+  return false
 }
 
 /** Share of characters that are printable (no C0/C1 controls other than tab/CR/LF/FF, no U+FFFD). */
@@ -463,7 +550,7 @@ class SubjectMatcher {
   private readonly found = new Map<ValueInfo, readonly number[]>()
 
   constructor(ids: readonly Identifier[]) {
-    this.needles = ids.map(needlesOf)
+    this.needles = ids.map((id) => needlesOf(id))
     this.stripIndex = indexNeedles(this.needles.map((n) => n.strip))
     this.foldIndex = indexNeedles(this.needles.map((n) => n.fold))
     this.looseIndex = indexNeedles(this.needles.map((n) => n.loose))
