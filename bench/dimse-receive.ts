@@ -127,12 +127,13 @@ export function emptyFiles(dir: string): void {
 }
 
 /** `instances` CT files of `size`² under /tmp, made once with the project's generator and reused. */
-export async function smallCorpus(instances: number, size: number): Promise<string> {
-  const corpus = `/tmp/kura-bench-corpus-dimse-ct${size}-${instances}`
+/** `seed` other than 7 gives other UIDs (a warm-up study that is not the timed one). */
+export async function smallCorpus(instances: number, size: number, seed = 7): Promise<string> {
+  const corpus = `/tmp/kura-bench-corpus-dimse-ct${size}-${instances}${seed === 7 ? '' : `-seed${seed}`}`
   if (!existsSync(join(corpus, '.done'))) {
     rmSync(corpus, { recursive: true, force: true })
     const per = Math.min(instances, 500)
-    await writeCorpus(corpus, { studies: Math.ceil(instances / per), seriesPerStudy: 1, instancesPerSeries: per, modality: 'CT', sizes: { CT: { rows: size, columns: size } }, seed: 7 })
+    await writeCorpus(corpus, { studies: Math.ceil(instances / per), seriesPerStudy: 1, instancesPerSeries: per, modality: 'CT', sizes: { CT: { rows: size, columns: size } }, seed })
     mkdirSync(join(corpus, '.done'))
   }
   return corpus
