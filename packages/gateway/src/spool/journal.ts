@@ -14,8 +14,8 @@
  * only then. A record whose data does not match its SHA-256 was never relied on: `open` stops reading a segment
  * there (it checks the data of the newest segments, the only ones a crash can have torn).
  *
- * Segments are preallocated: a spare is filled with zeros and flushed in the background (under `spare.tmp`, renamed to
- * its sequence name when taken into use), so appends overwrite blocks the file system has already allocated and
+ * Segments are preallocated: a spare is filled with zeros and flushed in the background (as `<uuid>.spare`, renamed
+ * to its sequence name when taken into use), so appends overwrite blocks the file system has already allocated and
  * sized, and an fdatasync writes data only, with no metadata commit of the file system's journal. On this ext4 that
  * halved the fdatasync before each C-STORE-RSP and stopped appends blocking behind a running fdatasync (an append
  * that grows a file waits for the commit; measured 20–230 µs per 33 KB append, up to 25 ms). PostgreSQL zero-fills
