@@ -88,17 +88,6 @@ const WAL_AUTOCHECKPOINT_PAGES = 10_000
 
 type MultiName = keyof typeof MULTI
 
-/**
- * Ids for the rows of one batch: a time-ordered id (newId, UUID v7) with its last 8 hex digits replaced by a counter.
- * Unique and increasing like newId's own (each batch's prefix holds newId's millisecond and counter, unique in this
- * process and above every earlier one), at one random draw per batch instead of one per row.
- */
-function batchIds(): () => string {
-  const prefix = newId().slice(0, 28)
-  let n = 0
-  return () => `${prefix}${(n++).toString(16).padStart(8, '0')}`
-}
-
 export class RecordOutbox {
   private readonly db: Database.Database
   private readonly outbox: Outbox
@@ -171,9 +160,8 @@ export class RecordOutbox {
     this.db.transaction(() => {
       const t = this.now()
       const rows: unknown[] = []
-      const newRowId = batchIds()
       for (const i of inputs) {
-        const id = newRowId()
+        const id = newId()
         const raw = typeof i.raw === 'string' ? Buffer.from(i.raw, 'utf8') : i.raw
         rows.push(id, i.source, i.ref, i.format, raw, t)
         ids.push(id)
@@ -240,19 +228,18 @@ export class RecordOutbox {
       // Keys already waiting or confirmed, and those queued by this batch: rows are written together at the end, so
       // a key twice in one batch is caught here.
       const queued = this.knownKeys(keys)
-      const newRowId = batchIds()
       for (const { input, outputs } of results) {
         const firstObject = objects.length
         for (const o of outputs) {
           if (o.kind === 'clean') {
             if (queued.has(o.key)) { n.duplicates++; continue }
             queued.add(o.key)
-            const id = newRowId()
+            const id = newId()
             objects.push(id, input.source, input.ref, 'queued', input.raw.length, null, Buffer.byteLength(o.body), o.studyUid, input.receivedAt, t, null, null)
             records.push(id, o.recordKind, o.body, null, null, o.key, keyPrefix(o.key))
             n.queued++
           } else {
-            const id = newRowId()
+            const id = newId()
             objects.push(id, input.source, input.ref, 'quarantined', input.raw.length, null, null, null, input.receivedAt, t, o.summary, 'held')
             records.push(id, o.recordKind, null, input.raw, JSON.stringify(o.reasons), null, null)
             n.held++
