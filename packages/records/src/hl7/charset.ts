@@ -33,6 +33,25 @@ const MODE_ASCII = 0
 const MODE_KANJI = 1
 const MODE_KANA = 2
 const MODE_X0212 = 3
+/** An escape sequence that announces or designates without changing the mode (ESC & @, ESC ) I). */
+const MODE_KEPT = 4
+
+/**
+ * The escape sequence whose ESC is at `at`: `mode * 8 + its length in bytes` (MODE_KEPT when it changes no mode),
+ * or -1 when it is not one ISO-2022-JP uses. A number, not an object: it is read on every designation of a message.
+ */
+function escapeSequence(b: Uint8Array, at: number): number {
+  const b1 = b[at + 1]
+  const b2 = b[at + 2]
+  if (b1 === 0x28 && (b2 === 0x42 || b2 === 0x4a || b2 === 0x48)) return MODE_ASCII * 8 + 3
+  if (b1 === 0x28 && b2 === 0x49) return MODE_KANA * 8 + 3
+  if (b1 === 0x24 && (b2 === 0x42 || b2 === 0x40)) return MODE_KANJI * 8 + 3
+  if (b1 === 0x24 && b2 === 0x28 && (b[at + 3] === 0x42 || b[at + 3] === 0x40)) return MODE_KANJI * 8 + 4
+  if (b1 === 0x24 && b2 === 0x28 && b[at + 3] === 0x44) return MODE_X0212 * 8 + 4
+  // The JIS X 0208-1990 announcer (ESC $ B follows), and katakana into G1 (the 8-bit bytes handle it).
+  if ((b1 === 0x26 && b2 === 0x40) || (b1 === 0x29 && b2 === 0x49)) return MODE_KEPT * 8 + 3
+  return -1
+}
 
 // Grown on demand and reused: one message decodes without allocating a buffer.
 let scratch = new Uint8Array(16 * 1024)
@@ -151,18 +170,15 @@ function iso2022JpToUtf16(b: Uint8Array): string | undefined {
         c = b[i]
       }
     }
-    i++
     if (c === 0x1b) {
-      const b1 = b[i]
-      const b2 = b[i + 1]
-      if (b1 === 0x28 && (b2 === 0x42 || b2 === 0x4a || b2 === 0x48)) mode = MODE_ASCII
-      else if (b1 === 0x28 && b2 === 0x49) mode = MODE_KANA
-      else if (b1 === 0x24 && (b2 === 0x42 || b2 === 0x40)) mode = MODE_KANJI
-      else if (b1 === 0x24 && b2 === 0x28 && (b[i + 2] === 0x42 || b[i + 2] === 0x40)) { mode = MODE_KANJI; i++ }
-      else if (b1 === 0x24 && b2 === 0x28 && b[i + 2] === 0x44) { mode = MODE_X0212; i++ }
-      else if (!(b1 === 0x26 && b2 === 0x40) && !(b1 === 0x29 && b2 === 0x49)) return undefined
-      i += 2
-    } else if (c === 0x0e) shifted = true
+      const e = escapeSequence(b, i)
+      if (e < 0) return undefined
+      if (e >> 3 !== MODE_KEPT) mode = e >> 3
+      i += e & 7
+      continue
+    }
+    i++
+    if (c === 0x0e) shifted = true
     else if (c === 0x0f) shifted = false
     else if (c >= 0x80) {
       if (c < 0xa1 || c > 0xdf) return undefined
@@ -194,17 +210,10 @@ function transcodeIso2022Jp(b: Uint8Array): string {
   for (let i = 0; i < n; i++) {
     const c = b[i]
     if (c === 0x1b) {
-      const b1 = b[i + 1]
-      const b2 = b[i + 2]
-      if (b1 === 0x28 && (b2 === 0x42 || b2 === 0x4a || b2 === 0x48)) mode = MODE_ASCII
-      else if (b1 === 0x28 && b2 === 0x49) mode = MODE_KANA
-      else if (b1 === 0x24 && (b2 === 0x42 || b2 === 0x40)) mode = MODE_KANJI
-      else if (b1 === 0x24 && b2 === 0x28 && (b[i + 3] === 0x42 || b[i + 3] === 0x40)) { mode = MODE_KANJI; i++ }
-      else if (b1 === 0x24 && b2 === 0x28 && b[i + 3] === 0x44) { mode = MODE_X0212; i++ }
-      else if (b1 === 0x26 && b2 === 0x40) { /* JIS X 0208-1990 announcer, ESC $ B follows */ }
-      else if (b1 === 0x29 && b2 === 0x49) { /* katakana into G1: the 8-bit bytes below handle it */ }
-      else throw Hl7Errors.badIso2022(i, 'unknown escape sequence')
-      i += 2
+      const e = escapeSequence(b, i)
+      if (e < 0) throw Hl7Errors.badIso2022(i, 'unknown escape sequence')
+      if (e >> 3 !== MODE_KEPT) mode = e >> 3
+      i += (e & 7) - 1 // the loop adds the last one
       continue
     }
     if (c === 0x0e) { shifted = true; continue }
