@@ -60,9 +60,12 @@ export class FileSource implements ByteSource {
   }
 }
 
-/** `size` bytes of another source from `start` (one instance inside a pack); closing it closes that source. */
+/**
+ * `size` bytes of another source from `start`, without copying: one instance inside a pack, a tar entry inside an
+ * upload. `owns`: closing the slice closes that source (else the source is its caller's to close).
+ */
 export class SliceSource implements ByteSource {
-  constructor(private readonly src: ByteSource, private readonly start: number, readonly size: number) {
+  constructor(private readonly src: ByteSource, private readonly start: number, readonly size: number, private readonly opts: { owns: boolean }) {
     if (start < 0 || start + size > src.size) throw CoreErrors.rangeOutOfBounds(start, size, src.size)
   }
 
@@ -72,7 +75,7 @@ export class SliceSource implements ByteSource {
   }
 
   async close(): Promise<void> {
-    await this.src.close()
+    if (this.opts.owns) await this.src.close()
   }
 }
 

@@ -196,7 +196,7 @@ export class Archive {
     const src = await this.objects.source(row.objectKey)
     if (row.objectOffset == null) return src
     try {
-      return new SliceSource(src, row.objectOffset, row.size)
+      return new SliceSource(src, row.objectOffset, row.size, { owns: true })
     } catch (e) {
       await src.close()
       throw e

@@ -9,12 +9,11 @@ import { createReadStream } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { createHash } from 'node:crypto'
-import { FileSource, KuraError, type ByteSource } from '@kura/core'
+import { FileSource, KuraError, SliceSource, type ByteSource } from '@kura/core'
 import type { Archive, IngestInput, IngestResult } from '../archive/archive.ts'
 import { completeSlideUpload } from '../slides/upload-complete.ts'
 import { UploadErrors } from './errors.ts'
 import { hashFile } from './part-file.ts'
-import { RangeSource } from './range-source.ts'
 import { ReadAhead } from './read-ahead.ts'
 import { readTarIndex, TarError, type TarEntry } from './ustar.ts'
 import type { UploadRow } from './upload-state.ts'
@@ -149,7 +148,7 @@ function checkEntry(entry: TarEntry, actual: string): { sha256: string } | Objec
 /** A large entry (past IN_MEMORY): hashed, then streamed into the archive alone. */
 async function storeEntry(archive: Archive, file: FileSource, entry: TarEntry, row: UploadRow, site: string | undefined): Promise<ObjectOutcome> {
   if (!NAME.test(basename(entry.name))) return checkEntry(entry, '') as ObjectOutcome
-  const checked = checkEntry(entry, await hashRange(new RangeSource(file, entry.offset, entry.size)))
+  const checked = checkEntry(entry, await hashRange(new SliceSource(file, entry.offset, entry.size, { owns: false })))
   if ('outcome' in checked) return checked
   const source = createReadStream(file.path, { start: entry.offset, end: entry.offset + entry.size - 1, highWaterMark: 1024 * 1024 })
   return outcomeOf(await archive.ingest({ source, collection: row.collection, studyInstanceUid: row.study_instance_uid, site }), checked.sha256)
