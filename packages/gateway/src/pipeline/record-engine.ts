@@ -9,7 +9,7 @@
  */
 import { deidentifyRecord, recordIdentifiers, verifyRecord, type Policy, type RecordIdentifiers } from '@kura/deid'
 import type { ClinicalRecord } from '@kura/records'
-import { parseHl7, parseSsmix2FileName, toClinicalRecords, validateRecord } from '@kura/records'
+import { parseHl7, parseSsmix2FileName, toClinicalRecords, validateRecord, type Ssmix2FileName } from '@kura/records'
 import type { RecordEngine } from './record-stage.ts'
 
 export function recordEngine(s: { policy: Policy; secret: Uint8Array; collection: string }): RecordEngine {
@@ -30,17 +30,8 @@ export function recordEngine(s: { policy: Policy; secret: Uint8Array; collection
     readSsmix2(raw, ref) {
       const parsed = parseSsmix2FileName(ref.slice(ref.lastIndexOf('/') + 1))
       if (!parsed.ok) return { records: [], held: [[{ path: 'fileName', message: parsed.reason }]] }
-      // The tree is ID[0:3]/ID[3:6]/ID/date/type/file: a file whose name disagrees with its folders is misfiled.
-      const segs = ref.split('/')
-      if (segs.length === 6) {
-        const f = parsed.name
-        const [a, b, id, date, type] = segs
-        const badId = id !== f.patientId || (f.patientId.length >= 6 && (a !== f.patientId.slice(0, 3) || b !== f.patientId.slice(3, 6)))
-        if (badId || date !== (f.date ?? '-') || type !== f.dataType) {
-          const off = [badId ? 'patient ID' : '', date !== (f.date ?? '-') ? 'date' : '', type !== f.dataType ? 'data type' : ''].filter(Boolean)
-          return { records: [], held: [[{ path: 'fileName', message: `file name's ${off.join(', ')} differ(s) from its folder; the file is misplaced` }]] }
-        }
-      }
+      const misplaced = misplacedParts(ref, parsed.name)
+      if (misplaced !== '') return { records: [], held: [[{ path: 'fileName', message: `file name's ${misplaced} differ(s) from its folder; the file is misplaced` }]] }
       const r = toClinicalRecords(parseHl7(raw), { path: ref, file: parsed.name })
       // Assigned, not spread in (`...(r.skipped ? { skipped } : {})` was a slow path of its own per message).
       const read: ReturnType<RecordEngine['readSsmix2']> = { records: r.records, held: r.held.map((h) => h.reasons) }
@@ -51,4 +42,32 @@ export function recordEngine(s: { policy: Policy; secret: Uint8Array; collection
     deidentify: (record) => deidentifyRecord(record, ctx, idsOf(record)),
     verify: (deid, record) => verifyRecord(deid, idsOf(record)).map((f) => ({ path: f.path, message: f.reason })),
   }
+}
+
+/**
+ * The tree is ID[0:3]/ID[3:6]/ID/date/type/file: which of patient ID, date and data type of the file name `f`
+ * disagree with the folders of `ref` ('' when none do, or when `ref` is not six parts deep), e.g. "date, data type".
+ * The parts are compared where they lie in `ref` (no split into strings: this runs for every message).
+ */
+function misplacedParts(ref: string, f: Ssmix2FileName): string {
+  const s0 = ref.indexOf('/')
+  const s1 = s0 < 0 ? -1 : ref.indexOf('/', s0 + 1)
+  const s2 = s1 < 0 ? -1 : ref.indexOf('/', s1 + 1)
+  const s3 = s2 < 0 ? -1 : ref.indexOf('/', s2 + 1)
+  const s4 = s3 < 0 ? -1 : ref.indexOf('/', s3 + 1)
+  if (s4 < 0 || ref.indexOf('/', s4 + 1) >= 0) return ''
+  const id = f.patientId
+  const badId = !partIs(ref, s1 + 1, s2, id, 0, id.length) || (id.length >= 6 && (!partIs(ref, 0, s0, id, 0, 3) || !partIs(ref, s0 + 1, s1, id, 3, 6)))
+  const date = f.date ?? '-'
+  const badDate = !partIs(ref, s2 + 1, s3, date, 0, date.length)
+  const badType = !partIs(ref, s3 + 1, s4, f.dataType, 0, f.dataType.length)
+  if (!badId && !badDate && !badType) return ''
+  return [badId ? 'patient ID' : '', badDate ? 'date' : '', badType ? 'data type' : ''].filter(Boolean).join(', ')
+}
+
+/** `ref.slice(from, to) === want.slice(wantFrom, wantTo)`, without the slices. */
+function partIs(ref: string, from: number, to: number, want: string, wantFrom: number, wantTo: number): boolean {
+  if (to - from !== wantTo - wantFrom) return false
+  for (let i = 0; i < to - from; i++) if (ref.charCodeAt(from + i) !== want.charCodeAt(wantFrom + i)) return false
+  return true
 }

@@ -93,12 +93,55 @@ export function readCwe(f: Hl7Field): CodedValue | undefined {
  * `YYYY-MM-DDTHH:MM[:SS]` when there is (site local time, zone dropped). Undefined when not a valid date.
  */
 export function hl7DateTime(ts: string): string | undefined {
-  const m = /^(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})?(\d{2})?(?:\.\d+)?)?(?:[+-]\d{4})?$/.exec(ts.trim())
-  if (!m) return undefined
-  const [, y, mo, d, h, mi, s] = m
-  if (Number(mo) < 1 || Number(mo) > 12 || Number(d) < 1 || Number(d) > 31) return undefined
-  const date = `${y}-${mo}-${d}`
-  if (h === undefined) return date
-  if (Number(h) > 23 || Number(mi ?? 0) > 59 || Number(s ?? 0) > 59) return undefined
-  return `${date}T${h}:${mi ?? '00'}${s ? `:${s}` : ''}`
+  // Read by char codes, not a regular expression with six groups: every record reads two or three of these.
+  const t = ts.trim()
+  const n = t.length
+  if (n < 8 || !digitsAt(t, 0, 8)) return undefined
+  let at = 8
+  let hasTime = false
+  let hasMinute = false
+  let hasSecond = false
+  if (digitsAt(t, at, 2)) {
+    hasTime = true
+    at += 2
+    if (digitsAt(t, at, 2)) {
+      hasMinute = true
+      at += 2
+      if (digitsAt(t, at, 2)) {
+        hasSecond = true
+        at += 2
+      }
+    }
+    // A fraction of a second: `.` and one digit or more.
+    if (t.charCodeAt(at) === 0x2e && digitsAt(t, at + 1, 1)) {
+      at += 2
+      while (digitsAt(t, at, 1)) at++
+    }
+  }
+  // A zone, dropped: `+` or `-` and four digits.
+  const z = t.charCodeAt(at)
+  if ((z === 0x2b || z === 0x2d) && digitsAt(t, at + 1, 4)) at += 5
+  if (at !== n) return undefined
+  const mo = twoDigits(t, 4)
+  const d = twoDigits(t, 6)
+  if (mo < 1 || mo > 12 || d < 1 || d > 31) return undefined
+  const date = `${t.slice(0, 4)}-${t.slice(4, 6)}-${t.slice(6, 8)}`
+  if (!hasTime) return date
+  if (twoDigits(t, 8) > 23 || (hasMinute && twoDigits(t, 10) > 59) || (hasSecond && twoDigits(t, 12) > 59)) return undefined
+  return `${date}T${t.slice(8, 10)}:${hasMinute ? t.slice(10, 12) : '00'}${hasSecond ? `:${t.slice(12, 14)}` : ''}`
+}
+
+/** `count` ASCII digits from `at` (false past the end). */
+function digitsAt(t: string, at: number, count: number): boolean {
+  if (at + count > t.length) return false
+  for (let i = at; i < at + count; i++) {
+    const c = t.charCodeAt(i)
+    if (c < 0x30 || c > 0x39) return false
+  }
+  return true
+}
+
+/** The two digits at `at` as a number (they are known to be digits). */
+function twoDigits(t: string, at: number): number {
+  return (t.charCodeAt(at) - 0x30) * 10 + t.charCodeAt(at + 1) - 0x30
 }

@@ -13,13 +13,48 @@ import { decodeHl7Bytes, type DetectedCharset } from './charset.ts'
 import { Hl7Errors } from './errors.ts'
 import { type Hl7Delimiters, unescapeHl7 } from './escape.ts'
 
+/**
+ * A message's delimiters as char codes (what the scanners compare), and as one string (what values depend on):
+ * worked out once per message, not per value read. A code of -1 never matches (an absent subcomponent separator).
+ */
+interface DelimiterCodes {
+  readonly d: Hl7Delimiters
+  readonly field: number
+  readonly component: number
+  readonly repetition: number
+  readonly escape: number
+  readonly subcomponent: number
+  /** field + component + repetition + escape + subcomponent. */
+  readonly chars: string
+}
+
+function delimiterCodes(d: Hl7Delimiters): DelimiterCodes {
+  const code = (c: string) => (c === '' ? -1 : c.charCodeAt(0))
+  return {
+    d,
+    field: code(d.field),
+    component: code(d.component),
+    repetition: code(d.repetition),
+    escape: code(d.escape),
+    subcomponent: code(d.subcomponent),
+    chars: d.field + d.component + d.repetition + d.escape + d.subcomponent,
+  }
+}
+
 /** One repetition of a field: components and subcomponents found by scanning when asked for. */
 export class Hl7Field {
-  constructor(readonly raw: string, private readonly d: Hl7Delimiters) {}
+  private readonly k: DelimiterCodes
+  constructor(readonly raw: string, d: Hl7Delimiters | DelimiterCodes) {
+    this.k = 'chars' in d ? d : delimiterCodes(d)
+  }
+
+  private get d(): Hl7Delimiters {
+    return this.k.d
+  }
 
   /** Component `c` (1-based), subcomponent `s`, unescaped; '' when absent. */
   component(c = 1, s = 1): string {
-    return valueAt(this.raw, 0, this.raw.length, c, s, this.d, -1)
+    return valueAt(this.raw, 0, c, s, this.k, -1, -1)
   }
 
   rawComponent(c = 1): string {
@@ -52,67 +87,56 @@ export class Hl7Field {
   }
 }
 
-/** Parts of a segment's text up to this one are found by scanning; reading a later one records where every part starts. */
-const SCAN_FIELDS = 8
-
 export class Hl7Segment {
-  /**
-   * Where each part of `raw` split on the field separator starts, found in one pass once a part above
-   * SCAN_FIELDS is read: fields are sliced or scanned from these offsets, never split into strings.
-   */
-  private starts?: number[]
   /** The last part found by scanning, and where it starts. */
   private scannedPart = 0
   private scannedStart = 0
+  private readonly k: DelimiterCodes
   constructor(
     readonly name: string,
     readonly raw: string,
     /** 1-based position in the message. */
     readonly index: number,
-    private readonly d: Hl7Delimiters,
-  ) {}
+    d: Hl7Delimiters | DelimiterCodes,
+  ) {
+    this.k = 'chars' in d ? d : delimiterCodes(d)
+  }
+
+  private get d(): Hl7Delimiters {
+    return this.k.d
+  }
 
   /** The five delimiters as one string (field, component, repetition, escape, subcomponent): what values depend on. */
   get delimiterChars(): string {
-    return this.d.field + this.d.component + this.d.repetition + this.d.escape + this.d.subcomponent
-  }
-
-  private partStarts(): number[] {
-    if (this.starts === undefined) {
-      const starts = [0]
-      for (let i = this.raw.indexOf(this.d.field); i >= 0; i = this.raw.indexOf(this.d.field, i + 1)) starts.push(i + 1)
-      this.starts = starts
-    }
-    return this.starts
+    return this.k.chars
   }
 
   /**
    * Where field `n` starts in `raw` (MSH-1 IS the field separator: MSH-n is part n − 1 of the text); -1 when the
-   * segment has no such field. Low parts of a segment whose starts are not recorded are found by scanning, from
-   * the last part scanned to unless the wanted one comes before it: most reads want fields 2 to 5 of an OBX's ~17,
-   * in that order, and recording every start was an array per segment.
+   * segment has no such field. Found by scanning on from the last part found, unless the wanted one comes before
+   * it (then from the start): readers mostly go up a segment's fields (OBX-2 to OBX-5; OBR-4, -7, -24, -32…), so
+   * one pass finds them all; recording every start was an array per segment and a builtin call per field.
    */
   private fieldStart(n: number): number {
     if (!(n >= 0) || (n | 0) !== n) return -1
     const k = this.name === 'MSH' && n >= 1 ? n - 1 : n
-    if (this.starts === undefined && k <= SCAN_FIELDS) {
-      let part = 0
-      let start = 0
-      if (k >= this.scannedPart) {
-        part = this.scannedPart
-        start = this.scannedStart
-      }
-      for (; part < k; part++) {
-        const i = this.raw.indexOf(this.d.field, start)
-        if (i < 0) return -1
-        start = i + 1
-      }
-      this.scannedPart = k
-      this.scannedStart = start
-      return start
+    let part = 0
+    let start = 0
+    if (k >= this.scannedPart) {
+      part = this.scannedPart
+      start = this.scannedStart
     }
-    const starts = this.partStarts()
-    return k < starts.length ? starts[k] : -1
+    const raw = this.raw
+    const fs = this.k.field
+    const length = raw.length
+    for (; part < k; part++) {
+      while (start < length && raw.charCodeAt(start) !== fs) start++
+      if (start >= length) return -1
+      start++
+    }
+    this.scannedPart = k
+    this.scannedStart = start
+    return start
   }
 
   /** Where the field that starts at `start` ends. */
@@ -123,7 +147,8 @@ export class Hl7Segment {
 
   /** Number of the last field present. */
   get fieldCount(): number {
-    const parts = this.partStarts().length
+    let parts = 1
+    for (let i = this.raw.indexOf(this.d.field); i >= 0; i = this.raw.indexOf(this.d.field, i + 1)) parts++
     return this.name === 'MSH' ? parts : parts - 1
   }
 
@@ -142,8 +167,10 @@ export class Hl7Segment {
     const raw = this.rawField(n)
     if (raw === '') return []
     if (this.name === 'MSH' && n <= 2) return [new Hl7Field(raw, { ...this.d, component: '\u0000', subcomponent: '\u0000', escape: '' })]
-    if (raw.indexOf(this.d.repetition) < 0) return [new Hl7Field(raw, this.d)]
-    return raw.split(this.d.repetition).map((x) => new Hl7Field(x, this.d))
+    if (raw.indexOf(this.d.repetition) < 0) return [new Hl7Field(raw, this.k)]
+    const out: Hl7Field[] = []
+    for (const x of raw.split(this.d.repetition)) out.push(new Hl7Field(x, this.k))
+    return out
   }
 
   /** Field `n`, repetition `rep`: component `c`, subcomponent `s`, unescaped; '' when absent. */
@@ -152,7 +179,7 @@ export class Hl7Segment {
     if (rep === 1) {
       // Most reads want one value of a field once: scan the segment's text, allocate nothing but the value.
       const from = this.fieldStart(n)
-      return from < 0 ? '' : valueAt(this.raw, from, this.fieldEnd(from), c, s, this.d, this.d.repetition.charCodeAt(0))
+      return from < 0 ? '' : valueAt(this.raw, from, c, s, this.k, this.k.field, this.k.repetition)
     }
     const f = this.repetitions(n)[rep - 1]
     return f === undefined ? '' : f.component(c, s)
@@ -160,14 +187,16 @@ export class Hl7Segment {
 }
 
 /**
- * Component `c`, subcomponent `s` of the value `raw[from, to)` (its first repetition: `rep` is the repetition
- * separator's code, -1 for a value that is one repetition), unescaped; '' when absent.
+ * Component `c`, subcomponent `s` of the value that starts at `raw[from]` and ends at the field separator `fs` or
+ * the end of `raw` (its first repetition: `rep` is the repetition separator's code; -1 for either when the value
+ * is one repetition), unescaped; '' when absent. One scan: it stops at the wanted part's end.
  */
-function valueAt(raw: string, from: number, to: number, c: number, s: number, d: Hl7Delimiters, rep: number): string {
-  const comp = d.component.charCodeAt(0)
-  const sub = d.subcomponent.charCodeAt(0)
-  const esc = d.escape.charCodeAt(0)
-  let k = 1
+function valueAt(raw: string, from: number, c: number, s: number, k: DelimiterCodes, fs: number, rep: number): string {
+  const comp = k.component
+  const sub = k.subcomponent
+  const esc = k.escape
+  const to = raw.length
+  let kk = 1
   let j = 1
   let start = from
   let end = from
@@ -175,22 +204,22 @@ function valueAt(raw: string, from: number, to: number, c: number, s: number, d:
   let escaped = false
   for (; end < to; end++) {
     const ch = raw.charCodeAt(end)
-    if (ch === rep) break
+    if (ch === fs || ch === rep) break
     if (ch === comp) {
-      if (k === c) break
-      k++
+      if (kk === c) break
+      kk++
       start = end + 1
       escaped = false
-    } else if (ch === sub && k === c) {
+    } else if (ch === sub && kk === c) {
       if (j === s) break
       j++
       start = end + 1
       escaped = false
     } else if (ch === esc) escaped = true
   }
-  if (k !== c || j !== s) return ''
-  const value = start === 0 && end === raw.length ? raw : raw.slice(start, end)
-  return escaped ? unescapeHl7(value, d) : value
+  if (kk !== c || j !== s) return ''
+  const value = start === 0 && end === to ? raw : raw.slice(start, end)
+  return escaped ? unescapeHl7(value, k.d) : value
 }
 
 export interface Hl7MessageType {
@@ -279,13 +308,28 @@ function segmentName(line: string): string {
   return SEGMENT_NAMES.get(nameKey(line)) ?? line.slice(0, 3)
 }
 
-/** `XXX|` or a bare `XXX`: an upper-case letter, then two upper-case letters or digits. */
+/** `text[at, to)` is `XXX|…` or a bare `XXX`: an upper-case letter, then two upper-case letters or digits. */
 // No closures inside: tsx (esbuild keepNames) wraps every named inner function in a __name() call per invocation.
-function isSegmentStart(line: string, fs: number): boolean {
-  const a = line.charCodeAt(0)
-  const b = line.charCodeAt(1)
-  const c = line.charCodeAt(2)
-  return a >= 0x41 && a <= 0x5a && isUpperOrDigit(b) && isUpperOrDigit(c) && (line.length === 3 || line.charCodeAt(3) === fs)
+function isSegmentStartAt(text: string, at: number, to: number, fs: number): boolean {
+  if (to - at < 3) return false
+  const a = text.charCodeAt(at)
+  const b = text.charCodeAt(at + 1)
+  const c = text.charCodeAt(at + 2)
+  return a >= 0x41 && a <= 0x5a && isUpperOrDigit(b) && isUpperOrDigit(c) && (to - at === 3 || text.charCodeAt(at + 3) === fs)
+}
+
+/** `text[at, to)` is only white space (as String.prototype.trim sees it): a blank line, not a stray one. */
+function isBlank(text: string, at: number, to: number): boolean {
+  return text.slice(at, to).trim() === ''
+}
+
+/** `text` from `at` on is CRs and LFs only (what comes after the last segment when nothing else is there). */
+function onlyLineEnds(text: string, at: number): boolean {
+  for (let i = at; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c !== 0x0d && c !== 0x0a) return false
+  }
+  return true
 }
 
 function isUpperOrDigit(x: number): boolean {
@@ -333,7 +377,7 @@ export function parseHl7(input: Uint8Array | string): Hl7Message {
     else break
   }
   if (end <= start) throw Hl7Errors.empty()
-  if (end < text.length && /[^\r\n]/.test(text.slice(end))) warnings.push('trailing NUL/EOF bytes after the last segment ignored')
+  if (end < text.length && !onlyLineEnds(text, end)) warnings.push('trailing NUL/EOF bytes after the last segment ignored')
   if (start > 0 || end < text.length) text = text.slice(start, end)
   if (!text.startsWith('MSH')) throw Hl7Errors.noMsh()
   const fs = text[3]
@@ -349,21 +393,27 @@ export function parseHl7(input: Uint8Array | string): Hl7Message {
     escape: enc[2],
     subcomponent: enc[3] === fs ? '\u0000' : enc[3],
   }
+  const codes = delimiterCodes(d)
   // CR ends a segment; when a file has no CR at all its writer used LF. With CR present, an LF after it is a CRLF
-  // end and an LF elsewhere is a line break inside a text value, kept.
-  const lines = text.indexOf('\r') >= 0 ? text.split('\r') : text.split('\n')
+  // end and an LF elsewhere is a line break inside a text value, kept. Lines are found with indexOf and sliced
+  // once each (no array of every line from split).
+  const eol = text.indexOf('\r') >= 0 ? '\r' : '\n'
   const segments: Hl7Segment[] = []
   const fsCode = fs.charCodeAt(0)
   let stray = 0
-  for (let i = 0; i < lines.length; i++) {
-    let line = lines[i]
-    if (line.charCodeAt(0) === 0x0a) line = line.slice(1)
-    if (line.length === 0) continue
-    if (!isSegmentStart(line, fsCode)) {
-      if (line.trim() !== '') stray++
+  for (let from = 0; from <= text.length; ) {
+    let to = text.indexOf(eol, from)
+    if (to < 0) to = text.length
+    let lineStart = from
+    from = to + 1
+    if (text.charCodeAt(lineStart) === 0x0a && lineStart < to) lineStart++
+    if (lineStart === to) continue
+    if (!isSegmentStartAt(text, lineStart, to, fsCode)) {
+      if (!isBlank(text, lineStart, to)) stray++
       continue
     }
-    segments.push(new Hl7Segment(segmentName(line), line, segments.length + 1, d))
+    const line = lineStart === 0 && to === text.length ? text : text.slice(lineStart, to)
+    segments.push(new Hl7Segment(segmentName(line), line, segments.length + 1, codes))
   }
   if (stray > 0) warnings.push(`${stray} line(s) that are not segments ignored`)
   const msg = new Hl7Message(text, segments, d, charset, warnings)

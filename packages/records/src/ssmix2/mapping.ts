@@ -91,14 +91,18 @@ export function readIdentity(pid: Hl7Segment, file?: Ssmix2FileName): { identity
   // caller that changes its record cannot change the next one's subject.
   // Keyed by the PID text alone (no key string to build and hash per message); the entry holds what else the
   // result depends on, and is replaced when that differs.
+  // The last PID is tried first, by comparing texts: hashing the text (~300 characters) for the table was most
+  // of a hit's cost, and most messages are the previous one's patient.
   const delimiters = pid.delimiterChars
   const filePatientId = file?.patientId
-  let entry = IDENTITIES.get(pid.raw)
+  let entry = pid.raw === lastPid ? lastIdentity : IDENTITIES.get(pid.raw)
   if (entry === undefined || entry.delimiters !== delimiters || entry.filePatientId !== filePatientId) {
     entry = { delimiters, filePatientId, result: readIdentityOnce(pid, file) }
     if (IDENTITIES.size >= IDENTITIES_MAX) IDENTITIES.clear()
     IDENTITIES.set(pid.raw, entry)
   }
+  lastPid = pid.raw
+  lastIdentity = entry
   const r = entry.result
   const errors = r.errors.map((e) => ({ ...e }))
   if (!r.identity) return { errors }
@@ -108,8 +112,11 @@ export function readIdentity(pid: Hl7Segment, file?: Ssmix2FileName): { identity
 }
 
 /** readIdentity's results by PID segment text, with the delimiters and file-name patient ID; bounded, cleared when full. */
-const IDENTITIES = new Map<string, { delimiters: string; filePatientId: string | undefined; result: { identity?: SubjectIdentity; errors: FieldError[] } }>()
+interface IdentityEntry { delimiters: string; filePatientId: string | undefined; result: { identity?: SubjectIdentity; errors: FieldError[] } }
+const IDENTITIES = new Map<string, IdentityEntry>()
 const IDENTITIES_MAX = 256
+let lastPid = ''
+let lastIdentity: IdentityEntry | undefined
 
 function readIdentityOnce(pid: Hl7Segment, file?: Ssmix2FileName): { identity?: SubjectIdentity; errors: FieldError[] } {
   const errors: FieldError[] = []
@@ -154,13 +161,26 @@ interface Obx {
   seg: Hl7Segment
 }
 
+/**
+ * The OBX-3 codes and OBX-2 value types the mapping looks for, each mapped to itself: a code read from a message
+ * is replaced by the literal (one lookup per OBX), so the many `o.code === OBX_CODES.x` tests that follow compare
+ * two internalized strings (by pointer) instead of a sliced two-byte string with a literal, char by char.
+ */
+const KNOWN_OBX_TERMS = new Map<string, string>(
+  [...Object.values(OBX_CODES), ...LOINC_FINDINGS, ...LOINC_IMPRESSION, ...LOINC_PATH_DIAGNOSIS, '0020000D', 'STUDYINSTANCEUID', 'CWE', 'CE', 'FT', 'TX', 'ST', 'NM', 'RP', 'UI'].map((c) => [c, c]),
+)
+
+function known(s: string): string {
+  return KNOWN_OBX_TERMS.get(s) ?? s
+}
+
 function readObx(message: Hl7Message): Obx[] {
   const out: Obx[] = []
   for (const seg of message.segments) {
     if (seg.name !== 'OBX') continue
     // Fields in order (OBX-2 to OBX-5): each read scans on from the last.
-    const type = upper(seg.get(2).trim())
-    const code = upper(seg.get(3, 1).trim())
+    const type = known(upper(seg.get(2).trim()))
+    const code = known(upper(seg.get(3, 1).trim()))
     const system = upper(seg.get(3, 3).trim())
     const subId = seg.get(4).trim()
     out.push({ code, system, subId, type, values: seg.repetitions(5), seg })
@@ -177,13 +197,28 @@ function obxText(o: Obx): string {
  * HL7 coding-system names (table 0396, and the `99zzz` local convention) → the system names of our records.
  * A code with no system becomes `LOCAL:ssmix2`, which validation reports as unmapped.
  */
-const SYSTEMS: Record<string, string> = { '99KURA': 'KURA', I10: 'ICD10', ICD10: 'ICD10', SCT: 'SNOMED-CT', SNM3: 'SNOMED-CT', 'SNOMED-CT': 'SNOMED-CT', JJ1017: 'JJ1017', MST3: 'MST3', PARIS: 'PARIS', JNET: 'JNET' }
+const SYSTEMS = new Map<string, string>([['99KURA', 'KURA'], ['I10', 'ICD10'], ['ICD10', 'ICD10'], ['SCT', 'SNOMED-CT'], ['SNM3', 'SNOMED-CT'], ['SNOMED-CT', 'SNOMED-CT'], ['JJ1017', 'JJ1017'], ['MST3', 'MST3'], ['PARIS', 'PARIS'], ['JNET', 'JNET']])
+
+/**
+ * Our name for a coding system as written: a Map, not a keyed read of an object (which looks a fresh string up
+ * in V8's string table each time, ~20 times a record); the same system comes again and again, so the last
+ * answer is kept.
+ */
+function systemOf(written: string): string {
+  if (written === lastSystem) return lastSystemName
+  const name = SYSTEMS.get(upper(written)) ?? written
+  lastSystem = written
+  lastSystemName = name
+  return name
+}
+let lastSystem = ''
+let lastSystemName = ''
 
 function coded(v: Hl7Field | undefined, defaultSystem: string): Coded | undefined {
   if (!v) return undefined
   const c = readCwe(v)
   if (!c || !c.code) return undefined
-  const out: Coded = { system: c.system ? SYSTEMS[upper(c.system)] ?? c.system : defaultSystem, code: c.code }
+  const out: Coded = { system: c.system ? systemOf(c.system) : defaultSystem, code: c.code }
   if (c.text) out.meaning = c.text
   return out
 }
