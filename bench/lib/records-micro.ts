@@ -18,6 +18,8 @@
  *
  *   npx tsx bench/lib/records-micro.ts [--messages N] [--rounds R] [--out FILE] [--deid DIR/packages/deid/src/index.ts]
  *   npx tsx bench/lib/records-micro.ts --stage [--messages N] [--rounds R] [--out FILE]
+ *   npx tsx bench/lib/records-micro.ts --per-record [--deid DIR/packages/deid/src/index.ts] [--messages N] [--rounds R]
+ *   npx tsx bench/lib/records-micro.ts --ab --base DIR [--messages N] [--rounds R]
  *   npx tsx bench/lib/records-micro.ts --parse --base DIR [--malformed] [--messages N] [--rounds R]
  */
 import { writeFileSync } from 'node:fs'
@@ -151,6 +153,52 @@ if (args.includes('--stage') && baseDir) {
   process.exit(differ === 0 ? 0 : 1)
 }
 
+if (args.includes('--ab') && baseDir) {
+  // --ab --base DIR: identifiers + de-identify + verify per record, as the record engine runs them, of this tree's
+  // @kura/deid and DIR's, in turns of 500 records (who goes first alternates), on the same records; every output
+  // (the de-identified record, its findings, and the findings of the SOURCE record scanned as if it were output,
+  // untimed) compared byte for byte.
+  const baseDeid = (await import(pathToFileURL(path.resolve(baseDir, 'packages/deid/src/index.ts')).href)) as typeof import('@kura/deid')
+  const newDeid = (await import('@kura/deid')) as typeof import('@kura/deid')
+  const versions = [{ name: 'base', d: baseDeid, us: [] as number[] }, { name: 'new', d: newDeid, us: [] as number[] }]
+  const run = (d: typeof newDeid, recs: ClinicalRecord[]): string[] => {
+    const outs: string[] = []
+    for (const rec of recs) {
+      const ids = d.recordIdentifiers(rec)
+      let deid: unknown
+      try { deid = d.deidentifyRecord(rec, ctx, ids) } catch (e) { outs.push(`throws ${(e as Error).message}`); continue }
+      outs.push(JSON.stringify([deid, d.verifyRecord(deid, ids)]))
+    }
+    return outs
+  }
+  /** Findings of the source record scanned as if it were output (named apart, to leave it out of profiles). */
+  const sourceScan = (d: typeof newDeid, rec: ClinicalRecord): string => JSON.stringify(d.verifyRecord(rec, d.recordIdentifiers(rec)))
+  let differ = 0
+  for (let round = 0; round < rounds; round++) {
+    const batch = recordsOf(round + 1)
+    const spent = [0, 0]
+    for (let at = 0, turn = 0; at < batch.length; at += 500, turn++) {
+      const chunk = batch.slice(at, at + 500)
+      const texts: string[][] = [[], []]
+      for (const k of turn % 2 === 0 ? [0, 1] : [1, 0]) {
+        const c0 = cpu()
+        texts[k] = run(versions[k]!.d, chunk)
+        spent[k]! += cpu() - c0
+      }
+      for (let i = 0; i < chunk.length; i++) if (texts[0]![i] !== texts[1]![i]) differ++
+      if (round === 0) {
+        // The source records scanned as output (findings of every kind), both versions, untimed.
+        for (const rec of chunk) if (sourceScan(baseDeid, rec) !== sourceScan(newDeid, rec)) differ++
+      }
+    }
+    versions.forEach((v, k) => v.us.push(spent[k]! / batch.length))
+    console.log(`round ${round + 1}: ${batch.length} records: ${versions.map((v) => `${v.name} ${v.us[round]!.toFixed(1)}`).join(', ')} µs CPU/record (identifiers + de-identify + verify); outputs differing so far: ${differ}`)
+  }
+  const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!
+  console.log(`rounds 2–${rounds}: ${versions.map((v) => `${v.name} min ${Math.min(...v.us.slice(1)).toFixed(1)} median ${med(v.us.slice(1)).toFixed(1)}`).join('; ')} µs CPU/record; ${differ} outputs differ; load average ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')}`)
+  process.exit(differ === 0 ? 0 : 1)
+}
+
 if (args.includes('--stage')) {
   // --pool T: the gateway's pooled engine on T worker threads (CPU of all threads), batches of 2,000 as it stages them.
   const threads = Number(opt('--pool', '0'))
@@ -169,6 +217,22 @@ if (args.includes('--stage')) {
   }
   if (rounds > 1) console.log(`best of rounds 2–${rounds}: stage ${bestStage.toFixed(1)} µs CPU/message${pool ? `, on ${threads} worker thread(s), ${pool.failures.count} failures` : ''}`)
   await pool?.close()
+  process.exit(0)
+}
+
+if (args.includes('--per-record')) {
+  // --per-record [--deid DIR]: identifiers, de-identify and verify record by record, as the record engine runs them
+  // (one version per process: under `perf stat -e instructions:u`, two versions compare without the machine's load).
+  for (let round = 0; round < rounds; round++) {
+    const batch = recordsOf(round + 1)
+    let held = 0
+    const c0 = cpu()
+    for (const rec of batch) {
+      const ids = recordIdentifiers(rec)
+      if (verifyRecord(deidentifyRecord(rec, ctx, ids), ids).length > 0) held++
+    }
+    console.log(`round ${round + 1}: ${batch.length} records: identifiers + de-identify + verify ${((cpu() - c0) / batch.length).toFixed(1)} µs CPU/record; ${held} held`)
+  }
   process.exit(0)
 }
 
