@@ -60,6 +60,8 @@ if (baseDir) {
 }
 
 let differ = 0
+/** new/base CPU of each turn after the first round: paired, so a load swing that hits both cancels out. */
+const ratios: number[] = []
 for (let round = 0; round < rounds; round++) {
   const spent = engines.map(() => 0)
   for (let at = 0, turn = 0; at < files.length; at += 500, turn++) {
@@ -67,20 +69,27 @@ for (let round = 0; round < rounds; round++) {
     const texts: string[] = engines.map(() => '')
     const order = engines.map((_, k) => k)
     if (turn % 2 === 1) order.reverse()
+    const turnSpent = engines.map(() => 0)
     for (const k of order) {
       const outputs: unknown[] = []
       const c0 = cpu()
       for (const f of chunk) outputs.push(readOne(engines[k]!.engine, f))
-      spent[k]! += cpu() - c0
+      turnSpent[k] = cpu() - c0
+      spent[k]! += turnSpent[k]!
       if (engines.length > 1) texts[k] = JSON.stringify(outputs)
     }
     if (engines.length > 1 && texts[0] !== texts[1]) differ++
+    if (engines.length > 1 && round > 0) ratios.push(turnSpent[1]! / turnSpent[0]!)
   }
   engines.forEach((e, k) => e.us.push(spent[k]! / files.length))
   console.log(`round ${round + 1}: ${files.length} messages: ${engines.map((e) => `${e.name} ${e.us[round]!.toFixed(1)}`).join(', ')} µs CPU/message; turns differing: ${differ}`)
 }
 const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!
 if (rounds > 1) console.log(`rounds 2–${rounds}: ${engines.map((e) => `${e.name} median ${med(e.us.slice(1)).toFixed(1)} min ${Math.min(...e.us.slice(1)).toFixed(1)}`).join('; ')} µs CPU/message; ${differ} turns differ`)
+if (ratios.length > 0) {
+  const r = [...ratios].sort((x, y) => x - y)
+  console.log(`new/base per turn (${r.length} turns of 500): median ${med(r).toFixed(3)}, quartiles ${r[Math.floor(r.length / 4)]!.toFixed(3)}–${r[Math.floor((3 * r.length) / 4)]!.toFixed(3)}`)
+}
 
 if (args.includes('--split')) {
   // This tree's steps apart, on the same messages: where a message's reading time goes.

@@ -139,10 +139,23 @@ export class Hl7Segment {
     return start
   }
 
-  /** Where the field that starts at `start` ends. */
+  /** Where the field that starts at `start` ends; the next field's start is noted (the next read usually wants it). */
   private fieldEnd(start: number): number {
     const end = this.raw.indexOf(this.d.field, start)
-    return end < 0 ? this.raw.length : end
+    if (end < 0) return this.raw.length
+    this.passedFieldEnd(start, end)
+    return end
+  }
+
+  /**
+   * A scan from `start` (where the last part found starts) met the field separator at `end`: the next part starts
+   * after it, so reading fields in order scans each character once.
+   */
+  private passedFieldEnd(start: number, end: number): void {
+    if (start === this.scannedStart) {
+      this.scannedPart++
+      this.scannedStart = end + 1
+    }
   }
 
   /** Number of the last field present. */
@@ -179,7 +192,10 @@ export class Hl7Segment {
     if (rep === 1) {
       // Most reads want one value of a field once: scan the segment's text, allocate nothing but the value.
       const from = this.fieldStart(n)
-      return from < 0 ? '' : valueAt(this.raw, from, c, s, this.k, this.k.field, this.k.repetition)
+      if (from < 0) return ''
+      const value = valueAt(this.raw, from, c, s, this.k, this.k.field, this.k.repetition)
+      if (scanEnd < this.raw.length && this.raw.charCodeAt(scanEnd) === this.k.field) this.passedFieldEnd(from, scanEnd)
+      return value
     }
     const f = this.repetitions(n)[rep - 1]
     return f === undefined ? '' : f.component(c, s)
@@ -191,6 +207,9 @@ export class Hl7Segment {
  * the end of `raw` (its first repetition: `rep` is the repetition separator's code; -1 for either when the value
  * is one repetition), unescaped; '' when absent. One scan: it stops at the wanted part's end.
  */
+/** Where valueAt's last scan stopped (a separator or the end of its text): where a field ends, when it read to it. */
+let scanEnd = 0
+
 function valueAt(raw: string, from: number, c: number, s: number, k: DelimiterCodes, fs: number, rep: number): string {
   const comp = k.component
   const sub = k.subcomponent
@@ -217,6 +236,7 @@ function valueAt(raw: string, from: number, c: number, s: number, k: DelimiterCo
       escaped = false
     } else if (ch === esc) escaped = true
   }
+  scanEnd = end
   if (kk !== c || j !== s) return ''
   const value = start === 0 && end === to ? raw : raw.slice(start, end)
   return escaped ? unescapeHl7(value, k.d) : value

@@ -17,7 +17,7 @@
  * The generator (synth/ssmix2-messages.ts) writes exactly this; a site whose system uses other codes maps them
  * with the vendor-adapter term maps.
  */
-import { hl7DateTime, readCwe, readNames, readXad, readXtn, type Hl7Field, type Hl7Message, type Hl7Segment } from '../hl7/index.ts'
+import { hl7DateTime, readNames, readXad, readXtn, type Hl7Field, type Hl7Message, type Hl7Segment } from '../hl7/index.ts'
 import {
   RECORD_SCHEMA, type ClinicalRecord, type Coded, type EndoscopyExamType, type EndoscopyFinding, type EndoscopyRecord, type FieldError,
   type GroupClassification, type HeldRecord, type HPyloriStatus, type ImageRef, type PathologyRecord, type PatientRecord, type RadiologyRecord,
@@ -189,8 +189,10 @@ function readObx(message: Hl7Message): Obx[] {
 }
 
 function obxText(o: Obx): string {
-  // FT/TX/ST values: repetitions are lines.
-  return o.values.map((v) => v.component(1)).join('\n')
+  // FT/TX/ST values: repetitions are lines (joined as they come: no array of lines for the usual one).
+  let text = ''
+  for (let i = 0; i < o.values.length; i++) text = i === 0 ? o.values[i]!.component(1) : `${text}\n${o.values[i]!.component(1)}`
+  return text
 }
 
 /**
@@ -214,12 +216,20 @@ function systemOf(written: string): string {
 let lastSystem = ''
 let lastSystemName = ''
 
+/** CWE/CE as readCwe reads it (the first triplet, or the alternate when the first has no code), straight to a Coded. */
 function coded(v: Hl7Field | undefined, defaultSystem: string): Coded | undefined {
   if (!v) return undefined
-  const c = readCwe(v)
-  if (!c || !c.code) return undefined
-  const out: Coded = { system: c.system ? systemOf(c.system) : defaultSystem, code: c.code }
-  if (c.text) out.meaning = c.text
+  let first = 1
+  let code = v.component(1).trim()
+  if (!code) {
+    first = 4
+    code = v.component(4).trim()
+    if (!code) return undefined
+  }
+  const text = v.component(first + 1).trim()
+  const system = v.component(first + 2).trim()
+  const out: Coded = { system: system ? systemOf(system) : defaultSystem, code }
+  if (text) out.meaning = text
   return out
 }
 
@@ -231,8 +241,13 @@ function codedAll(obx: Obx[], code: string, defaultSystem: string): Coded[] {
 
 function textOf(obx: Obx[], codes: Set<string> | string): string | undefined {
   // Narrative only: a coded OBX (CWE/CE) under the same code is a term, not text.
-  const parts = obx.filter((o) => o.type !== 'CWE' && o.type !== 'CE' && (typeof codes === 'string' ? o.code === codes : codes.has(o.code))).map(obxText).filter(Boolean)
-  return parts.length ? parts.join('\n') : undefined
+  let text: string | undefined
+  for (const o of obx) {
+    if (o.type === 'CWE' || o.type === 'CE' || !(typeof codes === 'string' ? o.code === codes : codes.has(o.code))) continue
+    const part = obxText(o)
+    if (part) text = text === undefined ? part : `${text}\n${part}`
+  }
+  return text
 }
 
 const UID = /^[0-2](?:\.(?:0|[1-9]\d*))+$/
@@ -430,7 +445,8 @@ function clinicalHead<R extends EndoscopyRecord | RadiologyRecord | PathologyRec
 export function toClinicalRecords(message: Hl7Message, input: MappingInput): MappingResult {
   const dataType = input.file?.dataType
   const dt = dataType ? ssmix2DataType(dataType) : undefined
-  const { code, trigger } = message.type
+  const code = message.msh.get(9, 1)
+  const trigger = message.msh.get(9, 2)
   if (!code) return held(input, message, [{ path: 'MSH-9', message: 'message type (MSH-9) is empty' }])
   if (dt?.domain === 'visit') return skip(`${dataType} is a visit event, not a clinical record`)
   if (dt && (dt.domain === 'other' || dt.domain === 'physiology')) return skip(`${dataType} (${dt.name}) is not one of the records Kura keeps`)
@@ -531,7 +547,14 @@ export function toClinicalRecords(message: Hl7Message, input: MappingInput): Map
   r.kind = 'pathology'
   r.specimen = { type: specimenType!, site: site! }
   if (Number.isInteger(countRaw) && countRaw > 0) r.specimen.count = countRaw
-  r.diagnoses = obx.filter((o) => o.code === OBX_CODES.diagnosis && (o.type === 'CWE' || o.type === 'CE')).flatMap((o) => o.values.map((v) => coded(v, 'LOCAL:ssmix2')).filter((c): c is Coded => !!c))
+  r.diagnoses = []
+  for (const o of obx) {
+    if (o.code !== OBX_CODES.diagnosis || (o.type !== 'CWE' && o.type !== 'CE')) continue
+    for (const v of o.values) {
+      const c = coded(v, 'LOCAL:ssmix2')
+      if (c) r.diagnoses.push(c)
+    }
+  }
   r.staff = staffOf(message, 'pathologist')
   if (group) r.group = group
   if (text) r.text = text
