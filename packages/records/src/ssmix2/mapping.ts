@@ -233,10 +233,23 @@ function coded(v: Hl7Field | undefined, defaultSystem: string): Coded | undefine
   return out
 }
 
-function codedAll(obx: Obx[], code: string, defaultSystem: string): Coded[] {
+/** Every coded value of the OBX with `code`; with `noneTerm`, leaving out the "NONE" term (none given). */
+function codedAll(obx: Obx[], code: string, defaultSystem: string, noneTerm = false): Coded[] {
   const out: Coded[] = []
-  for (const o of obx) if (o.code === code) for (const v of o.values) { const c = coded(v, defaultSystem); if (c) out.push(c) }
+  for (const o of obx) {
+    if (o.code !== code) continue
+    for (const v of o.values) {
+      const c = coded(v, defaultSystem)
+      if (c && !(noneTerm && upper(c.code) === 'NONE')) out.push(c)
+    }
+  }
   return out
+}
+
+/** The first OBX with `code`. */
+function firstObx(obx: Obx[], code: string): Obx | undefined {
+  for (const o of obx) if (o.code === code) return o
+  return undefined
 }
 
 function textOf(obx: Obx[], codes: Set<string> | string): string | undefined {
@@ -267,7 +280,10 @@ function imagesOf(message: Hl7Message, obx: Obx[]): ImageRef[] {
       }
     }
   }
-  return [...new Set(uids)].map((studyInstanceUid) => ({ studyInstanceUid }))
+  // Each UID once, in order of first appearance (a message names one or two: no Set).
+  const images: ImageRef[] = []
+  for (let i = 0; i < uids.length; i++) if (uids.indexOf(uids[i]!) === i) images.push({ studyInstanceUid: uids[i]! })
+  return images
 }
 
 function staffOf(message: Hl7Message, principal: StaffRef['role']): StaffRef[] {
@@ -327,35 +343,38 @@ export function endoscopyExamType(message: Hl7Message): EndoscopyExamType | unde
   return undefined
 }
 
-const H_PYLORI: Record<string, HPyloriStatus> = {
-  POS: 'positive', POSITIVE: 'positive', '陽性': 'positive', NEG: 'negative', NEGATIVE: 'negative', '陰性': 'negative',
-  ERAD: 'eradicated', ERADICATED: 'eradicated', '除菌後': 'eradicated', UNK: 'unknown', UNKNOWN: 'unknown', '不明': 'unknown',
-}
+/** A Map, not an object: a keyed read with a fresh string looks it up in V8's string table first. */
+const H_PYLORI = new Map<string, HPyloriStatus>([
+  ['POS', 'positive'], ['POSITIVE', 'positive'], ['陽性', 'positive'], ['NEG', 'negative'], ['NEGATIVE', 'negative'], ['陰性', 'negative'],
+  ['ERAD', 'eradicated'], ['ERADICATED', 'eradicated'], ['除菌後', 'eradicated'], ['UNK', 'unknown'], ['UNKNOWN', 'unknown'], ['不明', 'unknown'],
+])
 
 const FINDING_CODES = new Set<string>([OBX_CODES.site, OBX_CODES.finding, OBX_CODES.classification, OBX_CODES.sizeMm, OBX_CODES.count, OBX_CODES.note])
 
 function findingsOf(obx: Obx[]): EndoscopyFinding[] {
-  const groups = new Map<string, Obx[]>()
+  // Grouped by OBX-4 sub-ID in order of first appearance; a message has a few groups, so two short arrays, not a Map.
+  const keys: string[] = []
+  const groups: Obx[][] = []
   for (const o of obx) {
     if (!FINDING_CODES.has(o.code)) continue
     const key = o.subId || '1'
-    const g = groups.get(key)
-    if (g) g.push(o)
-    else groups.set(key, [o])
+    const at = keys.indexOf(key)
+    if (at >= 0) groups[at]!.push(o)
+    else { keys.push(key); groups.push([o]) }
   }
   const out: EndoscopyFinding[] = []
-  for (const g of groups.values()) {
-    const site = coded(g.find((o) => o.code === OBX_CODES.site)?.values[0], 'MST3')
-    const term = coded(g.find((o) => o.code === OBX_CODES.finding)?.values[0], 'MST3')
+  for (const g of groups) {
+    const site = coded(firstObx(g, OBX_CODES.site)?.values[0], 'MST3')
+    const term = coded(firstObx(g, OBX_CODES.finding)?.values[0], 'MST3')
     if (!site || !term) continue
     const f: EndoscopyFinding = { site, term }
     const cls = codedAll(g, OBX_CODES.classification, 'LOCAL:ssmix2')
     if (cls.length) f.classification = cls
-    const size = Number(g.find((o) => o.code === OBX_CODES.sizeMm)?.values[0]?.component(1))
+    const size = Number(firstObx(g, OBX_CODES.sizeMm)?.values[0]?.component(1))
     if (Number.isFinite(size) && size > 0) f.sizeMm = size
-    const count = Number(g.find((o) => o.code === OBX_CODES.count)?.values[0]?.component(1))
+    const count = Number(firstObx(g, OBX_CODES.count)?.values[0]?.component(1))
     if (Number.isInteger(count) && count > 0) f.count = count
-    const note = g.find((o) => o.code === OBX_CODES.note)
+    const note = firstObx(g, OBX_CODES.note)
     if (note) f.note = obxText(note)
     out.push(f)
   }
@@ -482,11 +501,11 @@ export function toClinicalRecords(message: Hl7Message, input: MappingInput): Map
   if (kind === 'endoscopy') {
     const examType = endoscopyExamType(message)
     if (!examType) errors.push({ path: 'OBR-4', message: 'exam type not recognised from the order code/name (OBR-4): expected upper GI, colonoscopy, small bowel or ERCP' })
-    const hpRaw = obx.find((o) => o.code === OBX_CODES.hPylori)
+    const hpRaw = firstObx(obx, OBX_CODES.hPylori)
     const hpCode = hpRaw ? upper((hpRaw.values[0]?.component(1) || hpRaw.values[0]?.component(2) || '').trim()) : ''
-    const sedationDrugs = codedAll(obx, OBX_CODES.sedation, 'LOCAL:ssmix2').filter((c) => upper(c.code) !== 'NONE')
-    const scopeModel = obx.find((o) => o.code === OBX_CODES.scopeModel)
-    const scopeSerial = obx.find((o) => o.code === OBX_CODES.scopeSerial)
+    const sedationDrugs = codedAll(obx, OBX_CODES.sedation, 'LOCAL:ssmix2', true)
+    const scopeModel = firstObx(obx, OBX_CODES.scopeModel)
+    const scopeSerial = firstObx(obx, OBX_CODES.scopeSerial)
     if (errors.length) return held(input, message, errors)
     const text = report ?? textOf(obx, LOINC_FINDINGS)
     const r = clinicalHead<EndoscopyRecord>(input, identity, recordId, performedAt ?? '', images)
@@ -494,12 +513,12 @@ export function toClinicalRecords(message: Hl7Message, input: MappingInput): Map
     r.examType = examType!
     r.indication = codedAll(obx, OBX_CODES.indication, 'LOCAL:ssmix2')
     r.sedation = { used: sedationDrugs.length > 0, drugs: sedationDrugs }
-    r.antithrombotics = codedAll(obx, OBX_CODES.antithrombotic, 'LOCAL:ssmix2').filter((c) => upper(c.code) !== 'NONE')
-    r.hPylori = H_PYLORI[hpCode] ?? 'unknown'
+    r.antithrombotics = codedAll(obx, OBX_CODES.antithrombotic, 'LOCAL:ssmix2', true)
+    r.hPylori = H_PYLORI.get(hpCode) ?? 'unknown'
     r.findings = findingsOf(obx)
     r.diagnoses = codedAll(obx, OBX_CODES.diagnosis, 'LOCAL:ssmix2')
     r.procedures = codedAll(obx, OBX_CODES.procedure, 'LOCAL:ssmix2')
-    r.adverseEvents = codedAll(obx, OBX_CODES.adverseEvent, 'LOCAL:ssmix2').filter((c) => upper(c.code) !== 'NONE')
+    r.adverseEvents = codedAll(obx, OBX_CODES.adverseEvent, 'LOCAL:ssmix2', true)
     r.staff = staffOf(message, 'endoscopist')
     if (text) r.text = text
     if (scopeModel || scopeSerial) {
@@ -518,7 +537,7 @@ export function toClinicalRecords(message: Hl7Message, input: MappingInput): Map
     if (errors.length) return held(input, message, errors)
     const findingsText = textOf(obx, FINDINGS_CODES)
     const impression = textOf(obx, IMPRESSION_CODES)
-    const bodyPart = coded(obx.find((o) => o.code === OBX_CODES.bodyPart)?.values[0], 'LOCAL:ssmix2')
+    const bodyPart = coded(firstObx(obx, OBX_CODES.bodyPart)?.values[0], 'LOCAL:ssmix2')
     const text = report ?? ([findingsText, impression].filter(Boolean).join('\n') || undefined)
     const r = clinicalHead<RadiologyRecord>(input, identity, recordId, performedAt ?? '', images)
     r.kind = 'radiology'
@@ -540,9 +559,9 @@ export function toClinicalRecords(message: Hl7Message, input: MappingInput): Map
   if (errors.length) return held(input, message, errors)
   const diagText = textOf(obx, DIAGNOSIS_TEXT_CODES)
   const text = report ?? diagText
-  const groupObx = obx.find((o) => o.code === OBX_CODES.group)
+  const groupObx = firstObx(obx, OBX_CODES.group)
   const group = (groupObx ? groupFromText(`Group ${groupObx.values[0]?.component(1) ?? ''}`) : undefined) ?? (text ? groupFromText(text) : undefined)
-  const countRaw = Number(spm?.get(13) || obx.find((o) => o.code === OBX_CODES.specimenCount)?.values[0]?.component(1))
+  const countRaw = Number(spm?.get(13) || firstObx(obx, OBX_CODES.specimenCount)?.values[0]?.component(1))
   const r = clinicalHead<PathologyRecord>(input, identity, recordId, performedAt ?? '', images)
   r.kind = 'pathology'
   r.specimen = { type: specimenType!, site: site! }
