@@ -1,7 +1,7 @@
 /** The spool's journal: what survives a reopen, what a torn end leaves, when segments go. */
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { closeSync, openSync, readdirSync, statSync, truncateSync, writeSync } from 'node:fs'
+import { closeSync, openSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -101,17 +101,19 @@ test('a flush that fails forgets the records it covered (none is vouched for), a
   const lost = object(2)
   j.append(lost.meta, lost.data)
   // An fdatasync that fails, as a failing disk's would: the segment's descriptor is closed under the journal.
-  const seg = (j as unknown as { current: { fd: number } }).current
+  const internals = j as unknown as { current: { fd: number; name: string } }
+  const seg = internals.current
   closeSync(seg.fd)
   await assert.rejects(j.flush(), /EBADF/)
   assert.equal(j.has('obj2'), false, 'the record the failed flush covered is forgotten')
   assert.equal(j.has('obj1'), true, 'a record an earlier flush covered stays')
-  const before = segments(dir)
-  seg.fd = openSync(join(dir, before[before.length - 1]!), 'r')
+  // Still open to the journal when it holds obj1 (the first record went into it, no spare was ready then): a
+  // descriptor for close() to close.
+  if (seg.fd >= 0) seg.fd = openSync(join(dir, seg.name), 'r')
   const next = object(3)
   j.append(next.meta, next.data)
   await j.flush()
-  assert.equal(segments(dir).length, before.length + 1, 'nothing more is written into the segment whose flush failed')
+  assert.notEqual(internals.current.name, seg.name, 'nothing more is written into the segment whose flush failed')
   j.close()
 })
 
@@ -123,7 +125,7 @@ test('once a preallocated spare is ready, records go into it; they survive a reo
   j.append(object(0).meta, object(0).data)
   await j.flush()
   const [plain] = segments(dir)
-  assert.equal(statSync(join(dir, plain!)).size, object(0).data.length + 12 + Buffer.byteLength(JSON.stringify(object(0).meta)), 'the first segment is plain: no spare was ready')
+  assert.equal(statSync(join(dir, plain!)).size, object(0).data.length + 16 + Buffer.byteLength(JSON.stringify(object(0).meta)), 'the first segment is plain: no spare was ready')
   await until(() => (j as unknown as { spare: { ready: boolean } | null }).spare?.ready === true, 'the spare is ready')
   for (let i = 1; i <= 10; i++) j.append(object(i).meta, object(i).data)
   await j.flush()
@@ -140,7 +142,7 @@ test('once a preallocated spare is ready, records go into it; they survive a reo
   // A record torn inside the preallocated segment (its data cut short by a crash, zeros after it).
   const last = join(dir, segs[1]!)
   const fd = openSync(last, 'r+')
-  const tornAt = statSync(last).size - (4 << 20) + (object(0).data.length + 12 + Buffer.byteLength(JSON.stringify(object(10).meta))) * 10 - 100
+  const tornAt = statSync(last).size - (4 << 20) + (object(0).data.length + 16 + Buffer.byteLength(JSON.stringify(object(10).meta))) * 10 - 100
   writeSync(fd, Buffer.alloc(100), 0, 100, tornAt)
   closeSync(fd)
   const torn = Journal.open(dir, { log })
@@ -161,4 +163,87 @@ test('open removes spares a previous run left', async () => {
   assert.deepEqual(again.records().map((m) => m.id), ['obj0'])
   again.close()
   j.close()
+})
+
+test('a released segment is recycled as the spare (no zeros written); a reopen reads only its new records, quietly, never its old ones', async () => {
+  const dir = join(root, 'h')
+  const warnings: string[] = []
+  const log = { ...silentLogger, warn: (_o: unknown, msg?: string) => { warnings.push(String(msg)) } }
+  const j = Journal.open(dir, { log })
+  const internals = j as unknown as { spare: { ready: boolean } | null }
+  const a = object(1, 4.5 * 2 ** 20)
+  j.append(a.meta, a.data)
+  await until(() => internals.spare?.ready === true, 'the first spare is ready')
+  const b = object(2)
+  j.append(b.meta, b.data)
+  await j.flush()
+  const [first] = segments(dir)
+  const inode = statSync(join(dir, first!)).ino
+  const oldSalt = Number.parseInt(/-([0-9a-f]{8})\.seg$/.exec(first!)![1]!, 16)
+  j.release(a.meta.id)
+  assert.deepEqual(segments(dir).length, 1, 'the released segment left its name')
+  const spare = readdirSync(dir).find((n) => n.endsWith('.spare'))
+  assert.equal(statSync(join(dir, spare!)).ino, inode, 'and became the spare, its blocks kept')
+  // Too large for the 4 MiB segment being written: it goes into the recycled one, over the old record.
+  const d = object(3, Math.floor(4.2 * 2 ** 20))
+  j.append(d.meta, d.data)
+  await j.flush()
+  const segs = segments(dir)
+  assert.equal(segs.length, 2)
+  assert.equal(statSync(join(dir, segs[1]!)).ino, inode, 'the recycled segment took the next name')
+  assert.notEqual(segs[1]!.split('-')[1], first!.split('-')[1], 'with a new salt')
+  // A crash (no close): the new records only, no warning, although the old record's bytes follow them.
+  const again = Journal.open(dir, { log })
+  assert.deepEqual(again.records().map((m) => m.id), ['obj2', 'obj3'])
+  assert.deepEqual(Buffer.from(again.read('obj3')), d.data)
+  assert.deepEqual(warnings, [])
+  again.close()
+  // Were an old record's header right after the last new one (the zero header after it not yet written), its salt
+  // is the old one: the scan ends there, quietly.
+  const path = join(dir, segs[1]!)
+  const end = 16 + Buffer.byteLength(JSON.stringify(d.meta)) + d.data.length
+  const stale = Buffer.alloc(16)
+  stale.writeUInt32LE(0x3252_4a4b, 0)
+  stale.writeUInt32LE(oldSalt, 4)
+  stale.writeUInt32LE(100, 8)
+  stale.writeUInt32LE(100, 12)
+  let fd = openSync(path, 'r+')
+  writeSync(fd, stale, 0, 16, end)
+  closeSync(fd)
+  const quiet = Journal.open(dir, { log })
+  assert.deepEqual(quiet.records().map((m) => m.id), ['obj2', 'obj3'])
+  assert.deepEqual(warnings, [], 'a record of the old salt is the end of the new records')
+  quiet.close()
+  // One of the segment's own salt that does not hold together is a torn record: reported.
+  stale.writeUInt32LE(Number.parseInt(segs[1]!.split('-')[1]!, 16), 4)
+  fd = openSync(path, 'r+')
+  writeSync(fd, stale, 0, 16, end)
+  closeSync(fd)
+  const torn = Journal.open(dir, { log })
+  assert.deepEqual(torn.records().map((m) => m.id), ['obj2', 'obj3'])
+  assert.equal(warnings.length, 1)
+  torn.close()
+  j.close()
+})
+
+test("an earlier version's segment (KJR1 records, no salt) is still read", async () => {
+  const dir = join(root, 'i')
+  const j = Journal.open(dir)
+  j.close()
+  const o = object(7)
+  const meta = Buffer.from(JSON.stringify(o.meta))
+  const head = Buffer.alloc(12)
+  head.writeUInt32LE(0x3152_4a4b, 0)
+  head.writeUInt32LE(meta.length, 4)
+  head.writeUInt32LE(o.data.length, 8)
+  writeFileSync(join(dir, '00000001.seg'), Buffer.concat([head, meta, o.data]))
+  const again = Journal.open(dir)
+  assert.deepEqual(again.records(), [o.meta])
+  assert.ok(again.verify('obj7'))
+  assert.deepEqual(Buffer.from(again.read('obj7')), o.data)
+  again.append(object(8).meta, object(8).data)
+  await again.flush()
+  assert.match(segments(dir)[1]!, /^00000002-[0-9a-f]{8}\.seg$/, 'new segments are of this version, numbered after it')
+  again.close()
+  assert.deepEqual(readFileSync(join(dir, '00000001.seg')).subarray(0, 4).toString(), 'KJR1')
 })

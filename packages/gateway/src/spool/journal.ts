@@ -6,8 +6,10 @@
  * pipeline. A journal record costs one write into the page cache and a share of one fdatasync: commits that arrive
  * together (several associations, or a sender that pipelines) share it, like a database's group commit.
  *
- * Layout: `<dir>/<seq>.seg`, each a run of records `"KJR1" | u32 meta length | u32 data length | meta
- * (UTF-8 JSON, `JournalMeta`) | data`, little-endian. A segment is only ever appended to by the process that created
+ * Layout: `<dir>/<seq>-<salt>.seg`, each a run of records `"KJR2" | u32 salt | u32 meta length | u32 data length |
+ * meta (UTF-8 JSON, `JournalMeta`) | data`, little-endian; `salt` (8 hex digits in the name) is the segment's own,
+ * drawn when it gets its name, in every record. (Segments named `<seq>.seg` are of an earlier version: records
+ * `"KJR1" | u32 meta length | u32 data length | meta | data`; still read, never written.) A segment is only ever appended to by the process that created
  * it; a restart starts a new one, so a record torn by a crash is always at the end of its segment. A record is
  * relied on only after the fdatasync that covers it (and, for a segment's first record, the folder fsync that makes
  * the segment's name durable): the DICOM source acknowledges an object, and the pipeline records a clean output,
@@ -23,13 +25,21 @@
  * ready, or when records outrun the spares; spares grow from 4 MiB to a full segment while records keep coming, so a
  * gateway that receives little preallocates little. A scan stops at the first all-zero header: the preallocated end.
  *
+ * Segments are recycled, as PostgreSQL recycles WAL segments: one whose records are all released becomes the spare
+ * (renamed, not deleted) unless one is ready, so a steady flow writes no zeros at all (they doubled the bytes
+ * written). Its old records stay behind the new ones, each with the salt of the segment's previous name: a scan
+ * stops quietly at the first record of another salt (or at the zero header written after the last record of a
+ * recycled segment), so an old record is never taken for a new one, even where a new record ends exactly where an
+ * old one began. Journal micro-bench (33 KB records, a flush each): 324.6 → 34.8 KB written to disk per record,
+ * with the page-sized zero-fill below.
+ *
  * Used twice: `journal/` for received objects (keyed by id) and `clean/journal/` for clean outputs (keyed by SHA-256;
  * a later record with the same key replaces an earlier one). Once its work is recorded a record is released; a
  * segment no longer written whose records are all released is deleted. A release is not written down: after a
  * crash, the outbox's recovery releases again what its rows say is done.
  */
-import { createHash, randomUUID } from 'node:crypto'
-import { closeSync, fdatasync, fstatSync, fsync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, unlink, write, writeSync, writevSync } from 'node:fs'
+import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import { closeSync, fdatasync, fstatSync, fsync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, unlink, writeSync, writevSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Logger, silentLogger } from '@kura/core'
 
@@ -56,8 +66,14 @@ interface Segment {
   size: number
   /** Bytes it may hold: a preallocated segment's length, or SEGMENT_BYTES for a plain one. */
   capacity: number
-  /** Preallocated: appends overwrite zeros already on disk. */
-  zeroed: boolean
+  /** This segment's salt, in each of its records (null: an earlier version's segment, read only). */
+  salt: number | null
+  /** Preallocated (zero-filled or recycled): appends overwrite blocks already on disk. */
+  preallocated: boolean
+  /** Created by this process (open for writing) and never failed: it may be recycled once its records are released. */
+  writable: boolean
+  /** A recycled segment: its previous life's records follow the last one written. */
+  recycled: boolean
   /** Bytes a completed flush covers. */
   durable: number
   /** Records not yet released. */
@@ -73,8 +89,14 @@ interface Entry<M> {
   meta: M
 }
 
-const MAGIC = 0x3152_4a4b // "KJR1" read as little-endian u32
-const HEADER_BYTES = 12
+const MAGIC = 0x3252_4a4b // "KJR2" read as little-endian u32
+const HEADER_BYTES = 16
+/** The earlier version's records, still read: no salt, a 12-byte header. */
+const MAGIC_V1 = 0x3152_4a4b // "KJR1"
+const HEADER_BYTES_V1 = 12
+/** Written after the last record of a recycled segment. */
+const END_OF_RECORDS = new Uint8Array(HEADER_BYTES)
+const SEGMENT_NAME = /^(\d+)(?:-([0-9a-f]{8}))?\.seg$/
 /** A new segment starts past this size: large enough that creating one is rare, small enough to be freed soon. */
 const SEGMENT_BYTES = 64 << 20
 /**
@@ -88,15 +110,24 @@ const FIRST_SPARE_BYTES = 4 << 20
 const SPARE_SUFFIX = '.spare'
 /** After a spare failed (a full disk), appends go to plain segments this long before another is tried. */
 const SPARE_RETRY_MS = 60_000
-/** Zeros written into a spare per call. */
-const ZEROS = Buffer.alloc(1 << 20)
+/**
+ * Zeros are written a page per call. The page cache keeps a file in folios as large as the writes that filled it
+ * (ext4 on Linux 6.x, XFS), and an append that dirties part of a folio makes the fdatasync write all of it: filled
+ * 1 MiB at a time, every 33 KB record cost 1,057 KB of disk writes; a page at a time, 37 KB (measured here, Linux
+ * 6.18, ext4). Writing 64 MiB so takes ≈ 60 ms of CPU against 30 ms, once per spare, in slices between events.
+ */
+const ZERO_PAGE = Buffer.alloc(4096)
+/** Pages zero-filled per turn of the event loop (≈ 1 ms). */
+const ZERO_PAGES_PER_TURN = 256
 
-/** A preallocated segment file, ready (zero-filled and flushed) or being prepared. */
+/** A preallocated segment file: ready (zero-filled and flushed, or recycled) or being prepared. */
 interface Spare {
   path: string
   fd: number
   capacity: number
   ready: boolean
+  /** A segment of this journal whose records were all released; its salt then, which the next name must not reuse. */
+  recycled: { salt: number | null } | null
   /** The journal closed while it was prepared: it is removed when the preparation ends. */
   abandoned: boolean
 }
@@ -135,7 +166,7 @@ export class Journal<M extends RecordMeta = JournalMeta> {
     const all = readdirSync(dir)
     // Spares a previous run left (taken into use, they would have been renamed): never relied on.
     for (const n of all) if (n.endsWith(SPARE_SUFFIX)) rmSync(join(dir, n), { force: true })
-    const names = all.filter((n) => /^\d+\.seg$/.test(n)).sort()
+    const names = all.filter((n) => SEGMENT_NAME.test(n)).sort()
     const last = names.length > 0 ? Number.parseInt(names[names.length - 1]!, 10) : 0
     const j = new Journal<M>(dir, opts.log ?? silentLogger, last + 1)
     // Only the newest segments can end in records a power loss tore (written after the last flush: the one being
@@ -151,22 +182,25 @@ export class Journal<M extends RecordMeta = JournalMeta> {
   private scan(name: string, check: boolean): void {
     const fd = openSync(join(this.dir, name), 'r')
     const size = fstatSync(fd).size
+    const saltHex = SEGMENT_NAME.exec(name)![2]
+    const salt = saltHex === undefined ? null : Number.parseInt(saltHex, 16)
+    const headerBytes = salt === null ? HEADER_BYTES_V1 : HEADER_BYTES
     // Not sealed while it is read: a record superseded by a later one in the same segment must not close it.
-    const seg: Segment = { name, fd, size, capacity: size, zeroed: false, durable: size, live: 0, sealed: false }
-    const head = Buffer.alloc(HEADER_BYTES)
+    const seg: Segment = { name, fd, size, capacity: size, salt, preallocated: false, writable: false, recycled: false, durable: size, live: 0, sealed: false }
+    const head = Buffer.alloc(headerBytes)
     let pos = 0
-    let zeros = false
-    while (pos + HEADER_BYTES <= size) {
-      if (readSync(fd, head, 0, HEADER_BYTES, pos) !== HEADER_BYTES) break
-      // A preallocated segment's unused end.
-      zeros = head.every((b) => b === 0)
-      if (head.readUInt32LE(0) !== MAGIC) break
-      const metaLen = head.readUInt32LE(4)
-      const dataLen = head.readUInt32LE(8)
-      const end = pos + HEADER_BYTES + metaLen + dataLen
+    // Where the records end quietly: a preallocated segment's zeros, or a recycled one's records of its last life.
+    let endOfRecords = false
+    while (pos + headerBytes <= size) {
+      if (readSync(fd, head, 0, headerBytes, pos) !== headerBytes) break
+      endOfRecords = head.every((b) => b === 0) || (salt !== null && head.readUInt32LE(0) === MAGIC && head.readUInt32LE(4) !== salt)
+      if (head.readUInt32LE(0) !== (salt === null ? MAGIC_V1 : MAGIC) || (salt !== null && head.readUInt32LE(4) !== salt)) break
+      const metaLen = head.readUInt32LE(headerBytes - 8)
+      const dataLen = head.readUInt32LE(headerBytes - 4)
+      const end = pos + headerBytes + metaLen + dataLen
       if (end > size) break
       const metaBuf = Buffer.alloc(metaLen)
-      readSync(fd, metaBuf, 0, metaLen, pos + HEADER_BYTES)
+      readSync(fd, metaBuf, 0, metaLen, pos + headerBytes)
       let meta: M
       try {
         meta = JSON.parse(metaBuf.toString('utf8')) as M
@@ -174,11 +208,11 @@ export class Journal<M extends RecordMeta = JournalMeta> {
         break
       }
       if (typeof meta.id !== 'string' || meta.bytes !== dataLen) break
-      if (check && !matches(fd, pos + HEADER_BYTES + metaLen, dataLen, meta.sha256)) break
-      this.index(meta, seg, pos + HEADER_BYTES + metaLen)
+      if (check && !matches(fd, pos + headerBytes + metaLen, dataLen, meta.sha256)) break
+      this.index(meta, seg, pos + headerBytes + metaLen)
       pos = end
     }
-    if (pos < size && !zeros) this.log.warn({ segment: name, at: pos, size }, 'the spool journal ends in a record an interrupted write left incomplete; it was never acknowledged and is ignored')
+    if (pos < size && !endOfRecords) this.log.warn({ segment: name, at: pos, size }, 'the spool journal ends in a record an interrupted write left incomplete; it was never acknowledged and is ignored')
     seg.sealed = true
     if (seg.live === 0) this.drop(seg)
   }
@@ -205,21 +239,21 @@ export class Journal<M extends RecordMeta = JournalMeta> {
     const length = HEADER_BYTES + metaBuf.length + data.length
     let seg = this.current
     // A ready spare replaces a plain segment at once, and a full one as soon as the record fits it.
-    if (this.spare?.ready && (!seg || !seg.zeroed || seg.size + length > seg.capacity) && length <= this.spare.capacity) seg = this.takeSpare()
+    if (this.spare?.ready && (!seg || !seg.preallocated || seg.size + length > seg.capacity) && length <= this.spare.capacity) seg = this.takeSpare()
     else if (!seg || seg.size + length > seg.capacity) seg = this.startSegment()
     const head = Buffer.allocUnsafe(HEADER_BYTES + metaBuf.length)
     head.writeUInt32LE(MAGIC, 0)
-    head.writeUInt32LE(metaBuf.length, 4)
-    head.writeUInt32LE(data.length, 8)
+    head.writeUInt32LE(seg.salt!, 4)
+    head.writeUInt32LE(metaBuf.length, 8)
+    head.writeUInt32LE(data.length, 12)
     metaBuf.copy(head, HEADER_BYTES)
     try {
-      // One writev: the header and the data land together (a short write, legal if rare, is finished by hand).
-      const n = writevSync(seg.fd, [head, data], seg.size)
-      if (n < length) {
-        if (n < head.length) writeAll(seg.fd, head.subarray(n), seg.size + n)
-        writeAll(seg.fd, data.subarray(Math.max(0, n - head.length)), seg.size + Math.max(n, head.length))
-      }
+      // One writev: the header and the data land together. In a recycled segment a zero header follows them (the
+      // next record overwrites it), so a scan ends quietly there rather than inside the segment's old records.
+      const parts = seg.recycled && seg.size + length + HEADER_BYTES <= seg.capacity ? [head, data, END_OF_RECORDS] : [head, data]
+      writevAll(seg.fd, parts, seg.size)
     } catch (e) {
+      seg.writable = false
       this.seal(seg)
       throw e
     }
@@ -227,7 +261,7 @@ export class Journal<M extends RecordMeta = JournalMeta> {
     seg.size += length
     this.dirty.add(seg)
     this.remember(meta.id, data)
-    if (!this.spare && (!seg.zeroed || seg.size > seg.capacity / 2) && Date.now() >= this.noSpareUntil) this.prepareSpare()
+    if (!this.spare && (!seg.preallocated || seg.size > seg.capacity / 2) && Date.now() >= this.noSpareUntil) this.prepareSpare()
   }
 
   /** Indexes a record; one with the same id before it is superseded (its segment may go without it). */
@@ -247,11 +281,11 @@ export class Journal<M extends RecordMeta = JournalMeta> {
   /** A plain segment, grown by its appends: when no spare is ready. */
   private startSegment(): Segment {
     if (this.current) this.seal(this.current)
-    const name = this.nextName()
+    const { name, salt } = this.nextName()
     // The folder again, if something removed it since `open` (once per segment: cheap).
     mkdirSync(this.dir, { recursive: true })
     const fd = openSync(join(this.dir, name), 'wx+', 0o600)
-    return this.use({ name, fd, size: 0, capacity: SEGMENT_BYTES, zeroed: false, durable: 0, live: 0, sealed: false })
+    return this.use({ name, fd, size: 0, capacity: SEGMENT_BYTES, salt, preallocated: false, writable: true, recycled: false, durable: 0, live: 0, sealed: false })
   }
 
   /** The ready spare becomes the current segment under the next sequence name (the next flush fsyncs the folder). */
@@ -259,14 +293,17 @@ export class Journal<M extends RecordMeta = JournalMeta> {
     const spare = this.spare!
     this.spare = null
     if (this.current) this.seal(this.current)
-    const name = this.nextName()
+    const { name, salt } = this.nextName(spare.recycled?.salt)
     renameSync(spare.path, join(this.dir, name))
-    this.spareBytes = Math.min(SEGMENT_BYTES, this.spareBytes * 2)
-    return this.use({ name, fd: spare.fd, size: 0, capacity: spare.capacity, zeroed: true, durable: 0, live: 0, sealed: false })
+    if (!spare.recycled) this.spareBytes = Math.min(SEGMENT_BYTES, this.spareBytes * 2)
+    return this.use({ name, fd: spare.fd, size: 0, capacity: spare.capacity, salt, preallocated: true, writable: true, recycled: spare.recycled !== null, durable: 0, live: 0, sealed: false })
   }
 
-  private nextName(): string {
-    return `${String(this.nextSeq++).padStart(8, '0')}.seg`
+  /** The next segment's name, with a salt of its own (never its previous life's, were it recycled). */
+  private nextName(previous?: number | null): { name: string; salt: number } {
+    let salt = randomBytes(4).readUInt32LE(0)
+    if (salt === previous) salt = (salt + 1) >>> 0
+    return { name: `${String(this.nextSeq++).padStart(8, '0')}-${salt.toString(16).padStart(8, '0')}.seg`, salt }
   }
 
   private use(seg: Segment): Segment {
@@ -291,7 +328,7 @@ export class Journal<M extends RecordMeta = JournalMeta> {
     } catch (e) {
       return failed(e as Error)
     }
-    const spare: Spare = { path, fd, capacity: this.spareBytes, ready: false, abandoned: false }
+    const spare: Spare = { path, fd, capacity: this.spareBytes, ready: false, recycled: null, abandoned: false }
     this.spare = spare
     const done = (e: NodeJS.ErrnoException | null): void => {
       if (spare.abandoned || e) {
@@ -308,9 +345,14 @@ export class Journal<M extends RecordMeta = JournalMeta> {
     const fill = (at: number): void => {
       if (spare.abandoned) return done(null)
       if (at >= spare.capacity) return void fdatasync(fd, done)
-      write(fd, ZEROS, 0, Math.min(ZEROS.length, spare.capacity - at), at, (e, n) => (e ? done(e) : fill(at + n)))
+      try {
+        for (let k = 0; k < ZERO_PAGES_PER_TURN && at < spare.capacity; k++) at += writeSync(fd, ZERO_PAGE, 0, Math.min(ZERO_PAGE.length, spare.capacity - at), at)
+      } catch (e) {
+        return done(e as NodeJS.ErrnoException)
+      }
+      setImmediate(fill, at)
     }
-    fill(0)
+    setImmediate(fill, 0)
   }
 
   private seal(seg: Segment): void {
@@ -356,6 +398,7 @@ export class Journal<M extends RecordMeta = JournalMeta> {
       // What this flush covered is not known to be durable: those records are forgotten (so `has` never vouches for
       // one), and nothing more goes into their segments.
       for (const s of segs) {
+        s.writable = false
         for (const [id, en] of this.entries) if (en.segment === s && en.offset >= s.durable) this.release(id)
         this.seal(s)
       }
@@ -418,11 +461,37 @@ export class Journal<M extends RecordMeta = JournalMeta> {
     this.cacheBytes -= held(v)
   }
 
-  /** Closes and deletes a segment whose records are all released (a failed unlink leaves it for the next open). */
+  /**
+   * A segment whose records are all released: it becomes the spare when none is waiting and it is one of ours,
+   * else it is closed and deleted (a failed unlink leaves it for the next open).
+   */
   private drop(seg: Segment): void {
+    if (this.recycle(seg)) return
     if (seg.fd >= 0) { try { closeSync(seg.fd) } catch { /* already closed */ } }
     seg.fd = -1
     unlink(join(this.dir, seg.name), (e) => { if (e && e.code !== 'ENOENT') this.log.warn({ segment: seg.name, err: e.message }, 'could not remove a finished spool journal segment') })
+  }
+
+  /**
+   * Renames a released segment to a spare's name (its blocks are allocated and on disk: no zeros to write). A crash
+   * before the rename is durable leaves the segment under its old name, its records listed again on open and
+   * released again by the outbox's recovery, as for a deletion that was not yet durable.
+   */
+  private recycle(seg: Segment): boolean {
+    if (this.closed || this.spare?.ready || !seg.writable || seg.fd < 0) return false
+    const capacity = seg.preallocated ? seg.capacity : seg.size
+    if (capacity < FIRST_SPARE_BYTES) return false
+    // A spare still being zero-filled is given up: this one is ready now, and costs no more writes.
+    if (this.spare) this.spare.abandoned = true
+    const path = join(this.dir, `${randomUUID()}${SPARE_SUFFIX}`)
+    try {
+      renameSync(join(this.dir, seg.name), path)
+    } catch {
+      return false
+    }
+    this.spare = { path, fd: seg.fd, capacity, ready: true, recycled: { salt: seg.salt }, abandoned: false }
+    seg.fd = -1
+    return true
   }
 
   /** Call after the last commit has settled (no flush in flight). Segments with records left stay for the next open. */
@@ -459,8 +528,13 @@ function matches(fd: number, offset: number, length: number, sha256: string): bo
   return readSync(fd, buf, 0, length, offset) === length && createHash('sha256').update(buf).digest('hex') === sha256
 }
 
-/** pwrite until every byte is written (a short write is legal, if rare, for regular files). */
-function writeAll(fd: number, data: Uint8Array, position: number): void {
-  let off = 0
-  while (off < data.length) off += writeSync(fd, data, off, data.length - off, position + off)
+/** One pwritev of `parts` at `position`, finished by hand after a short write (legal, if rare, for regular files). */
+function writevAll(fd: number, parts: Uint8Array[], position: number): void {
+  let n = writevSync(fd, parts, position)
+  for (const p of parts) {
+    if (n >= p.length) { n -= p.length; position += p.length; continue }
+    for (let off = n; off < p.length;) off += writeSync(fd, p, off, p.length - off, position + off)
+    position += p.length
+    n = 0
+  }
 }
