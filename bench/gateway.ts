@@ -16,7 +16,7 @@
  *   npx kura bench gateway --help
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { linkSync, mkdirSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs'
+import { createWriteStream, linkSync, mkdirSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { openCatalog } from '@kura/storage'
@@ -126,8 +126,11 @@ status: { port: 0 }
     gw = child
     const statusUrl = await new Promise<string>((resolve, reject) => {
       let out = ''
+      // KURA_BENCH_GATEWAY_STDOUT=FILE keeps what the gateway prints (e.g. with --trace-opt in the node args).
+      const keep = process.env.KURA_BENCH_GATEWAY_STDOUT ? createWriteStream(process.env.KURA_BENCH_GATEWAY_STDOUT) : null
       child.stdout!.on('data', (d: Buffer) => {
-        out += d.toString()
+        keep?.write(d)
+        out = (out + d.toString()).slice(-4096)
         const m = /status on (http:\/\/\S+\/status)/.exec(out)
         if (m) resolve(m[1]!)
       })
