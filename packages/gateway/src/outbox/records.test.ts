@@ -226,3 +226,22 @@ test('fresh inputs (read from files, not spooled): their files are taken with th
     rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test('a body given as UTF-8 bytes (a worker\'s reply) is stored as the same text: claimed as a string, output_bytes its length', () => {
+  const dir = spool()
+  const ob = Outbox.open(dir)
+  try {
+    const rec = new RecordOutbox(ob)
+    const text = '{"note":"内視鏡所見：異常なし","n":1}'
+    const bytes = new Uint8Array(Buffer.from(`xx${text}yy`)).subarray(2, 2 + Buffer.byteLength(text))
+    const input = { id: null, source: 's', ref: 'f', format: 'ssmix2', raw: new Uint8Array(3), receivedAt: 1, file: { path: '/t/f', size: 3, mtimeMs: 1, sha256: 'x' } }
+    rec.settle([{ input, outputs: [{ kind: 'clean', key: 'kb', body: bytes, recordKind: 'endoscopy', studyUid: null }, { kind: 'clean', key: 'kt', body: text, recordKind: 'endoscopy', studyUid: null }] }])
+    const got = rec.claim(10, 1e6)
+    assert.deepEqual(got.map((r) => r.body), [text, text])
+    assert.deepEqual(got.map((r) => r.output_bytes), [Buffer.byteLength(text), Buffer.byteLength(text)])
+    assert.deepEqual(ob.db.prepare('SELECT DISTINCT typeof(body) FROM records').pluck().all(), ['text'])
+  } finally {
+    ob.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+})

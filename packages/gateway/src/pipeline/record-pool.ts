@@ -14,6 +14,7 @@ import type { Policy } from '@kura/deid'
 import type { RecordOutput, SpooledInput } from '../outbox/index.ts'
 import { recordEngine } from './record-engine.ts'
 import type { RecordEngine } from './record-stage.ts'
+import { packInputs, unpackOutputs, type PackedOutputs } from './record-wire.ts'
 
 /** Workers run TypeScript through tsx, as the rest of Kura does (no build step): register it, then load the worker. */
 const TSX_API = import.meta.resolve('tsx/esm/api')
@@ -31,7 +32,7 @@ export interface PooledRecordEngine extends RecordEngine {
   close(): Promise<void>
 }
 
-type Reply = { id: number; outputs?: RecordOutput[][]; error?: string }
+type Reply = { id: number; outputs?: PackedOutputs; error?: string }
 
 interface Waiting { worker: Worker; resolve(outputs: RecordOutput[][] | null): void }
 
@@ -69,7 +70,12 @@ export function pooledRecordEngine(s: { policy: Policy; secret: Uint8Array; coll
     waiting.delete(m.id)
     settled(w)
     if (m.error !== undefined) { failures.count++; failures.last = m.error }
-    w.resolve(m.outputs ?? null)
+    let outputs: RecordOutput[][] | null = null
+    try { outputs = m.outputs ? unpackOutputs(m.outputs) : null } catch (e) {
+      failures.count++
+      failures.last = `a record worker's reply could not be read: ${(e as Error).message}`
+    }
+    w.resolve(outputs)
   }
 
   function start(): Worker {
@@ -90,13 +96,13 @@ export function pooledRecordEngine(s: { policy: Policy; secret: Uint8Array; coll
 
   function run(worker: Worker, inputs: readonly SpooledInput[]): Promise<RecordOutput[][] | null> {
     const id = nextId++
-    const job = { id, inputs: inputs.map((i) => ({ format: i.format, ref: i.ref, raw: i.raw })) }
+    const job = { id, inputs: packInputs(inputs) }
     return new Promise((resolve) => {
       const w: Waiting = { worker, resolve }
       waiting.set(id, w)
       busy.set(worker, (busy.get(worker) ?? 0) + 1)
       worker.ref()
-      try { worker.postMessage(job) } catch (e) {
+      try { worker.postMessage(job, [job.inputs.bytes]) } catch (e) {
         waiting.delete(id)
         settled(w)
         failures.count++

@@ -35,6 +35,12 @@ export interface RecordEngine {
 
 export type StagedOutput = RecordOutput
 
+/**
+ * How a clean record's canonical JSON becomes its output's key and body: by default the text itself and recordKey
+ * of it; a worker (record-wire.ts) writes the UTF-8 once into its reply buffer and hashes those bytes instead.
+ */
+export type BodyWriter = (canonical: string) => { key: string; body: string }
+const textBody: BodyWriter = (canonical) => ({ key: recordKey(canonical), body: canonical })
 
 /** One line for the status and event log: the first few reasons. */
 export function summarize(stage: string, reasons: readonly FieldError[]): string {
@@ -68,7 +74,7 @@ function read(input: SpooledInput, engine: RecordEngine): { records: ClinicalRec
 }
 
 /** Every record of one input, each clean or held. */
-export function stageInput(input: SpooledInput, engine: RecordEngine): RecordOutput[] {
+export function stageInput(input: SpooledInput, engine: RecordEngine, writeBody: BodyWriter = textBody): RecordOutput[] {
   const ready = engine.takePrepared?.(input)
   if (ready !== undefined) return ready
   const got = read(input, engine)
@@ -86,8 +92,8 @@ export function stageInput(input: SpooledInput, engine: RecordEngine): RecordOut
     let findings: FieldError[]
     try { findings = engine.verify(deid, record) } catch (e) { findings = [{ path: '', message: `verification failed: ${errorText(e)}` }] }
     if (findings.length > 0) { out.push(held('verification found identifying data', kind, findings)); continue }
-    const body = canonicalJson(deid)
-    out.push({ kind: 'clean', key: recordKey(body), body, recordKind: deid.kind, studyUid: deid.images[0]?.studyInstanceUid ?? null })
+    const { key, body } = writeBody(canonicalJson(deid))
+    out.push({ kind: 'clean', key, body, recordKind: deid.kind, studyUid: deid.images[0]?.studyInstanceUid ?? null })
   }
   return out
 }
