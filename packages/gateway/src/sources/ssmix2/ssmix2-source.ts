@@ -15,7 +15,7 @@
  * reason. Data-type folders whose mtime has not changed since a complete pass are not listed again while the
  * gateway runs (writers add and rename files; they do not edit them in place).
  */
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type Logger, silentLogger } from '@kura/core'
@@ -185,7 +185,7 @@ export class Ssmix2Source {
         continue
       }
       if (bytes.length !== fst.size) { complete = false; continue } // being written: next pass
-      const file = { path: c.abs, size: fst.size, mtimeMs: fst.mtimeMs, sha256: createHash('sha256').update(bytes).digest('hex') }
+      const file = { path: c.abs, size: fst.size, mtimeMs: fst.mtimeMs, sha256: hash('sha256', bytes, 'hex') }
       this.batch.push({ source: this.name, ref: c.rel, format: 'ssmix2', raw: bytes, file })
       this.batchBytes += bytes.length
       if (this.batch.length >= (this.opts.batch ?? BATCH) || this.batchBytes >= BATCH_BYTES) await this.flush()
