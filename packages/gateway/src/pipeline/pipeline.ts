@@ -215,7 +215,8 @@ export class Pipeline {
       return Promise.resolve()
     }
     const receivedAt = Date.now()
-    const fresh = inputs.map((i): SpooledInput => ({ ...i, id: null, raw: typeof i.raw === 'string' ? Buffer.from(i.raw, 'utf8') : i.raw, receivedAt }))
+    // Built field by field, not spread: one object shape for every input (a spread copies whatever a source added).
+    const fresh = inputs.map((i): SpooledInput => ({ id: null, source: i.source, ref: i.ref, format: i.format, raw: typeof i.raw === 'string' ? Buffer.from(i.raw, 'utf8') : i.raw, receivedAt, file: i.file }))
     return new Promise((settled) => {
       this.freshRecords.push({ inputs: fresh, settled })
       this.kick()
