@@ -62,6 +62,8 @@ if (baseDir) {
 let differ = 0
 /** new/base CPU of each turn after the first round: paired, so a load swing that hits both cancels out. */
 const ratios: number[] = []
+/** µs CPU per message of each turn after the first round, per engine: their low percentiles are the least disturbed. */
+const turnUs: number[][] = engines.map(() => [])
 for (let round = 0; round < rounds; round++) {
   const spent = engines.map(() => 0)
   for (let at = 0, turn = 0; at < files.length; at += 500, turn++) {
@@ -80,12 +82,17 @@ for (let round = 0; round < rounds; round++) {
     }
     if (engines.length > 1 && texts[0] !== texts[1]) differ++
     if (engines.length > 1 && round > 0) ratios.push(turnSpent[1]! / turnSpent[0]!)
+    if (round > 0) turnSpent.forEach((t, k) => turnUs[k]!.push(t / chunk.length))
   }
   engines.forEach((e, k) => e.us.push(spent[k]! / files.length))
   console.log(`round ${round + 1}: ${files.length} messages: ${engines.map((e) => `${e.name} ${e.us[round]!.toFixed(1)}`).join(', ')} µs CPU/message; turns differing: ${differ}`)
 }
 const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!
 if (rounds > 1) console.log(`rounds 2–${rounds}: ${engines.map((e) => `${e.name} median ${med(e.us.slice(1)).toFixed(1)} min ${Math.min(...e.us.slice(1)).toFixed(1)}`).join('; ')} µs CPU/message; ${differ} turns differ`)
+if (turnUs[0]!.length > 0) {
+  const pct = (a: number[], p: number) => [...a].sort((x, y) => x - y)[Math.floor(a.length * p)]!
+  console.log(`per turn of 500, µs CPU/message: ${engines.map((e, k) => `${e.name} p10 ${pct(turnUs[k]!, 0.1).toFixed(1)}, p25 ${pct(turnUs[k]!, 0.25).toFixed(1)}`).join('; ')}`)
+}
 if (ratios.length > 0) {
   const r = [...ratios].sort((x, y) => x - y)
   console.log(`new/base per turn (${r.length} turns of 500): median ${med(r).toFixed(3)}, quartiles ${r[Math.floor(r.length / 4)]!.toFixed(3)}–${r[Math.floor((3 * r.length) / 4)]!.toFixed(3)}`)

@@ -125,10 +125,14 @@ export function hl7DateTime(ts: string): string | undefined {
   const mo = twoDigits(t, 4)
   const d = twoDigits(t, 6)
   if (mo < 1 || mo > 12 || d < 1 || d > 31) return undefined
-  const date = `${t.slice(0, 4)}-${t.slice(4, 6)}-${t.slice(6, 8)}`
-  if (!hasTime) return date
+  // Built in one String.fromCharCode call (no closure: tsx's keepNames would wrap it per call): slices joined by a
+  // template were six strings for one.
+  if (!hasTime) return String.fromCharCode(t.charCodeAt(0), t.charCodeAt(1), t.charCodeAt(2), t.charCodeAt(3), 0x2d, t.charCodeAt(4), t.charCodeAt(5), 0x2d, t.charCodeAt(6), t.charCodeAt(7))
   if (twoDigits(t, 8) > 23 || (hasMinute && twoDigits(t, 10) > 59) || (hasSecond && twoDigits(t, 12) > 59)) return undefined
-  return `${date}T${t.slice(8, 10)}:${hasMinute ? t.slice(10, 12) : '00'}${hasSecond ? `:${t.slice(12, 14)}` : ''}`
+  const m0 = hasMinute ? t.charCodeAt(10) : 0x30
+  const m1 = hasMinute ? t.charCodeAt(11) : 0x30
+  if (!hasSecond) return String.fromCharCode(t.charCodeAt(0), t.charCodeAt(1), t.charCodeAt(2), t.charCodeAt(3), 0x2d, t.charCodeAt(4), t.charCodeAt(5), 0x2d, t.charCodeAt(6), t.charCodeAt(7), 0x54, t.charCodeAt(8), t.charCodeAt(9), 0x3a, m0, m1)
+  return String.fromCharCode(t.charCodeAt(0), t.charCodeAt(1), t.charCodeAt(2), t.charCodeAt(3), 0x2d, t.charCodeAt(4), t.charCodeAt(5), 0x2d, t.charCodeAt(6), t.charCodeAt(7), 0x54, t.charCodeAt(8), t.charCodeAt(9), 0x3a, m0, m1, 0x3a, t.charCodeAt(12), t.charCodeAt(13))
 }
 
 /** `count` ASCII digits from `at` (false past the end). */

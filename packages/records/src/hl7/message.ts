@@ -29,16 +29,20 @@ interface DelimiterCodes {
 }
 
 function delimiterCodes(d: Hl7Delimiters): DelimiterCodes {
-  const code = (c: string) => (c === '' ? -1 : c.charCodeAt(0))
   return {
     d,
-    field: code(d.field),
-    component: code(d.component),
-    repetition: code(d.repetition),
-    escape: code(d.escape),
-    subcomponent: code(d.subcomponent),
+    field: codeOf(d.field),
+    component: codeOf(d.component),
+    repetition: codeOf(d.repetition),
+    escape: codeOf(d.escape),
+    subcomponent: codeOf(d.subcomponent),
     chars: d.field + d.component + d.repetition + d.escape + d.subcomponent,
   }
+}
+
+/** A delimiter's char code; -1 for none (''). */
+function codeOf(c: string): number {
+  return c === '' ? -1 : c.charCodeAt(0)
 }
 
 /** One repetition of a field: components and subcomponents found by scanning when asked for. */
@@ -104,6 +108,14 @@ export class Hl7Segment {
 
   private get d(): Hl7Delimiters {
     return this.k.d
+  }
+
+  /**
+   * The same segment over its own copy of the text: values read from it are not slices of the message's text,
+   * so a reader that keeps them (a cache of identities) does not keep the whole message alive with them.
+   */
+  detached(): Hl7Segment {
+    return new Hl7Segment(this.name, Buffer.from(this.raw, 'utf16le').toString('utf16le'), this.index, this.k)
   }
 
   /** The five delimiters as one string (field, component, repetition, escape, subcomponent): what values depend on. */

@@ -93,15 +93,17 @@ export function readIdentity(pid: Hl7Segment, file?: Ssmix2FileName): { identity
   // result depends on, and is replaced when that differs.
   // The last PID is tried first, by comparing texts: hashing the text (~300 characters) for the table was most
   // of a hit's cost, and most messages are the previous one's patient.
+  // An entry is read from its own copy of the PID text: a slice of the message's text (key or values) would keep
+  // the whole message alive as long as the entry, up to 256 messages' texts moved by every garbage collection.
   const delimiters = pid.delimiterChars
   const filePatientId = file?.patientId
-  let entry = pid.raw === lastPid ? lastIdentity : IDENTITIES.get(pid.raw)
+  let entry = lastIdentity !== undefined && pid.raw === lastIdentity.pid ? lastIdentity : IDENTITIES.get(pid.raw)
   if (entry === undefined || entry.delimiters !== delimiters || entry.filePatientId !== filePatientId) {
-    entry = { delimiters, filePatientId, result: readIdentityOnce(pid, file) }
+    const own = pid.detached()
+    entry = { pid: own.raw, delimiters, filePatientId, result: readIdentityOnce(own, file) }
     if (IDENTITIES.size >= IDENTITIES_MAX) IDENTITIES.clear()
-    IDENTITIES.set(pid.raw, entry)
+    IDENTITIES.set(own.raw, entry)
   }
-  lastPid = pid.raw
   lastIdentity = entry
   const r = entry.result
   const errors = r.errors.map((e) => ({ ...e }))
@@ -112,10 +114,15 @@ export function readIdentity(pid: Hl7Segment, file?: Ssmix2FileName): { identity
 }
 
 /** readIdentity's results by PID segment text, with the delimiters and file-name patient ID; bounded, cleared when full. */
-interface IdentityEntry { delimiters: string; filePatientId: string | undefined; result: { identity?: SubjectIdentity; errors: FieldError[] } }
+interface IdentityEntry {
+  /** The PID text (the entry's own copy), its key. */
+  pid: string
+  delimiters: string
+  filePatientId: string | undefined
+  result: { identity?: SubjectIdentity; errors: FieldError[] }
+}
 const IDENTITIES = new Map<string, IdentityEntry>()
 const IDENTITIES_MAX = 256
-let lastPid = ''
 let lastIdentity: IdentityEntry | undefined
 
 function readIdentityOnce(pid: Hl7Segment, file?: Ssmix2FileName): { identity?: SubjectIdentity; errors: FieldError[] } {
