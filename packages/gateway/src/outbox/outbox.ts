@@ -228,6 +228,26 @@ export class Outbox {
     if (r.changes !== 1) throw OutboxErrors.transition(id, to, this.get(id)?.state ?? null)
   }
 
+  /**
+   * Moves every one of `ids` from one of `from` to `to` in one statement (a bundle's rows: one UPDATE instead of
+   * one each), with `set` columns and `setSql` (SQL assignments, e.g. `attempts = attempts + 1`). Throws, naming
+   * the first row that is not in one of `from`, when any is not: inside the caller's transaction, nothing moves.
+   * Returns the rows' `returning` columns.
+   */
+  private moveAll(ids: readonly string[], from: readonly ObjectState[], to: ObjectState, set: Record<string, unknown> = {}, setSql = '', returning = 'id'): Array<Record<string, unknown>> {
+    const unique = [...new Set(ids)]
+    if (unique.length === 0) return []
+    const cols = Object.keys(set)
+    const sql = `UPDATE objects SET state = ?, updated_at = ?${cols.map((c) => `, ${c} = ?`).join('')}${setSql ? `, ${setSql}` : ''} WHERE id IN (SELECT value FROM json_each(?)) AND state IN (${from.map(() => '?').join(',')}) RETURNING ${returning}`
+    const moved = this.q(sql).all(to, this.now(), ...cols.map((c) => set[c]), JSON.stringify(unique), ...from) as Array<Record<string, unknown>>
+    if (moved.length !== unique.length) {
+      const done = new Set(moved.map((r) => r.id))
+      const id = unique.find((i) => !done.has(i))!
+      throw OutboxErrors.transition(id, to, this.get(id)?.state ?? null)
+    }
+    return moved
+  }
+
   /** Records a newly spooled object (idempotent on its id). */
   add(o: NewObject): void {
     const t = o.receivedAt ?? this.now()
@@ -306,7 +326,7 @@ export class Outbox {
           rows.push(r)
         }
       }
-      for (const r of rows) this.move(r.id, ['queued', 'retry'], 'uploading', { attempts: r.attempts + 1 })
+      this.moveAll(rows.map((r) => r.id), ['queued', 'retry'], 'uploading', {}, 'attempts = attempts + 1')
       return rows.map((r) => ({ ...r, state: 'uploading' as const, attempts: r.attempts + 1 }))
     })()
   }
@@ -318,10 +338,8 @@ export class Outbox {
   confirm(ids: readonly string[], outcome: 'stored' | 'duplicate' | string): void {
     const shas = new Set<string>()
     this.db.transaction(() => {
-      for (const id of ids) {
-        this.move(id, ['uploading'], 'confirmed', { outcome, last_error: null })
-        const sha = this.get(id)?.output_sha256
-        if (sha) shas.add(sha)
+      for (const r of this.moveAll(ids, ['uploading'], 'confirmed', { outcome, last_error: null }, '', 'id, output_sha256')) {
+        if (typeof r.output_sha256 === 'string') shas.add(r.output_sha256)
       }
     })()
     for (const sha of shas) this.removeCleanIfDone(sha)
@@ -329,16 +347,12 @@ export class Outbox {
 
   /** The hub refused the object (conflict, rejected, quarantined there): kept on site with the reason, not retried. */
   fail(ids: readonly string[], outcome: string, reason: string): void {
-    this.db.transaction(() => {
-      for (const id of ids) this.move(id, ['uploading'], 'failed', { outcome, last_error: reason })
-    })()
+    this.db.transaction(() => { this.moveAll(ids, ['uploading'], 'failed', { outcome, last_error: reason }) })()
   }
 
   /** Failed for now (network, hub down, disk full): retried at `at` (ms). */
   retry(ids: readonly string[], reason: string, at: number): void {
-    this.db.transaction(() => {
-      for (const id of ids) this.move(id, ['uploading'], 'retry', { last_error: reason, next_attempt_at: at })
-    })()
+    this.db.transaction(() => { this.moveAll(ids, ['uploading'], 'retry', { last_error: reason, next_attempt_at: at }) })()
   }
 
   /** Back to the queue untouched (e.g. uploads paused by an auth failure, or shutdown): no attempt is counted. */
