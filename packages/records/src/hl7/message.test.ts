@@ -205,3 +205,69 @@ test('fields read in any order (scanned on from the last one, or from recorded s
   assert.deepEqual([obx.get(5), obx.get(5, 2, 2), obx.get(3, 3), obx.get(2), obx.get(5, 1, 1, 2)], ['a&b', 'd', '99KURA', 'CWE', 'e'])
   assert.deepEqual([parseHl7(text).msh.get(9, 2), parseHl7(text).type.structure], ['R01', 'ORU_R01'])
 })
+
+/** Field n, repetition r, component c, subcomponent s the straightforward way: split the segment at every level. */
+function splitValue(seg: { name: string; raw: string }, d: { field: string; component: string; repetition: string; subcomponent: string }, n: number, c: number, s: number, r: number): string {
+  const parts = seg.raw.split(d.field)
+  const k = seg.name === 'MSH' ? n - 1 : n
+  if (seg.name === 'MSH' && n === 1) return d.field
+  const field = parts[k] ?? ''
+  if (seg.name === 'MSH' && n === 2) return field
+  const rep = field.split(d.repetition)[r - 1] ?? ''
+  const comp = rep.split(d.component)[c - 1]
+  if (comp === undefined) return ''
+  return comp.split(d.subcomponent)[s - 1] ?? ''
+}
+
+test('values read by scanning (in any order, fields and components read on from the last one) equal splitting at every level, on every generated message', async () => {
+  const { synthSsmix2Files } = await import('../synth/index.ts')
+  let seed = 3
+  const rnd = (k: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), seed % k)
+  let compared = 0
+  for (const f of synthSsmix2Files({ patients: 6, seed: 21, years: 2, collect: false, malformed: true })) {
+    let m: ReturnType<typeof parseHl7>
+    try { m = parseHl7(f.bytes) } catch { continue }
+    for (const seg of m.segments) {
+      const fields = seg.raw.split(m.delimiters.field).length + 1
+      // Reads in order (as readers do), then at random: each is compared with the split value, unescaped.
+      const reads: Array<[number, number, number, number]> = []
+      for (let n = 1; n <= fields; n++) reads.push([n, 1, 1, 1], [n, 2, 1, 1], [n, 3, 1, 1])
+      for (let i = 0; i < 40; i++) reads.push([rnd(fields + 2), 1 + rnd(9), 1 + rnd(3), 1 + rnd(3)])
+      for (const [n, c, s, r] of reads) {
+        const want = unescapeHl7(splitValue(seg, m.delimiters, n, c, s, r), m.delimiters)
+        const got = seg.get(n, c, s, r)
+        if (!(seg.name === 'MSH' && n <= 2)) assert.equal(got, want, `${f.path} ${seg.name}-${n}.${c}.${s} rep ${r}`)
+        compared++
+      }
+      // Components of one repetition read on from each other, and back.
+      for (const field of seg.repetitions(1 + rnd(fields))) {
+        for (const c of [1, 2, 3, 2, 5, 4, 1, 9]) assert.equal(field.component(c), unescapeHl7(field.raw.split(m.delimiters.component)[c - 1]?.split(m.delimiters.subcomponent)[0] ?? '', m.delimiters))
+      }
+    }
+  }
+  assert.ok(compared > 10_000, `${compared} values compared`)
+})
+
+test('hl7DateTime reads TS/DTM as its regular expression does', () => {
+  const plain = (ts: string): string | undefined => {
+    const m = /^(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})?(\d{2})?(?:\.\d+)?)?(?:[+-]\d{4})?$/.exec(ts.trim())
+    if (!m) return undefined
+    const [, y, mo, d, h, mi, s] = m
+    if (Number(mo) < 1 || Number(mo) > 12 || Number(d) < 1 || Number(d) > 31) return undefined
+    const date = `${y}-${mo}-${d}`
+    if (h === undefined) return date
+    if (Number(h) > 23 || Number(mi ?? 0) > 59 || Number(s ?? 0) > 59) return undefined
+    return `${date}T${h}:${mi ?? '00'}${s ? `:${s}` : ''}`
+  }
+  let seed = 1
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), seed % n)
+  const alphabet = '0123456789.+- x２'
+  const texts = ['20240105', '202401051230', '20240105123045.123+0900', ' 20240105 ', '20241340', '2024010512+0900', '20240105.5', '20240105123', '20240105123045.']
+  for (let i = 0; i < 50_000; i++) {
+    let t = ['2024', '1999', '0000'][rnd(3)]! + ['01', '12', '13', '00'][rnd(4)]! + ['05', '31', '32', '00'][rnd(4)]!
+    t = t.slice(0, 8 - rnd(2) * rnd(8))
+    for (let j = rnd(12); j > 0; j--) t += rnd(3) === 0 ? alphabet[rnd(alphabet.length)] : String(rnd(10))
+    texts.push(t)
+  }
+  for (const t of texts) assert.equal(hl7DateTime(t), plain(t), JSON.stringify(t))
+})

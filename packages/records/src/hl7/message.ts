@@ -56,9 +56,21 @@ export class Hl7Field {
     return this.k.d
   }
 
+  /** The component after the last one read to its end, and where it starts: readers go up a value's components. */
+  private nextPart = 1
+  private nextStart = 0
+
   /** Component `c` (1-based), subcomponent `s`, unescaped; '' when absent. */
   component(c = 1, s = 1): string {
-    return valueAt(this.raw, 0, c, s, this.k, -1, -1)
+    // Scanned on from the last component read (CWE: code, text, system), unless `c` comes before it.
+    const on = c >= this.nextPart
+    const value = valueAt(this.raw, on ? this.nextStart : 0, c, s, this.k, -1, -1, on ? this.nextPart : 1)
+    // The scan stopped at a component separator only at component c's end: c + 1 starts after it.
+    if (scanEnd < this.raw.length && this.raw.charCodeAt(scanEnd) === this.k.component) {
+      this.nextPart = c + 1
+      this.nextStart = scanEnd + 1
+    }
+    return value
   }
 
   rawComponent(c = 1): string {
@@ -214,20 +226,21 @@ export class Hl7Segment {
   }
 }
 
-/**
- * Component `c`, subcomponent `s` of the value that starts at `raw[from]` and ends at the field separator `fs` or
- * the end of `raw` (its first repetition: `rep` is the repetition separator's code; -1 for either when the value
- * is one repetition), unescaped; '' when absent. One scan: it stops at the wanted part's end.
- */
 /** Where valueAt's last scan stopped (a separator or the end of its text): where a field ends, when it read to it. */
 let scanEnd = 0
 
-function valueAt(raw: string, from: number, c: number, s: number, k: DelimiterCodes, fs: number, rep: number): string {
+/**
+ * Component `c`, subcomponent `s` of the value that starts at `raw[from]` and ends at the field separator `fs` or
+ * the end of `raw` (its first repetition: `rep` is the repetition separator's code; -1 for either when the value
+ * is one repetition), unescaped; '' when absent. One scan: it stops at the wanted part's end. `from` may be where
+ * a later component starts (`fromComponent`, when a reader goes on from a value's component it has read).
+ */
+function valueAt(raw: string, from: number, c: number, s: number, k: DelimiterCodes, fs: number, rep: number, fromComponent = 1): string {
   const comp = k.component
   const sub = k.subcomponent
   const esc = k.escape
   const to = raw.length
-  let kk = 1
+  let kk = fromComponent
   let j = 1
   let start = from
   let end = from

@@ -77,3 +77,29 @@ test('shipped code lists are distinct and carry the MST notice', () => {
   assert.ok(CODE_LISTS.get('site')!.terms.size >= 30)
   assert.match(MST_NOTICE, /Minimal Standard Terminology.*MST 3\.0.*World Endoscopy Organization/)
 })
+
+test('dates are checked as the regular expressions and calendar check did', () => {
+  const DATE = /^(\d{4})-(\d{2})-(\d{2})$/
+  const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d|60))?)?$/
+  const day = (y: number, m: number, d: number) => {
+    const t = new Date(Date.UTC(2000, m - 1, d))
+    t.setUTCFullYear(y)
+    return y >= 1 && m >= 1 && m <= 12 && t.getUTCMonth() === m - 1 && t.getUTCDate() === d
+  }
+  const plain = (v: string, withTime: boolean) => { const m = (withTime ? DATE_TIME : DATE).exec(v); return !!m && day(+m[1]!, +m[2]!, +m[3]!) }
+  let seed = 7
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), seed % n)
+  const alphabet = '0123456789-T: ４'
+  const seeds = ['2024-01-05', '2024-02-29', '2023-02-29', '1900-02-29', '2000-02-29', '0000-01-01', '2024-01-05T23:59', '2024-01-05T24:00', '2024-01-05T12:30:60', '2024-01-05T12:30:61', '2024-13-01', '2024-01-05T1:30']
+  const values = [...seeds]
+  for (let i = 0; i < 30_000; i++) {
+    let v = seeds[rnd(seeds.length)]!
+    for (let j = rnd(4); j > 0; j--) { const at = rnd(v.length + 1); v = v.slice(0, at) + (rnd(2) ? alphabet[rnd(alphabet.length)] : '') + v.slice(at + rnd(2)) }
+    values.push(v)
+  }
+  for (const v of values) {
+    const errors = validateRecord({ ...good(), performedAt: v, subject: { patientId: '1', birthDate: v } })
+    assert.equal(!errors.some((e) => e.path === 'performedAt'), plain(v, true), `performedAt ${v}`)
+    assert.equal(!errors.some((e) => e.path === 'subject.birthDate'), plain(v, false), `birthDate ${v}`)
+  }
+})

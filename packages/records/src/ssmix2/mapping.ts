@@ -165,7 +165,6 @@ interface Obx {
   subId: string
   type: string
   values: Hl7Field[]
-  seg: Hl7Segment
 }
 
 /**
@@ -190,7 +189,7 @@ function readObx(message: Hl7Message): Obx[] {
     const code = known(upper(seg.get(3, 1).trim()))
     const system = upper(seg.get(3, 3).trim())
     const subId = seg.get(4).trim()
-    out.push({ code, system, subId, type, values: seg.repetitions(5), seg })
+    out.push({ code, system, subId, type, values: seg.repetitions(5) })
   }
   return out
 }
