@@ -311,12 +311,21 @@ export function textHaystack(text: string): TextHaystack {
 
 /**
  * One needle form's strings of a set of needles, each with its needle and the bucket of its first pair of units
- * (-1 for a string of one unit, which has no pair and is always tried).
+ * (-1 for a string of one unit, which has no pair and is always tried). A text is probed by ANDing its pair bits
+ * with the buckets in use (`mask`, over the words that have any): only the strings of buckets both hold are tried.
+ * A subject's matcher has some 60 strings (a birth date's 36 spellings among them) in a few dozen buckets, so a text
+ * costs a few word ANDs instead of a bit test per string (1.7–2.1 → 1.0–1.1 µs per text and subject).
  */
 interface BigramIndex {
   needle: Int32Array
   string: string[]
   bucket: Int32Array
+  /** Per word of bits, the buckets used (0 where none). */
+  mask: Uint32Array
+  /** The words of `mask` that are not 0. */
+  words: Int32Array
+  /** Whether any string has one unit (bucket -1). */
+  single: boolean
 }
 
 function bigramIndex(strings: ReadonlyArray<readonly string[]>): BigramIndex {
@@ -325,6 +334,8 @@ function bigramIndex(strings: ReadonlyArray<readonly string[]>): BigramIndex {
   const needle = new Int32Array(n)
   const string: string[] = []
   const bucket = new Int32Array(n)
+  const mask = new Uint32Array(BIGRAM_WORDS)
+  let single = false
   let k = 0
   for (let i = 0; i < strings.length; i++) {
     const list = strings[i]!
@@ -333,23 +344,44 @@ function bigramIndex(strings: ReadonlyArray<readonly string[]>): BigramIndex {
       if (s.length === 0) continue
       needle[k] = i
       string.push(s)
-      bucket[k++] = s.length >= 2 ? bigramOf(s.charCodeAt(0), s.charCodeAt(1)) : -1
+      const h = s.length >= 2 ? bigramOf(s.charCodeAt(0), s.charCodeAt(1)) : -1
+      if (h >= 0) mask[h >>> 5]! |= 1 << (h & 31)
+      else single = true
+      bucket[k++] = h
     }
   }
-  return { needle: needle.subarray(0, k), string, bucket: bucket.subarray(0, k) }
+  let used = 0
+  for (let w = 0; w < BIGRAM_WORDS; w++) if (mask[w] !== 0) used++
+  const words = new Int32Array(used)
+  for (let w = 0, at = 0; w < BIGRAM_WORDS; w++) if (mask[w] !== 0) words[at++] = w
+  return { needle: needle.subarray(0, k), string, bucket: bucket.subarray(0, k), mask, words, single }
 }
 
 /**
  * Marks in `hit` every needle with a string of `index` found in `a` (or `b`): exactly the ones probe() marks, the
- * strings whose first pair the haystack lacks skipped on one bit.
+ * strings whose first pair the haystack lacks never tried.
  */
 function probeBigrams(index: BigramIndex, hayBits: Uint32Array, at: number, a: string, b: string | undefined, hit: Uint8Array): void {
+  const { mask, words } = index
+  for (let j = 0; j < words.length; j++) {
+    const w = words[j]!
+    let x = (hayBits[at + w]! & mask[w]!) >>> 0
+    while (x !== 0) {
+      const low = x & -x
+      x = (x ^ low) >>> 0
+      tryBucket(index, (w << 5) | (31 - Math.clz32(low)), a, b, hit)
+    }
+  }
+  if (index.single) tryBucket(index, -1, a, b, hit)
+}
+
+/** Tries the strings of one bucket (a text holds few of the buckets in use: a scan of the list beats a map). */
+function tryBucket(index: BigramIndex, h: number, a: string, b: string | undefined, hit: Uint8Array): void {
   const { needle, string, bucket } = index
-  for (let k = 0; k < string.length; k++) {
+  for (let k = 0; k < bucket.length; k++) {
+    if (bucket[k] !== h) continue
     const i = needle[k]!
     if (hit[i] === 1) continue
-    const h = bucket[k]!
-    if (h >= 0 && (hayBits[at + (h >>> 5)]! & (1 << (h & 31))) === 0) continue
     const s = string[k]!
     if (contains(a, s) || (b !== undefined && contains(b, s))) hit[i] = 1
   }
