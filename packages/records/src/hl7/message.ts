@@ -64,7 +64,7 @@ export class Hl7Field {
   component(c = 1, s = 1): string {
     // Scanned on from the last component read (CWE: code, text, system), unless `c` comes before it.
     const on = c >= this.nextPart
-    const value = valueAt(this.raw, on ? this.nextStart : 0, c, s, this.k, -1, -1, on ? this.nextPart : 1)
+    const value = valueAt(this.raw, on ? this.nextStart : 0, this.raw.length, c, s, this.k, -1, -1, on ? this.nextPart : 1)
     // The scan stopped at a component separator only at component c's end: c + 1 starts after it.
     if (scanEnd < this.raw.length && this.raw.charCodeAt(scanEnd) === this.k.component) {
       this.nextPart = c + 1
@@ -104,18 +104,32 @@ export class Hl7Field {
 }
 
 export class Hl7Segment {
-  /** The last part found by scanning, and where it starts. */
+  /** The last part found by scanning, and where it starts (an offset in `text`). */
   private scannedPart = 0
-  private scannedStart = 0
+  private scannedStart: number
   private readonly k: DelimiterCodes
+  private rawText: string | undefined
+  /**
+   * The segment is `text[start, end)`: a parser passes the message's whole text and the segment's place in it,
+   * so values are scanned in the flat text itself and no string is made for a segment nobody asks the text of.
+   */
   constructor(
     readonly name: string,
-    readonly raw: string,
+    private readonly text: string,
     /** 1-based position in the message. */
     readonly index: number,
     d: Hl7Delimiters | DelimiterCodes,
+    private readonly start = 0,
+    private readonly end = text.length,
   ) {
     this.k = 'chars' in d ? d : delimiterCodes(d)
+    this.scannedStart = start
+  }
+
+  /** The segment's text as written. */
+  get raw(): string {
+    if (this.rawText === undefined) this.rawText = this.start === 0 && this.end === this.text.length ? this.text : this.text.slice(this.start, this.end)
+    return this.rawText
   }
 
   private get d(): Hl7Delimiters {
@@ -136,26 +150,26 @@ export class Hl7Segment {
   }
 
   /**
-   * Where field `n` starts in `raw` (MSH-1 IS the field separator: MSH-n is part n − 1 of the text); -1 when the
-   * segment has no such field. Found by scanning on from the last part found, unless the wanted one comes before
-   * it (then from the start): readers mostly go up a segment's fields (OBX-2 to OBX-5; OBR-4, -7, -24, -32…), so
-   * one pass finds them all; recording every start was an array per segment and a builtin call per field.
+   * Where field `n` starts in `text` (MSH-1 IS the field separator: MSH-n is part n − 1 of the segment); -1 when
+   * the segment has no such field. Found by scanning on from the last part found, unless the wanted one comes
+   * before it (then from the start): readers mostly go up a segment's fields (OBX-2 to OBX-5; OBR-4, -7, -24,
+   * -32…), so one pass finds them all; recording every start was an array per segment and a builtin call per field.
    */
   private fieldStart(n: number): number {
     if (!(n >= 0) || (n | 0) !== n) return -1
     const k = this.name === 'MSH' && n >= 1 ? n - 1 : n
     let part = 0
-    let start = 0
+    let start = this.start
     if (k >= this.scannedPart) {
       part = this.scannedPart
       start = this.scannedStart
     }
-    const raw = this.raw
+    const text = this.text
     const fs = this.k.field
-    const length = raw.length
+    const end = this.end
     for (; part < k; part++) {
-      while (start < length && raw.charCodeAt(start) !== fs) start++
-      if (start >= length) return -1
+      while (start < end && text.charCodeAt(start) !== fs) start++
+      if (start >= end) return -1
       start++
     }
     this.scannedPart = k
@@ -165,8 +179,8 @@ export class Hl7Segment {
 
   /** Where the field that starts at `start` ends; the next field's start is noted (the next read usually wants it). */
   private fieldEnd(start: number): number {
-    const end = this.raw.indexOf(this.d.field, start)
-    if (end < 0) return this.raw.length
+    const end = this.text.indexOf(this.d.field, start)
+    if (end < 0 || end >= this.end) return this.end
     this.passedFieldEnd(start, end)
     return end
   }
@@ -185,7 +199,7 @@ export class Hl7Segment {
   /** Number of the last field present. */
   get fieldCount(): number {
     let parts = 1
-    for (let i = this.raw.indexOf(this.d.field); i >= 0; i = this.raw.indexOf(this.d.field, i + 1)) parts++
+    for (let i = this.text.indexOf(this.d.field, this.start); i >= 0 && i < this.end; i = this.text.indexOf(this.d.field, i + 1)) parts++
     return this.name === 'MSH' ? parts : parts - 1
   }
 
@@ -193,7 +207,7 @@ export class Hl7Segment {
   rawField(n: number): string {
     if (n === 1 && this.name === 'MSH') return this.d.field
     const start = this.fieldStart(n)
-    return start < 0 ? '' : this.raw.slice(start, this.fieldEnd(start))
+    return start < 0 ? '' : this.text.slice(start, this.fieldEnd(start))
   }
 
   /**
@@ -217,8 +231,8 @@ export class Hl7Segment {
       // Most reads want one value of a field once: scan the segment's text, allocate nothing but the value.
       const from = this.fieldStart(n)
       if (from < 0) return ''
-      const value = valueAt(this.raw, from, c, s, this.k, this.k.field, this.k.repetition)
-      if (scanEnd < this.raw.length && this.raw.charCodeAt(scanEnd) === this.k.field) this.passedFieldEnd(from, scanEnd)
+      const value = valueAt(this.text, from, this.end, c, s, this.k, this.k.field, this.k.repetition)
+      if (scanEnd < this.end && this.text.charCodeAt(scanEnd) === this.k.field) this.passedFieldEnd(from, scanEnd)
       return value
     }
     const f = this.repetitions(n)[rep - 1]
@@ -231,15 +245,14 @@ let scanEnd = 0
 
 /**
  * Component `c`, subcomponent `s` of the value that starts at `raw[from]` and ends at the field separator `fs` or
- * the end of `raw` (its first repetition: `rep` is the repetition separator's code; -1 for either when the value
+ * at `to` (its first repetition: `rep` is the repetition separator's code; -1 for either when the value
  * is one repetition), unescaped; '' when absent. One scan: it stops at the wanted part's end. `from` may be where
  * a later component starts (`fromComponent`, when a reader goes on from a value's component it has read).
  */
-function valueAt(raw: string, from: number, c: number, s: number, k: DelimiterCodes, fs: number, rep: number, fromComponent = 1): string {
+function valueAt(raw: string, from: number, to: number, c: number, s: number, k: DelimiterCodes, fs: number, rep: number, fromComponent = 1): string {
   const comp = k.component
   const sub = k.subcomponent
   const esc = k.escape
-  const to = raw.length
   let kk = fromComponent
   let j = 1
   let start = from
@@ -263,7 +276,7 @@ function valueAt(raw: string, from: number, c: number, s: number, k: DelimiterCo
   }
   scanEnd = end
   if (kk !== c || j !== s) return ''
-  const value = start === 0 && end === to ? raw : raw.slice(start, end)
+  const value = start === 0 && end === raw.length ? raw : raw.slice(start, end)
   return escaped ? unescapeHl7(value, k.d) : value
 }
 
@@ -345,12 +358,13 @@ const SEGMENT_NAMES = new Map<number, string>(
     .map((n) => [nameKey(n), n]),
 )
 
-function nameKey(line: string): number {
-  return (line.charCodeAt(0) << 16) | (line.charCodeAt(1) << 8) | line.charCodeAt(2)
+function nameKey(line: string, at = 0): number {
+  return (line.charCodeAt(at) << 16) | (line.charCodeAt(at + 1) << 8) | line.charCodeAt(at + 2)
 }
 
-function segmentName(line: string): string {
-  return SEGMENT_NAMES.get(nameKey(line)) ?? line.slice(0, 3)
+/** The name of the segment at `text[at]` (known to be three letters or digits). */
+function segmentName(text: string, at: number): string {
+  return SEGMENT_NAMES.get(nameKey(text, at)) ?? text.slice(at, at + 3)
 }
 
 /** `text[at, to)` is `XXX|…` or a bare `XXX`: an upper-case letter, then two upper-case letters or digits. */
@@ -457,8 +471,7 @@ export function parseHl7(input: Uint8Array | string): Hl7Message {
       if (!isBlank(text, lineStart, to)) stray++
       continue
     }
-    const line = lineStart === 0 && to === text.length ? text : text.slice(lineStart, to)
-    segments.push(new Hl7Segment(segmentName(line), line, segments.length + 1, codes))
+    segments.push(new Hl7Segment(segmentName(text, lineStart), text, segments.length + 1, codes, lineStart, to))
   }
   if (stray > 0) warnings.push(`${stray} line(s) that are not segments ignored`)
   const msg = new Hl7Message(text, segments, d, charset, warnings)
