@@ -6,7 +6,7 @@
  */
 import type { ClinicalRecord } from '@kura/records'
 import { MIN_LATIN_NAME_LENGTH, MIN_NAME_LENGTH, MIN_OTHER_LENGTH, type Identifier, type IdentifierKind } from '../verify/identifiers.ts'
-import { normalizeText } from '../verify/normalize.ts'
+import { normalizedValue } from '../verify/normalize.ts'
 import { romajiOf } from './romaji.ts'
 
 const NAME_PARTS = /[\s\u3000^,、・･]+/
@@ -26,22 +26,9 @@ interface Collected {
   before?: ReadonlySet<string>
 }
 
-// normalizeText of the values that recur (the care team's names): bounded, cleared when full. Lower-case letters
-// and digits (record and order numbers, new with every record) are their own normal form and are not kept.
-const NORMAL = new Map<string, string>()
-const NORMAL_MAX = 4096
-const ALREADY_NORMAL = /^[0-9a-z]+$/
-
-function normalized(v: string): string {
-  if (ALREADY_NORMAL.test(v)) return v
-  let n = NORMAL.get(v)
-  if (n === undefined) {
-    n = normalizeText(v)
-    if (NORMAL.size >= NORMAL_MAX) NORMAL.clear()
-    NORMAL.set(v, n)
-  }
-  return n
-}
+// normalizeText of identifier values (normalize.ts keeps the last ones: the scan's needles are built from the same
+// values right after).
+const normalized = normalizedValue
 
 // Module-level functions, not closures: tsx (esbuild keepNames) wraps every named inner function per call.
 function add(c: Collected, kind: IdentifierKind, value: string | undefined, source: string): void {

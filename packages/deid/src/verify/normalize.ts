@@ -53,6 +53,25 @@ export function normalizeText(s: string): string {
   return katakanaToHiragana(nfkc(s)).toLowerCase().replace(SEPARATORS, '')
 }
 
+// normalizeText of identifier values, shared by the record identifiers' collection and the scan's needles built
+// from them right after (the same values, one subject after another): bounded, cleared when full. Lower-case letters
+// and digits (record and order numbers, new with every record) are their own normal form and are not kept.
+const NORMAL = new Map<string, string>()
+const NORMAL_MAX = 4096
+const ALREADY_NORMAL = /^[0-9a-z]+$/
+
+/** normalizeText(s), from a small memo of the values asked for last (identifier values, not texts). */
+export function normalizedValue(s: string): string {
+  if (ALREADY_NORMAL.test(s)) return s
+  let n = NORMAL.get(s)
+  if (n === undefined) {
+    n = normalizeText(s)
+    if (NORMAL.size >= NORMAL_MAX) NORMAL.clear()
+    NORMAL.set(s, n)
+  }
+  return n
+}
+
 /**
  * Romaji long-vowel folding, applied to both the identifier and the text: ou/oo/oh+consonant → o and uu → u, so
  * "Tarou", "Taroo", "Taroh" and "Taro" all meet as "taro", and "Yuuko" as "yuko". It works on the already
@@ -60,6 +79,8 @@ export function normalizeText(s: string): string {
  * the like are left alone because folding them would merge unrelated words too often.
  */
 export function foldRomaji(s: string): string {
+  // Every fold needs an o or a u: most texts (kanji, kana, digits) have neither and are returned as they are.
+  if (s.indexOf('o') < 0 && s.indexOf('u') < 0) return s
   return s.replace(/o[uo]|oh(?![aiueoy])/g, 'o').replace(/uu/g, 'u')
 }
 

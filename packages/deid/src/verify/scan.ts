@@ -6,7 +6,7 @@
  */
 import { decodeText, getString, keywordOf, tagHex, tagString, type DicomDataset, type DicomElement, type ParsedDicom, type Vr } from '@kura/dicom'
 import type { Identifier } from './identifiers.ts'
-import { foldRomaji, markDigitBreaks, normalizeLoose, normalizeText, sharedDateVariants } from './normalize.ts'
+import { foldRomaji, markDigitBreaks, normalizeLoose, normalizeText, normalizedValue, sharedDateVariants } from './normalize.ts'
 
 export interface Finding {
   /** Tag path: '00081030', or through sequences '0040A730/0/0040A160' (tag / item index / tag). */
@@ -78,7 +78,8 @@ function needlesOf(id: Identifier, cache = true): Needle {
       const compact = id.value.trim()
       parts = { strip: [compact], fold: [], loose: sharedDateVariants(compact) }
     } else {
-      const n = normalizeText(id.value)
+      // A value that a record's identifiers were just collected with is normalised already (see normalizedValue).
+      const n = cache ? normalizeText(id.value) : normalizedValue(id.value)
       parts = { strip: [n], fold: [foldRomaji(n)], loose: [] }
     }
     if (!cache) return { id, ...parts }
