@@ -130,8 +130,17 @@ function scrubberOf(ids: readonly Identifier[] | RecordIdentifiers): TextScrubbe
   let s = SUBJECT_SCRUBBERS.get(ids.subject)
   if (s === undefined) SUBJECT_SCRUBBERS.set(ids.subject, (s = keptTextScrubber(ids.subject)))
   const own = splitOwn(ids.own)
-  if (own.staff.length > 0) s = textScrubber(own.staff, s, own.staffKey)
+  if (own.staff.length > 0) s = withStaff(s, own.staff, own.staffKey)
   return own.record.length > 0 ? textScrubber(own.record, s) : s
+}
+
+// The subject's scrubber with its care team's needles: the same pair for most records of a subject in a row, so the
+// last one is kept (textScrubber with a key makes the same needles for the same key: reusing it changes nothing).
+let lastStaff: { base: TextScrubber; key: string; scrubber: TextScrubber } | undefined
+
+function withStaff(base: TextScrubber, staff: readonly Identifier[], key: string): TextScrubber {
+  if (lastStaff === undefined || lastStaff.base !== base || lastStaff.key !== key) lastStaff = { base, key, scrubber: textScrubber(staff, base, key) }
+  return lastStaff.scrubber
 }
 
 /** The keyed pseudonym of a record or staff id: the patient-ID HMAC in its own NUL-prefixed domain, re-lettered. */

@@ -113,8 +113,22 @@ function plainStable(s: string): string | undefined {
 }
 
 const plain = (s: string): string => plainStable(s) ?? fold(s).text
-/** The romaji folding of `p`, a folded text (only its text is wanted, so no span map is made for it). */
-const romajiOf = (p: string): string => foldRomaji({ text: p, start: [], end: [] }).text
+/**
+ * foldRomaji(p).text for `p` of Latin letters a–z only (a name's folded needle): the same merges (ou, oo, oh before
+ * anything but a vowel or y → o; uu → u), one unit at a time, without the span map foldRomaji builds.
+ */
+function romajiOf(p: string): string {
+  let out = ''
+  for (let k = 0; k < p.length; k++) {
+    const c = p.charCodeAt(k)
+    const next = p.charCodeAt(k + 1)
+    out += p[k]
+    // o + u | o | h (not before a, i, u, e, o, y; also at the end); u + u.
+    if ((c === 0x6f && (next === 0x75 || next === 0x6f || (next === 0x68 && !VOWEL_OR_Y.includes(p[k + 2] ?? '-')))) || (c === 0x75 && next === 0x75)) k++
+  }
+  return out
+}
+const VOWEL_OR_Y = 'aiueoy'
 const isDigit = (c: string | undefined): boolean => c !== undefined && /^\d$/.test(c.normalize('NFKC'))
 
 // Any telephone number (0X-XXXX-XXXX forms, +81, compact 10/11 digits) and postal code (〒123-4567, 郵便番号).
