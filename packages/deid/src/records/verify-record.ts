@@ -39,6 +39,7 @@ interface TextInfo {
 const TEXTS = new Map<string, TextInfo>()
 const TEXTS_MAX = 8192
 const TEXT_MAX = 256
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/
 
 const NONE: Identifier[] = []
 
@@ -46,8 +47,9 @@ function textInfo(text: string): TextInfo {
   let t = TEXTS.get(text)
   if (t === undefined) {
     t = { text, hay: undefined, patterns: undefined, subjectM: undefined, subjectFound: NONE, staffM: undefined, staffFound: NONE, record: undefined, recordFound: NONE }
-    // Long texts (narratives, rarely repeated) are not kept.
-    if (text.length <= TEXT_MAX) {
+    // Long texts (narratives, rarely repeated) are not kept, nor date-times (performedAt, new with nearly every
+    // record: kept, they filled the map, 0.8 a record, and pushed out the texts that recur).
+    if (text.length <= TEXT_MAX && !DATE_TIME.test(text)) {
       if (TEXTS.size >= TEXTS_MAX) TEXTS.clear()
       TEXTS.set(text, t)
     }
