@@ -330,8 +330,9 @@ interface BigramIndex {
 }
 
 function bigramIndex(strings: ReadonlyArray<readonly string[]>): BigramIndex {
+  // Sized exactly (empty strings left out), so no views are cut from them: a subject's matcher builds three.
   let n = 0
-  for (let i = 0; i < strings.length; i++) n += strings[i]!.length
+  for (let i = 0; i < strings.length; i++) for (const s of strings[i]!) if (s.length > 0) n++
   const needle = new Int32Array(n)
   const string: string[] = []
   const bucket = new Int32Array(n)
@@ -355,37 +356,47 @@ function bigramIndex(strings: ReadonlyArray<readonly string[]>): BigramIndex {
   for (let w = 0; w < BIGRAM_WORDS; w++) if (mask[w] !== 0) used++
   const words = new Int32Array(used)
   for (let w = 0, at = 0; w < BIGRAM_WORDS; w++) if (mask[w] !== 0) words[at++] = w
-  return { needle: needle.subarray(0, k), string, bucket: bucket.subarray(0, k), mask, words, single }
+  return { needle, string, bucket, mask, words, single }
 }
 
 /**
  * Marks in `hit` every needle with a string of `index` found in `a` (or `b`): exactly the ones probe() marks, the
  * strings whose first pair the haystack lacks never tried.
  */
-function probeBigrams(index: BigramIndex, hayBits: Uint32Array, at: number, a: string, b: string | undefined, hit: Uint8Array): void {
+function probeBigrams(index: BigramIndex, hayBits: Uint32Array, at: number, a: string, b: string | undefined, hit: Uint8Array): number {
   const { mask, words } = index
+  let marked = 0
   for (let j = 0; j < words.length; j++) {
     const w = words[j]!
     let x = (hayBits[at + w]! & mask[w]!) >>> 0
     while (x !== 0) {
       const low = x & -x
       x = (x ^ low) >>> 0
-      tryBucket(index, (w << 5) | (31 - Math.clz32(low)), a, b, hit)
+      marked += tryBucket(index, (w << 5) | (31 - Math.clz32(low)), a, b, hit)
     }
   }
-  if (index.single) tryBucket(index, -1, a, b, hit)
+  if (index.single) marked += tryBucket(index, -1, a, b, hit)
+  return marked
 }
 
-/** Tries the strings of one bucket (a text holds few of the buckets in use: a scan of the list beats a map). */
-function tryBucket(index: BigramIndex, h: number, a: string, b: string | undefined, hit: Uint8Array): void {
+/**
+ * Tries the strings of one bucket (a text holds few of the buckets in use: a scan of the list beats a map); the
+ * count of needles it marked.
+ */
+function tryBucket(index: BigramIndex, h: number, a: string, b: string | undefined, hit: Uint8Array): number {
   const { needle, string, bucket } = index
+  let marked = 0
   for (let k = 0; k < bucket.length; k++) {
     if (bucket[k] !== h) continue
     const i = needle[k]!
     if (hit[i] === 1) continue
     const s = string[k]!
-    if (contains(a, s) || (b !== undefined && contains(b, s))) hit[i] = 1
+    if (contains(a, s) || (b !== undefined && contains(b, s))) {
+      hit[i] = 1
+      marked++
+    }
   }
+  return marked
 }
 
 const NOTHING_FOUND: Identifier[] = []
@@ -404,10 +415,12 @@ export function haystackMatcher(identifiers: readonly Identifier[]): (h: TextHay
   // Calls are synchronous: one scratch array serves them all, cleared as it is read.
   const hit = new Uint8Array(needles.length)
   return (h) => {
-    probeBigrams(strip, h.bits, STRIP_AT, h.hay.strip, h.hay.stripMarked, hit)
-    probeBigrams(fold, h.bits, FOLD_AT, h.hay.fold, undefined, hit)
-    probeBigrams(loose, h.bits, LOOSE_AT, h.hay.loose, h.hay.looseMarked, hit)
+    const marked = probeBigrams(strip, h.bits, STRIP_AT, h.hay.strip, h.hay.stripMarked, hit) +
+      probeBigrams(fold, h.bits, FOLD_AT, h.hay.fold, undefined, hit) +
+      probeBigrams(loose, h.bits, LOOSE_AT, h.hay.loose, h.hay.looseMarked, hit)
     let found = NOTHING_FOUND
+    // Almost every text holds none of the needles: nothing marked, nothing to clear.
+    if (marked === 0) return found
     for (let i = 0; i < needles.length; i++) {
       if (hit[i] !== 1) continue
       hit[i] = 0
