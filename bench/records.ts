@@ -15,15 +15,19 @@
  * With --threads N (default: one per core) the record stage runs on N worker threads (pooledRecordEngine): while
  * they stage batch k+1, the main thread settles batch k. --threads 0 stages in-thread and splits the time by step.
  *
- *   npx kura bench records [--messages 1000000] [--threads 2]
+ * With --tree the messages are written as a real SS-MIX2 tree first (not timed) and the SS-MIX2 source itself scans
+ * it (Ssmix2Source: directory listings, a stat and a read per file, the condition flags), so its walk is measured
+ * too; the messages it hands off are counted (superseded versions of an order are not sent).
+ *
+ *   npx kura bench records [--messages 1000000] [--threads 2] [--tree]
  */
 import { hash } from 'node:crypto'
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs'
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { BASIC_POLICY, generateSecret } from '@kura/deid'
 import { synthSsmix2Files, type Ssmix2SynthFile } from '@kura/records/synth'
-import { HANDOFFS_IN_FLIGHT, Outbox, Pipeline, RecordOutbox, SSMIX2_RECORD_TYPES, pooledRecordEngine, recordEngine, type RecordEngine, type RecordInput, type TakenFile } from '@kura/gateway'
+import { HANDOFFS_IN_FLIGHT, Outbox, Pipeline, RecordOutbox, SSMIX2_RECORD_TYPES, Ssmix2Source, pooledRecordEngine, recordEngine, type RecordEngine, type RecordInput, type TakenFile } from '@kura/gateway'
 import { fmt, machineLine, mb, nowMs, num, parseFlags, printTable, runIfMain } from './lib/util.ts'
 
 const USAGE = `
@@ -68,6 +72,21 @@ function generate(file: string, total: number, seed: number): number {
     writeSync(fd, m.bytes)
   }
   closeSync(fd)
+  return nowMs() - t
+}
+
+/** Writes `total` messages as files of an SS-MIX2 tree under `root`. Returns the time taken (ms). */
+function writeTree(root: string, total: number, seed: number): number {
+  const t = nowMs()
+  const gen = messages(seed)
+  const made = new Set<string>()
+  for (let i = 0; i < total; i++) {
+    const m = gen.next().value as Ssmix2SynthFile
+    const file = path.join(root, m.path)
+    const folder = path.dirname(file)
+    if (!made.has(folder)) { mkdirSync(folder, { recursive: true }); made.add(folder) }
+    writeFileSync(file, m.bytes)
+  }
   return nowMs() - t
 }
 
@@ -138,6 +157,7 @@ export async function run(argv: string[]): Promise<void> {
     seed: { type: 'string', default: '1', help: 'generator seed' },
     threads: { type: 'string', default: String(os.availableParallelism()), help: 'record stage worker threads (0: in-thread, with the time split by step)' },
     keep: { type: 'boolean', default: false, help: 'keep the outbox folder' },
+    tree: { type: 'boolean', default: false, help: 'write a real SS-MIX2 tree and let the SS-MIX2 source scan it (its walk measured too)' },
   })
   if (!flags) return
   const total = num(flags.messages, 'messages')
@@ -158,7 +178,8 @@ export async function run(argv: string[]): Promise<void> {
   const source = `ssmix2:${path.join(dir, 'tree')}`
 
   const genFile = path.join(dir, 'messages.bin')
-  const genMs = generate(genFile, total, num(flags.seed, 'seed'))
+  const tree = path.join(dir, 'tree')
+  const genMs = flags.tree ? writeTree(tree, total, num(flags.seed, 'seed')) : generate(genFile, total, num(flags.seed, 'seed'))
   // What the process holds before a message enters the pipeline (the workers' heaps, the generator's leftovers):
   // the pipeline's own share of the RSS is what comes on top.
   const startRss = process.memoryUsage()
@@ -193,15 +214,29 @@ export async function run(argv: string[]): Promise<void> {
   let elapsedMs = 0
   pipeline.start()
   try {
-    // The SS-MIX2 source's loop: hand a batch off, read the next while at most HANDOFFS_IN_FLIGHT wait to be settled.
-    const inFlight: Array<Promise<void>> = []
-    for (const inputs of readBack(genFile, batch, path.join(dir, 'tree'), source)) {
-      let b = 0
-      for (const i of inputs) b += i.file.size
-      inFlight.push(pipeline.receivedRecords(inputs).then(() => progress(inputs.length, b)))
-      while (inFlight.length > HANDOFFS_IN_FLIGHT) await inFlight.shift()
+    if (flags.tree) {
+      // The source itself: one full scan, handing off `batch` files at a time, HANDOFFS_IN_FLIGHT unsettled at most.
+      const ssmix2 = new Ssmix2Source({ path: tree, rescanSeconds: 3600, settleSeconds: 0 }, outbox, {
+        batch,
+        handOff: (inputs) => {
+          let b = 0
+          for (const i of inputs) b += i.file.size
+          return pipeline.receivedRecords(inputs).then(() => progress(inputs.length, b))
+        },
+      })
+      await ssmix2.scan()
+      if (ssmix2.lastError) throw new Error(ssmix2.lastError)
+    } else {
+      // The SS-MIX2 source's loop: hand a batch off, read the next while at most HANDOFFS_IN_FLIGHT wait to be settled.
+      const inFlight: Array<Promise<void>> = []
+      for (const inputs of readBack(genFile, batch, tree, source)) {
+        let b = 0
+        for (const i of inputs) b += i.file.size
+        inFlight.push(pipeline.receivedRecords(inputs).then(() => progress(inputs.length, b)))
+        while (inFlight.length > HANDOFFS_IN_FLIGHT) await inFlight.shift()
+      }
+      await Promise.all(inFlight)
     }
-    await Promise.all(inFlight)
     elapsedMs = workMs()
     cpuUs = cpu() - cpu0
     const main1 = mainThreadCpuUs()
@@ -217,7 +252,7 @@ export async function run(argv: string[]): Promise<void> {
     printTable(rows, 'SS-MIX2 messages → outbox (parse, map, validate, de-identify, verify, queue)')
     const rate = done / (elapsedMs / 1000)
     const c = pipeline.counters
-    console.log(`  ${done} messages, ${fmt(mb(bytes), 1)} MB of HL7, in ${fmt(elapsedMs / 1000, 1)} s of pipeline time (${fmt(genMs / 1000, 1)} s generating before, not counted)`)
+    console.log(`  ${done} messages, ${fmt(mb(bytes), 1)} MB of HL7, in ${fmt(elapsedMs / 1000, 1)} s of pipeline time (${fmt(genMs / 1000, 1)} s generating${flags.tree ? ' the tree' : ''} before, not counted)`)
     const per = (v: number) => `${fmt((v / done) * 1000, 0)} µs`
     const m = steps.ms
     const rest = elapsedMs - m.readSsmix2 - m.validate - m.deidentify - m.verify

@@ -16,12 +16,13 @@
  * gateway runs (writers add and rename files; they do not edit them in place).
  */
 import { hash } from 'node:crypto'
-import { readdir, readFile, stat } from 'node:fs/promises'
+import { close as fsClose, open as fsOpen, read as fsRead } from 'node:fs'
+import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type Logger, silentLogger } from '@kura/core'
 import { parseSsmix2FileName, timestampKey, type Ssmix2FileName } from '@kura/records'
 import type { Ssmix2SourceConfig } from '../../config/index.ts'
-import type { Outbox, RecordInput, TakenFile } from '../../outbox/index.ts'
+import { RecordOutbox, type Outbox, type RecordInput, type TakenFile } from '../../outbox/index.ts'
 
 /** The data types that carry a record Kura keeps; other folders are never read. */
 export const SSMIX2_RECORD_TYPES: readonly string[] = ['ADT-00', 'OMG-11', 'OMG-12', 'OML-11']
@@ -71,6 +72,8 @@ export class Ssmix2Source {
   lastError: string | null = null
   private readonly cfg: Ssmix2SourceConfig
   private readonly outbox: Outbox
+  /** Its "taken" look-up, on a statement prepared once (one per candidate file, every scan). */
+  private readonly records: RecordOutbox
   private readonly opts: Ssmix2SourceOptions
   private readonly log: Logger
   /** Data-type folders wholly taken at this mtime. */
@@ -91,6 +94,7 @@ export class Ssmix2Source {
   constructor(cfg: Ssmix2SourceConfig, outbox: Outbox, opts: Ssmix2SourceOptions) {
     this.cfg = cfg
     this.outbox = outbox
+    this.records = new RecordOutbox(outbox)
     this.opts = opts
     this.log = opts.log ?? silentLogger
     this.name = `ssmix2:${cfg.path}`
@@ -176,10 +180,10 @@ export class Ssmix2Source {
       let fst
       try { fst = await stat(c.abs) } catch { complete = false; continue }
       if (!fst.isFile()) continue
-      if (this.handedOff.has(c.abs) || this.outbox.wasTaken(c.abs, fst.size, fst.mtimeMs)) continue
+      if (this.handedOff.has(c.abs) || this.records.wasTaken(c.abs, fst.size, fst.mtimeMs)) continue
       if (Date.now() - fst.mtimeMs < settleMs) { complete = false; continue }
       let bytes: Buffer
-      try { bytes = await readFile(c.abs) } catch (e) {
+      try { bytes = await readUpTo(c.abs, fst.size + 1) } catch (e) {
         complete = false
         this.lastError = `cannot read ${c.rel}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`
         continue
@@ -222,6 +226,30 @@ export class Ssmix2Source {
   private armStop(): void {
     this.stopping = new Promise((r) => { this.stopNow = r })
   }
+}
+
+/**
+ * The file's first `max` bytes (all of it, when shorter): opened, read, closed through fs's callbacks, without the
+ * fstat readFile sizes its buffer with (the scan has stat'ed the file already). Asked for one byte more than the
+ * stat said, a file that grew since reads longer than that size, as readFile would. Process CPU per 1.2 KB file,
+ * best of 7 × 2,000: fs/promises readFile 43–88 µs, this 31–36 µs (FileHandle's promises cost most of the rest).
+ */
+function readUpTo(path: string, max: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    fsOpen(path, 'r', (e, fd) => {
+      if (e) return reject(e)
+      const buf = Buffer.allocUnsafe(max)
+      const done = (err: Error | null, got: number): void => fsClose(fd, (ce) => { const bad = err ?? ce; if (bad) reject(bad); else resolve(buf.subarray(0, got)) })
+      const more = (got: number): void => {
+        fsRead(fd, buf, got, max - got, got, (re, n) => {
+          if (re) return done(re, got)
+          if (n === 0 || got + n >= max) return done(null, got + n)
+          more(got + n)
+        })
+      }
+      more(0)
+    })
+  })
 }
 
 async function dirs(path: string): Promise<string[]> {
