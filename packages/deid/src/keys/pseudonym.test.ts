@@ -105,6 +105,7 @@ test('the MAC is HMAC-SHA256 byte for byte: outputs equal those built with creat
     const r = ref(key, collection)
     for (const v of values) {
       assert.equal(q.patientId(v), r.patientId(v))
+      assert.equal(q.patientIdOnce(v), r.patientId(v))
       assert.equal(q.personName(v), r.personName(v))
       const b = r.uidHex(v)
       b[6] = (b[6]! & 0x0f) | 0x80

@@ -36,6 +36,8 @@ export const DEFAULT_DATE_SHIFT: DateShiftRange = { min: -365, max: -1 }
 export interface Pseudonymizer {
   /** `K` + 16 Crockford base32 digits (80 bits) = 17 characters, fits LO (64). */
   patientId(original: string): string
+  /** patientId(original), not kept in the memo: for a value used once (a record's ID), which would push out those that recur. */
+  patientIdOnce(original: string): string
   /** `ANON^` + 13 Crockford base32 digits (64 bits): a valid PN whose family name says it is a pseudonym. */
   personName(original: string): string
   /** `2.25.` + the decimal of a v8 UUID built from the HMAC (PS3.5 B.2), at most 44 characters. */
@@ -216,6 +218,7 @@ export function pseudonymizer(secret: Uint8Array, collection: string, opts: Pseu
 
   const p: Pseudonymizer = {
     patientId: (original) => ids.get(original) ?? remember(ids, original, `K${base32Crockford(mac('patient-id', normText(original)).subarray(0, 10))}`),
+    patientIdOnce: (original) => `K${base32Crockford(mac('patient-id', normText(original)).subarray(0, 10))}`,
     personName: (original) => names.get(original) ?? remember(names, original, `ANON^${base32Crockford(mac('person-name', normName(original)).subarray(0, 8))}`),
     uid: (original) => {
       const hit = uids.get(original)

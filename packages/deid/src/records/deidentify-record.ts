@@ -145,6 +145,8 @@ function withStaff(base: TextScrubber, staff: readonly Identifier[], key: string
 
 /** The keyed pseudonym of a record or staff id: the patient-ID HMAC in its own NUL-prefixed domain, re-lettered. */
 const keyedId = (pseudo: Pseudonymizer, letter: 'R' | 'S', domain: string): string => letter + pseudo.patientId(`\0${domain}`).slice(1)
+/** keyedId for a value used once (a record's ID: new with every record), not kept in the pseudonymizer's memo. */
+const keyedIdOnce = (pseudo: Pseudonymizer, letter: 'R', domain: string): string => letter + pseudo.patientIdOnce(`\0${domain}`).slice(1)
 
 /**
  * The de-identified form of `record` (which should have passed validateRecord). Pure: the same record, secret,
@@ -173,7 +175,7 @@ export function deidentifyRecord(record: ClinicalRecord, ctx: RecordDeidContext,
   const source = record.source
   // The fields made from the source record (ids and UIDs are structural, staff names dropped), in the order that
   // decides which error a broken record gets.
-  const recordId = keyedId(pseudo, 'R', `record/${source.system}/${record.recordId}`)
+  const recordId = keyedIdOnce(pseudo, 'R', `record/${source.system}/${record.recordId}`)
   const date = rules.fullDates ? record.performedAt : shiftDate(record.performedAt, days, 'performedAt')
   const images = record.images.map((im): ImageRef => pseudonymousImage(im, pseudo))
   const staff = 'staff' in record && record.staff !== undefined ? record.staff.map((s) => ({ role: s.role, id: keyedId(pseudo, 'S', `staff/${trim(s.id)}`) })) : undefined
