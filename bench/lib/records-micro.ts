@@ -159,15 +159,26 @@ if (args.includes('--ab') && baseDir) {
   // (the de-identified record, its findings, and the findings of the SOURCE record scanned as if it were output,
   // untimed) compared byte for byte.
   const baseDeid = (await import(pathToFileURL(path.resolve(baseDir, 'packages/deid/src/index.ts')).href)) as typeof import('@kura/deid')
-  const newDeid = (await import('@kura/deid')) as typeof import('@kura/deid')
-  const versions = [{ name: 'base', d: baseDeid, us: [] as number[] }, { name: 'new', d: newDeid, us: [] as number[] }]
-  const run = (d: typeof newDeid, recs: ClinicalRecord[]): string[] => {
+  // --new DIR: that tree's @kura/deid as the new one (two copies of one tree: what the turns alone differ by).
+  const newDir = opt('--new', '')
+  const newDeid = (newDir ? await import(pathToFileURL(path.resolve(newDir, 'packages/deid/src/index.ts')).href) : await import('@kura/deid')) as typeof import('@kura/deid')
+  const versions = [{ name: 'base', d: baseDeid, us: [] as number[], parts: [0, 0, 0] }, { name: 'new', d: newDeid, us: [] as number[], parts: [0, 0, 0] }]
+  /** Each record's output; CPU µs of identifiers, de-identify and verify added to `parts` (a clock read between). */
+  const run = (d: typeof newDeid, recs: ClinicalRecord[], parts: number[]): string[] => {
     const outs: string[] = []
     for (const rec of recs) {
+      const c0 = cpu()
       const ids = d.recordIdentifiers(rec)
+      const c1 = cpu()
       let deid: unknown
       try { deid = d.deidentifyRecord(rec, ctx, ids) } catch (e) { outs.push(`throws ${(e as Error).message}`); continue }
-      outs.push(JSON.stringify([deid, d.verifyRecord(deid, ids)]))
+      const c2 = cpu()
+      const findings = d.verifyRecord(deid, ids)
+      const c3 = cpu()
+      parts[0]! += c1 - c0
+      parts[1]! += c2 - c1
+      parts[2]! += c3 - c2
+      outs.push(JSON.stringify([deid, findings]))
     }
     return outs
   }
@@ -182,7 +193,7 @@ if (args.includes('--ab') && baseDir) {
       const texts: string[][] = [[], []]
       for (const k of turn % 2 === 0 ? [0, 1] : [1, 0]) {
         const c0 = cpu()
-        texts[k] = run(versions[k]!.d, chunk)
+        texts[k] = run(versions[k]!.d, chunk, versions[k]!.parts)
         spent[k]! += cpu() - c0
       }
       for (let i = 0; i < chunk.length; i++) if (texts[0]![i] !== texts[1]![i]) differ++
@@ -192,7 +203,8 @@ if (args.includes('--ab') && baseDir) {
       }
     }
     versions.forEach((v, k) => v.us.push(spent[k]! / batch.length))
-    console.log(`round ${round + 1}: ${batch.length} records: ${versions.map((v) => `${v.name} ${v.us[round]!.toFixed(1)}`).join(', ')} µs CPU/record (identifiers + de-identify + verify); outputs differing so far: ${differ}`)
+    console.log(`round ${round + 1}: ${batch.length} records: ${versions.map((v) => `${v.name} ${v.us[round]!.toFixed(1)} (${v.parts.map((x) => (x / batch.length).toFixed(1)).join(' + ')})`).join(', ')} µs CPU/record (identifiers + de-identify + verify); outputs differing so far: ${differ}`)
+    for (const v of versions) v.parts.fill(0)
   }
   const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!
   console.log(`rounds 2–${rounds}: ${versions.map((v) => `${v.name} min ${Math.min(...v.us.slice(1)).toFixed(1)} median ${med(v.us.slice(1)).toFixed(1)}`).join('; ')} µs CPU/record; ${differ} outputs differ; load average ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')}`)
