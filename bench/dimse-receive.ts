@@ -18,6 +18,7 @@ import { writeCorpus } from '@kura/dicom/synth'
 import { Journal } from '@kura/gateway'
 import { ensureLargeObject } from './large-object.ts'
 import { startOrthanc } from './lib/orthanc.ts'
+import { KURA_NODE_FLAGS } from './lib/kura.ts'
 import { fmt, freePort, loud, machineLine, mb, median, nowMs, num, parseFlags, printTable, range, ratio, runIfMain, sampleRss, sleep } from './lib/util.ts'
 
 const USAGE = `
@@ -40,7 +41,7 @@ export function startKura(dir: string): Promise<{ port: number; proc: ChildProce
     import { startDimseServer } from ${JSON.stringify(GATEWAY)}
     const s = await startDimseServer({ aeTitle: 'KURA', port: 0, host: '127.0.0.1', spoolDir: ${JSON.stringify(dir)}, minFreeBytes: 0 })
     process.stdout.write('PORT ' + s.port + '\\n')`
-  const proc = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'], cwd: join(import.meta.dirname, '..') })
+  const proc = spawn(process.execPath, [...KURA_NODE_FLAGS, '--import', 'tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'], cwd: join(import.meta.dirname, '..') })
   return new Promise((resolve, reject) => {
     let out = ''
     proc.stdout!.on('data', (d: Buffer) => {

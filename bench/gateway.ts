@@ -22,7 +22,7 @@ import { join } from 'node:path'
 import { openCatalog } from '@kura/storage'
 import { writeSecretFile } from '@kura/deid'
 import { countFiles, emptyFiles, hasStorescu, smallCorpus, startKura as startKuraScp, startOrthancScp, storescu } from './dimse-receive.ts'
-import { startKura as startHub, KURA_BIN, REPO_ROOT } from './lib/kura.ts'
+import { startKura as startHub, KURA_BIN, KURA_NODE_FLAGS, REPO_ROOT } from './lib/kura.ts'
 import { fmt, freePort, loud, machineLine, mb, median, nowMs, num, parseFlags, printTable, range, ratio, readCpuSeconds, runIfMain, sampleRss, sleep } from './lib/util.ts'
 
 const USAGE = `
@@ -122,7 +122,7 @@ status: { port: 0 }
 `)
     // KURA_BENCH_GATEWAY_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the gateway alone.
     const nodeArgs = (process.env.KURA_BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean)
-    const child = spawn(process.execPath, [...nodeArgs, KURA_BIN, 'gateway', '--config', join(dir, 'gateway.yaml')], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, KURA_LOG_LEVEL: 'warn' } })
+    const child = spawn(process.execPath, [...KURA_NODE_FLAGS, ...nodeArgs, KURA_BIN, 'gateway', '--config', join(dir, 'gateway.yaml')], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, KURA_LOG_LEVEL: 'warn' } })
     gw = child
     const statusUrl = await new Promise<string>((resolve, reject) => {
       let out = ''

@@ -13,7 +13,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { promisify } from 'node:util'
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -23,6 +23,11 @@ export { sampleRss, readRss, type RssStats, type RssSampler } from './util.ts'
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 export const KURA_BIN = process.env.KURA_BENCH_KURA_BIN ?? path.join(REPO_ROOT, 'packages/cli/bin/kura.js')
+/**
+ * The node flags of `npx kura …` (its `#!/usr/bin/env -S node …` line): a server the bench spawns with
+ * `node KURA_BIN …` runs as one started by npx would.
+ */
+export const KURA_NODE_FLAGS: readonly string[] = (/^#!\S*env -S node((?: --\S+)*)/.exec(readFileSync(KURA_BIN, 'utf8').split('\n', 1)[0]!)?.[1] ?? '').split(' ').filter(Boolean)
 
 export type Backend = 'sqlite' | 'postgres'
 
@@ -94,7 +99,7 @@ export async function startKura(opts: KuraOptions = {}): Promise<KuraServer> {
   const fd = openSync(log, 'a')
   const child: ChildProcess = spawn(
     process.execPath,
-    [...(opts.nodeArgs ?? []), KURA_BIN, 'hub', '--data', dataDir, '--port', String(port), '--host', '127.0.0.1', ...(opts.args ?? [])],
+    [...KURA_NODE_FLAGS, ...(opts.nodeArgs ?? []), KURA_BIN, 'hub', '--data', dataDir, '--port', String(port), '--host', '127.0.0.1', ...(opts.args ?? [])],
     { cwd: REPO_ROOT, env, stdio: ['ignore', fd, fd] },
   )
   closeSync(fd)
