@@ -268,13 +268,13 @@ export class Outbox {
   addTaken(o: NewObject, file: { path: string; size: number; mtimeMs: number; sha256: string }): void {
     this.db.transaction(() => {
       this.add(o)
-      this.db.prepare('INSERT OR REPLACE INTO taken (path, size, mtime_ms, sha256, object_id, taken_at) VALUES (?, ?, ?, ?, ?, ?)')
+      this.q('INSERT OR REPLACE INTO taken (path, size, mtime_ms, sha256, object_id, taken_at) VALUES (?, ?, ?, ?, ?, ?)')
         .run(file.path, file.size, Math.floor(file.mtimeMs), file.sha256, o.id, this.now())
     })()
   }
 
   wasTaken(path: string, size: number, mtimeMs: number): boolean {
-    return this.db.prepare('SELECT 1 FROM taken WHERE path = ? AND size = ? AND mtime_ms = ?').get(path, size, Math.floor(mtimeMs)) !== undefined
+    return this.q('SELECT 1 FROM taken WHERE path = ? AND size = ? AND mtime_ms = ?').get(path, size, Math.floor(mtimeMs)) !== undefined
   }
 
   /** The clean output is durable (a record in `clean/journal/`, or `clean/<sha256>.dcm`) before this is called. */

@@ -268,12 +268,19 @@ test('long run with recycling: after a crash at any flush, exactly the records f
     order.push(o.meta.id)
     if (rand() < 0.3) await j.flush()
     while (order.length > 12) { const id = order.shift()!; j.release(id); live.delete(id) }
-    for (const n of segments(dir)) inodes.set(n, statSync(join(dir, n)).ino)
+    // A segment may be unlinked (off the event loop) between the listing and its stat.
+    for (const n of segments(dir)) { try { inodes.set(n, statSync(join(dir, n)).ino) } catch { /* gone */ } }
     if (i % 50 === 49) {
       await j.flush()
       // A crash now: a copy of the folder as it stands, opened by a new journal.
       const copy = join(root, `j-crash-${crashes++}`)
-      await cp(dir, copy, { recursive: true })
+      // Retried when a segment is unlinked mid-copy (unlinks run off the event loop).
+      for (let attempt = 0; ; attempt++) {
+        try { await cp(dir, copy, { recursive: true }); break } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || attempt === 5) throw e
+          await rm(copy, { recursive: true, force: true })
+        }
+      }
       const again = Journal.open(copy, { log })
       const ids = new Set(again.records().map((m) => m.id))
       for (const [id, data] of live) {
