@@ -25,9 +25,9 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 export const KURA_BIN = process.env.KURA_BENCH_KURA_BIN ?? path.join(REPO_ROOT, 'packages/cli/bin/kura.js')
 /**
  * The node flags of `npx kura …` (its `#!/usr/bin/env -S node …` line): a server the bench spawns with
- * `node KURA_BIN …` runs as one started by npx would.
+ * `node KURA_BIN …` runs as one started by npx would. KURA_BENCH_NODE_FLAGS replaces them (e.g. '' for none).
  */
-export const KURA_NODE_FLAGS: readonly string[] = (/^#!\S*env -S node((?: --\S+)*)/.exec(readFileSync(KURA_BIN, 'utf8').split('\n', 1)[0]!)?.[1] ?? '').split(' ').filter(Boolean)
+export const KURA_NODE_FLAGS: readonly string[] = (process.env.KURA_BENCH_NODE_FLAGS ?? /^#!\S*env -S node((?: --\S+)*)/.exec(readFileSync(KURA_BIN, 'utf8').split('\n', 1)[0]!)?.[1] ?? '').split(' ').filter(Boolean)
 
 export type Backend = 'sqlite' | 'postgres'
 
