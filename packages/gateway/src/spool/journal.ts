@@ -9,8 +9,9 @@
  * Layout: `<dir>/<seq>-<salt>.seg`, each a run of records `"KJR2" | u32 salt | u32 meta length | u32 data length |
  * meta (UTF-8 JSON, `JournalMeta`) | data`, little-endian; `salt` (8 hex digits in the name) is the segment's own,
  * drawn when it gets its name, in every record. (Segments named `<seq>.seg` are of an earlier version: records
- * `"KJR1" | u32 meta length | u32 data length | meta | data`; still read, never written.) A segment is only ever appended to by the process that created
- * it; a restart starts a new one, so a record torn by a crash is always at the end of its segment. A record is
+ * `"KJR1" | u32 meta length | u32 data length | meta | data`; still read, never written.)
+ * A segment is only ever appended to by the process that created it; a restart starts a new one, so a record torn
+ * by a crash is always at the end of its segment (or of its new records, in a recycled one). A record is
  * relied on only after the fdatasync that covers it (and, for a segment's first record, the folder fsync that makes
  * the segment's name durable): the DICOM source acknowledges an object, and the pipeline records a clean output,
  * only then. A record whose data does not match its SHA-256 was never relied on: `open` stops reading a segment
@@ -481,14 +482,14 @@ export class Journal<M extends RecordMeta = JournalMeta> {
     if (this.closed || this.spare?.ready || !seg.writable || seg.fd < 0) return false
     const capacity = seg.preallocated ? seg.capacity : seg.size
     if (capacity < FIRST_SPARE_BYTES) return false
-    // A spare still being zero-filled is given up: this one is ready now, and costs no more writes.
-    if (this.spare) this.spare.abandoned = true
     const path = join(this.dir, `${randomUUID()}${SPARE_SUFFIX}`)
     try {
       renameSync(join(this.dir, seg.name), path)
     } catch {
       return false
     }
+    // A spare still being zero-filled is given up (removed once its current write ends): this one is ready now.
+    if (this.spare) this.spare.abandoned = true
     this.spare = { path, fd: seg.fd, capacity, ready: true, recycled: { salt: seg.salt }, abandoned: false }
     seg.fd = -1
     return true
