@@ -118,7 +118,6 @@ export class RecordOutbox {
     const p = (sql: string) => this.db.prepare(sql)
     this.st = {
       taken: p('INSERT OR REPLACE INTO taken (path, size, mtime_ms, sha256, object_id, taken_at) VALUES (?, ?, ?, ?, ?, ?)'),
-      wasTaken: p('SELECT 1 FROM taken WHERE path = ? AND size = ? AND mtime_ms = ?'),
       progress: p('INSERT OR REPLACE INTO export_progress (path, size, mtime_ms, rows_done) VALUES (?, ?, ?, ?)'),
       getProgress: p('SELECT rows_done FROM export_progress WHERE path = ? AND size = ? AND mtime_ms = ?'),
       dropProgress: p('DELETE FROM export_progress WHERE path = ?'),
@@ -211,9 +210,8 @@ export class RecordOutbox {
     })()
   }
 
-  /** Outbox.wasTaken's question, on a statement prepared once: a scan asks it per file (preparing it: ≈ 25 µs each). */
   wasTaken(path: string, size: number, mtimeMs: number): boolean {
-    return this.st.wasTaken!.get(path, size, Math.floor(mtimeMs)) !== undefined
+    return this.outbox.wasTaken(path, size, mtimeMs)
   }
 
   /** The oldest `limit` inputs, after the first `skip` (a batch already being staged and not yet settled). */

@@ -22,7 +22,7 @@ import { join } from 'node:path'
 import { type Logger, silentLogger } from '@kura/core'
 import { parseSsmix2FileName, timestampKey, type Ssmix2FileName } from '@kura/records'
 import type { Ssmix2SourceConfig } from '../../config/index.ts'
-import { RecordOutbox, type Outbox, type RecordInput, type TakenFile } from '../../outbox/index.ts'
+import type { Outbox, RecordInput, TakenFile } from '../../outbox/index.ts'
 
 /** The data types that carry a record Kura keeps; other folders are never read. */
 export const SSMIX2_RECORD_TYPES: readonly string[] = ['ADT-00', 'OMG-11', 'OMG-12', 'OML-11']
@@ -72,8 +72,6 @@ export class Ssmix2Source {
   lastError: string | null = null
   private readonly cfg: Ssmix2SourceConfig
   private readonly outbox: Outbox
-  /** Its "taken" look-up, on a statement prepared once (one per candidate file, every scan). */
-  private readonly records: RecordOutbox
   private readonly opts: Ssmix2SourceOptions
   private readonly log: Logger
   /** Data-type folders wholly taken at this mtime. */
@@ -94,7 +92,6 @@ export class Ssmix2Source {
   constructor(cfg: Ssmix2SourceConfig, outbox: Outbox, opts: Ssmix2SourceOptions) {
     this.cfg = cfg
     this.outbox = outbox
-    this.records = new RecordOutbox(outbox)
     this.opts = opts
     this.log = opts.log ?? silentLogger
     this.name = `ssmix2:${cfg.path}`
@@ -180,7 +177,7 @@ export class Ssmix2Source {
       let fst
       try { fst = await stat(c.abs) } catch { complete = false; continue }
       if (!fst.isFile()) continue
-      if (this.handedOff.has(c.abs) || this.records.wasTaken(c.abs, fst.size, fst.mtimeMs)) continue
+      if (this.handedOff.has(c.abs) || this.outbox.wasTaken(c.abs, fst.size, fst.mtimeMs)) continue
       if (Date.now() - fst.mtimeMs < settleMs) { complete = false; continue }
       let bytes: Buffer
       try { bytes = await readUpTo(c.abs, fst.size + 1) } catch (e) {
