@@ -19,6 +19,14 @@
  * per-chunk and whole SHA-256, stores and indexes it. Both in the same run, alternating, so the
  * load of a shared machine hits both; the ratio is PUT seconds / tus seconds.
  *
+ * FRESH PAGES: this machine is a VM whose kernel reports freed memory to its host (free page
+ * reporting, within 1–2 s of the free); the next write into such a page faults on the host. A 1 GB
+ * file written into reported pages costs 3.5–4 s of system CPU, into pages freed under a second
+ * ago 0.35 s (`dd … conv=fdatasync`, 2026-11-28). So whichever transfer followed a large free
+ * (the previous round's hub stopping) within a second ran up to 4× faster. Each transfer now
+ * starts after `--settle` idle seconds (default 3), so both write into reported pages, as any
+ * long-running service writing new data here does; `--settle 0` gives the old, biased order.
+ *
  *   npx tsx bench/large-object.ts --help
  */
 import { closeSync, createReadStream, existsSync, mkdirSync, readFileSync, openSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
@@ -119,6 +127,7 @@ export async function run(argv: string[]): Promise<void> {
     mode: { type: 'string', default: 'stow', help: 'stow (memory, Kura vs Orthanc) | tus (gateway tus upload vs a plain HTTP PUT)' },
     runs: { type: 'string', default: '3', help: 'tus mode: rounds (PUT then tus each)' },
     'chunk-mb': { type: 'string', default: '64', help: 'tus mode: PATCH size in MiB' },
+    settle: { type: 'string', default: '3', help: 'tus mode: idle seconds before each timed transfer (see FRESH PAGES below)' },
     'cpu-prof': { type: 'string', help: 'tus mode: write V8 CPU profiles of the hub into this directory' },
   })
   if (!f) return
@@ -253,7 +262,7 @@ function putFile(url: string, file: string, size: number): Promise<number> {
 async function runTus(f: Record<string, string | boolean>): Promise<void> {
   console.log(await machineLine())
   const rows = num(f.rows, 'rows'), cols = num(f.cols, 'cols'), frames = num(f.frames, 'frames')
-  const runs = num(f.runs, 'runs'), chunkMb = num(f['chunk-mb'], 'chunk-mb')
+  const runs = num(f.runs, 'runs'), chunkMb = num(f['chunk-mb'], 'chunk-mb'), settleMs = 1000 * num(f.settle, 'settle')
   const obj = ensureLargeObject({ rows, cols, frames })
   console.log(`object: ${obj.file}, ${fmt(mb(obj.size))} MB, ${obj.written ? `written in ${fmt(obj.seconds)} s` : 'reused'}`)
   // The gateway knows the object's SHA-256 from spooling it; so does the bench, before timing.
@@ -269,18 +278,27 @@ async function runTus(f: Record<string, string | boolean>): Promise<void> {
   const ratios: number[] = []
   try {
     for (let round = 1; round <= runs; round++) {
-      const { value: put, client: putClient, server: putServer } = await withCpu(sink.pid, () => putFile(sink.url, obj.file, obj.size))
-      // A fresh hub per round: every round stores the object (no `duplicate` shortcut).
+      // A fresh hub per round: every round stores the object (no `duplicate` shortcut). Started before the PUT,
+      // so that both transfers begin the same way: after `--settle` seconds with nothing written or freed.
       const s = await startServer('kura', 'sqlite', { kura: { nodeArgs: prof } })
       if (!s) throw new Error('the Kura hub did not start')
       try {
+        await sleep(settleMs)
+        const { value: put, client: putClient, server: putServer } = await withCpu(sink.pid, () => putFile(sink.url, obj.file, obj.size))
+        await sleep(settleMs)
         const c = await fetch(`${s.url}/api/collections`, { method: 'POST', headers: { ...s.headers, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench' }) })
         if (c.status !== 201) throw new Error(`creating the collection answered ${c.status}`)
         const token = s.headers.authorization!.replace(/^Bearer /, '')
         const tus = new TusClient({ hub: s.url, token: () => token, timeoutMs: 600_000 })
+        // KURA_BENCH_HUB_ATTACH, e.g. "perf record -g -o /tmp/tus-{round}.data -p {pid}": a tool attached to the
+        // hub over the tus upload ({round}: the round), stopped with SIGINT when the upload is answered.
+        const attach = process.env.KURA_BENCH_HUB_ATTACH?.replaceAll('{pid}', String(s.pid)).replaceAll('{round}', String(round)).split(' ').filter(Boolean)
+        const tracer = attach?.length ? spawn(attach[0]!, attach.slice(1), { stdio: 'ignore' }) : null
+        if (tracer) await sleep(1000)
         const t0 = nowMs()
         const { value: url, client: tusClient, server: tusHub } = await withCpu(s.pid, () => tus.upload({ file: obj.file, length: obj.size, chunkBytes: chunkMb * 1024 * 1024, metadata: { kind: 'dicom', collection: 'bench', sha256, study: obj.study, count: '1' } }))
         const secs = (nowMs() - t0) / 1000
+        if (tracer) { tracer.kill('SIGINT'); await once(tracer, 'exit') }
         const r = await tus.result(url)
         const outcome = r.objects.map((o) => o.outcome).join(',') || r.state
         ratios.push(put / secs)
