@@ -180,7 +180,7 @@ export async function run(argv: string[]): Promise<void> {
   const f = await parseFlags(argv, USAGE, {
     instances: { type: 'string', default: '1000', help: 'CT instances (two series of up to 500)' },
     size: { type: 'string', default: '128', help: 'CT rows and columns' },
-    bundle: { type: 'string', default: '100', help: 'instances per bundle (one upload)' },
+    bundle: { type: 'string', default: '128', help: 'instances per bundle (one upload; the gateway bundles up to 128)' },
     concurrency: { type: 'string', default: '4', help: 'uploads in flight' },
     reps: { type: 'string', default: '3', help: 'rounds, each on a fresh hub' },
     backend: { type: 'string', default: 'sqlite', help: 'sqlite | postgres (KURA_BENCH_PG_ADMIN_URL)' },

@@ -152,6 +152,31 @@ describeEachEngine('archive repository', (engine) => {
     assert.equal((await getStudy(catalog.db, '1.2.3.9'))?.numberOfInstances, 1)
   })
 
+  it('a batch that opens new series stores each once, judges repeats and conflicts alone, and counts exactly', async () => {
+    await storeInstance(catalog.db, rec({ instanceNumber: 0 }))
+    const repeated = rec({ instanceNumber: 5, seriesInstanceUid: '1.2.3.4.7' })
+    const calls = [
+      // Two new series of a known study, interleaved, the second with an instance sent twice.
+      ...Array.from({ length: 40 }, (_, i) => rec({ instanceNumber: 10 + i, seriesInstanceUid: i % 2 ? '1.2.3.4.6' : '1.2.3.4.7', seriesNumber: i % 2 ? 6 : 7 })),
+      repeated,
+      { ...repeated },
+      // A new study with a new series, and a "new" series already filed under study 1.2.3.4.
+      ...Array.from({ length: 10 }, (_, i) => rec({ instanceNumber: i, studyInstanceUid: '1.2.3.8', seriesInstanceUid: '1.2.3.8.1' })),
+      rec({ instanceNumber: 1, studyInstanceUid: '1.2.3.8', seriesInstanceUid: '1.2.3.4.6' }),
+    ]
+    const outcomes = await Promise.all(calls.map((r) => storeInstance(catalog.db, r)))
+    const statuses = outcomes.map((o) => o.status)
+    assert.ok(statuses.slice(0, 41).every((s) => s === 'stored'), statuses.join())
+    assert.deepEqual(statuses.slice(41), ['duplicate', ...Array(10).fill('stored'), 'conflict'])
+    assert.equal((await getSeries(catalog.db, '1.2.3.4.6'))?.numberOfInstances, 20)
+    assert.equal((await getSeries(catalog.db, '1.2.3.4.7'))?.numberOfInstances, 21)
+    const study = await getStudy(catalog.db, '1.2.3.4')
+    assert.equal(study?.numberOfInstances, 1 + 41)
+    assert.equal(study?.numberOfSeries, 3)
+    assert.equal((await getStudy(catalog.db, '1.2.3.8'))?.numberOfInstances, 10)
+    assert.equal(await count(catalog, 'instance'), 1 + 41 + 10)
+  })
+
   it('stores inside a caller\'s transaction, which decides whether it sticks', async () => {
     const kept = rec({ instanceNumber: 1 })
     const dropped = rec({ instanceNumber: 2 })

@@ -191,33 +191,32 @@ function isDataError(e: unknown): boolean {
 async function writeWithCte(db: Db, recs: InstanceRecord[]): Promise<Array<StoreOutcome | { error: unknown }>> {
   const now = new Date().toISOString()
   const items = recs.map((rec) => ({ rec, instanceId: newId() }))
-  const r = await sql<{ id: string }>`
-    with ins as (${insertIntoKnownSeries(items, now)}),
-    series_count as (
-      update series set number_of_instances = number_of_instances + x.n
-      from (select series_id, count(*) as n from ins group by series_id) x
-      where series.id = x.series_id returning series.id
-    ),
-    study_count as (
-      update study set number_of_instances = number_of_instances + x.n, updated_at = ${now}
-      from (select study_id, count(*) as n from ins group by study_id) x
-      where study.id = x.study_id returning study.id
-    )
-    select id from ins`.execute(db)
-  const stored = new Set(r.rows.map((row) => row.id))
-  const out: Array<StoreOutcome | { error: unknown }> = []
-  for (const item of items) {
-    if (stored.has(item.instanceId)) {
-      out.push({ status: 'stored', instanceId: item.instanceId })
-      continue
-    }
-    try {
-      out.push(await withRetry(() => rollbackAware(() => db.transaction().execute((trx) => storeSlow(trx, item, now)))))
-    } catch (e) {
-      out.push({ error: e })
-    }
-  }
-  return out
+  return storeAll(
+    items,
+    async (batch) => {
+      const r = await sql<{ id: string }>`
+        with ins as (${insertIntoKnownSeries(batch, now)}),
+        series_count as (
+          update series set number_of_instances = number_of_instances + x.n
+          from (select series_id, count(*) as n from ins group by series_id) x
+          where series.id = x.series_id returning series.id
+        ),
+        study_count as (
+          update study set number_of_instances = number_of_instances + x.n, updated_at = ${now}
+          from (select study_id, count(*) as n from ins group by study_id) x
+          where study.id = x.study_id returning study.id
+        )
+        select id from ins`.execute(db)
+      return new Set(r.rows.map((row) => row.id))
+    },
+    async (item) => {
+      try {
+        return await withRetry(() => rollbackAware(() => db.transaction().execute((trx) => storeSlow(trx, item, now))))
+      } catch (e) {
+        return { error: e }
+      }
+    },
+  )
 }
 
 /** Everywhere else: fast path, counters and the slow path (each in a savepoint) in one transaction, one commit. */
@@ -225,29 +224,58 @@ async function writeInOneTransaction(db: Db, recs: InstanceRecord[]): Promise<Ar
   return db.transaction().execute(async (trx) => {
     const now = new Date().toISOString()
     const items = recs.map((rec) => ({ rec, instanceId: newId() }))
-    // A write first (see module comment).
-    const r = await insertIntoKnownSeries(items, now).execute(trx)
-    const perSeries = new Map<string, number>()
-    const perStudy = new Map<string, number>()
-    for (const row of r.rows) {
-      perSeries.set(row.series_id, (perSeries.get(row.series_id) ?? 0) + 1)
-      perStudy.set(row.study_id, (perStudy.get(row.study_id) ?? 0) + 1)
-    }
-    // One statement per table however many series and studies the batch touched.
-    if (perSeries.size > 0) {
-      await sql`update series set number_of_instances = number_of_instances + ${increments(perSeries)}
-        where id in (${sql.join([...perSeries.keys()])})`.execute(trx)
-      await sql`update study set number_of_instances = number_of_instances + ${increments(perStudy)}, updated_at = ${now}
-        where id in (${sql.join([...perStudy.keys()])})`.execute(trx)
-    }
-    const stored = new Set(r.rows.map((row) => row.id))
-    const out: Array<StoreOutcome | { error: unknown }> = []
-    for (const item of items) {
-      if (stored.has(item.instanceId)) out.push({ status: 'stored', instanceId: item.instanceId })
-      else out.push(await storeInSavepoint(trx, item, now))
-    }
-    return out
+    return storeAll(
+      items,
+      async (batch) => {
+        // A write first (see module comment).
+        const r = await insertIntoKnownSeries(batch, now).execute(trx)
+        const perSeries = new Map<string, number>()
+        const perStudy = new Map<string, number>()
+        for (const row of r.rows) {
+          perSeries.set(row.series_id, (perSeries.get(row.series_id) ?? 0) + 1)
+          perStudy.set(row.study_id, (perStudy.get(row.study_id) ?? 0) + 1)
+        }
+        // One statement per table however many series and studies the batch touched.
+        if (perSeries.size > 0) {
+          await sql`update series set number_of_instances = number_of_instances + ${increments(perSeries)}
+            where id in (${sql.join([...perSeries.keys()])})`.execute(trx)
+          await sql`update study set number_of_instances = number_of_instances + ${increments(perStudy)}, updated_at = ${now}
+            where id in (${sql.join([...perStudy.keys()])})`.execute(trx)
+        }
+        return new Set(r.rows.map((row) => row.id))
+      },
+      (item) => storeInSavepoint(trx, item, now),
+    )
   })
+}
+
+/**
+ * The batch through the fast path (`fast` answers the instance ids it stored), and what it did not store
+ * through the slow path. A batch that opens a series (a gateway's first bundle of it, or a STOW of a new
+ * study) would take the slow path for every instance, about eight statements each: so the slow path first
+ * takes only the first instance of each series, which creates it, and the fast path then takes the rest.
+ */
+async function storeAll(
+  items: Item[],
+  fast: (batch: Item[]) => Promise<Set<string>>,
+  slow: (item: Item) => Promise<StoreOutcome | { error: unknown }>,
+): Promise<Array<StoreOutcome | { error: unknown }>> {
+  const out = new Map<Item, StoreOutcome | { error: unknown }>()
+  const notStored = async (batch: Item[]) => {
+    const stored = await fast(batch)
+    for (const item of batch) if (stored.has(item.instanceId)) out.set(item, { status: 'stored', instanceId: item.instanceId })
+    return batch.filter((item) => !out.has(item))
+  }
+  let rest = await notStored(items)
+  if (rest.length > 1) {
+    const opened = new Set<string>()
+    const firsts = rest.filter(({ rec }) => !opened.has(rec.seriesInstanceUid) && opened.add(rec.seriesInstanceUid) !== undefined)
+    for (const item of firsts) out.set(item, await slow(item))
+    const others = rest.filter((item) => !out.has(item))
+    rest = others.length > 0 ? await notStored(others) : []
+  }
+  for (const item of rest) out.set(item, await slow(item))
+  return items.map((item) => out.get(item)!)
 }
 
 /** `case id when … then n … end`: each row's own increment, in one UPDATE. */
