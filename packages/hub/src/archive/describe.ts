@@ -58,14 +58,19 @@ export function describeInstance(
     studyId: str(0x00200010),
     referringPhysicianName: personNameString(getPersonName(ds, 0x00080090)[0]),
     studyDescription: str(0x00081030),
-    studyJson: JSON.stringify(pickLevel(json, STUDY_LEVEL_TAGS)),
+    // Only an instance that opens its study or series writes these (the catalog's slow path): made when read.
+    get studyJson() {
+      return JSON.stringify(pickLevel(json, STUDY_LEVEL_TAGS))
+    },
     seriesInstanceUid,
     modality: str(0x00080060),
     seriesNumber: int(ds, 0x00200011),
     seriesDescription: str(0x0008103e),
     performedProcedureStepStartDate: str(0x00400244),
     performedProcedureStepStartTime: str(0x00400245),
-    seriesJson: JSON.stringify(pickLevel(json, SERIES_LEVEL_TAGS)),
+    get seriesJson() {
+      return JSON.stringify(pickLevel(json, SERIES_LEVEL_TAGS))
+    },
     sopInstanceUid,
     sopClassUid,
     instanceNumber: int(ds, 0x00200013),

@@ -286,11 +286,11 @@ function increments(counts: Map<string, number>) {
   )} end`
 }
 
-let savepoints = 0
-
 /** The slow path inside a savepoint: a conflict or error rolls back this instance's rows only. */
 async function storeInSavepoint(trx: Trx, item: Item, now: string): Promise<StoreOutcome> {
-  const name = sql.id(`store_${++savepoints}`)
+  // One name for every instance: the statements stay in the prepared-statement cache (a numbered name per call
+  // prepared three new statements an instance and pushed the batch INSERTs out). Calls never overlap in a transaction.
+  const name = sql.id('store_instance')
   await sql`savepoint ${name}`.execute(trx)
   try {
     const outcome = await storeSlow(trx, item, now)
