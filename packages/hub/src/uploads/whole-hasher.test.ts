@@ -61,6 +61,25 @@ describe('UploadHasher', () => {
     await hasher.caughtUp(0)
   })
 
+  it('a single PATCH (one pass over its bytes) gives its body digest and the whole digest, as appendBody asks for them', async () => {
+    const path = partFile('u5.part')
+    const a = pieces(3), b = pieces(1)
+    hasher.begin('u5', 'fresh')
+    const n1 = hasher.startBody(path)
+    send(path, n1, 'u5', a)
+    // appendBody's order: the body's digest first, then its end.
+    const d1 = hasher.bodyDigest(n1)
+    hasher.endBody(n1, 'u5')
+    assert.equal(await d1, sha(a, 'base64'))
+    hasher.commit('u5')
+    assert.equal(await hasher.digest('u5'), sha(a, 'hex'))
+    // The whole hash lives on after the body's digest was taken: a further PATCH continues it.
+    const n2 = body(path, 'u5', 'committed', b)
+    assert.equal(await hasher.bodyDigest(n2), sha(b, 'base64'))
+    hasher.commit('u5')
+    assert.equal(await hasher.digest('u5'), sha([...a, ...b], 'hex'))
+  })
+
   it('continues a body received while the one before it is not yet accepted, and commits them in order', async () => {
     const path = partFile('u3.part')
     const a = pieces(4), b = pieces(5), c = pieces(2)
