@@ -131,6 +131,10 @@ function uidsOf(ds: DicomDataset): { studyUid: string; seriesUid: string; sopUid
   return studyUid && seriesUid && sopUid ? { studyUid, seriesUid, sopUid } : null
 }
 
+/** Temporary names: unique in this process by the count, across runs by the prefix (a random call per object cost more). */
+const TMP_PREFIX = `${randomBytes(8).toString('hex')}-`
+let tmpCount = 0
+
 /**
  * De-identifies `input` (object `id`: its file, or its bytes from the spool's journal) into `spoolDir`. Never throws
  * for a bad object (it is quarantined); throws only when the spool itself cannot be written (disk full,
@@ -139,7 +143,7 @@ function uidsOf(ds: DicomDataset): { studyUid: string; seriesUid: string; sopUid
 export async function deidentifyObject(spoolDir: string, id: string, input: string | Uint8Array, s: DeidSettings, w: ObjectWriteOptions = {}): Promise<ObjectOutcome> {
   const publish = w.publish ?? true
   const cleanDir = join(spoolDir, 'clean')
-  const tmp = join(cleanDir, `${randomBytes(8).toString('hex')}.tmp`)
+  const tmp = join(cleanDir, `${TMP_PREFIX}${++tmpCount}.tmp`)
   let keepTmp = false
   const quarantine = async (reason: string, findings: unknown[] = [], output?: string): Promise<ObjectOutcome> => {
     const dir = join(spoolDir, 'quarantine', id)
