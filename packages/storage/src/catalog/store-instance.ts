@@ -15,6 +15,8 @@
  *   and get-or-create of collection, subject, study and series, each by INSERT … ON CONFLICT DO
  *   NOTHING then SELECT, so concurrent writers of the same new study share one row. Each runs
  *   in a savepoint (or its own transaction), so one instance's conflict undoes only its rows.
+ *   A batch that opens a series sends its first instance there, then the rest through the
+ *   multi-row statement again (storeAll).
  *
  * Every write transaction starts with a write: SQLite then takes its write lock up front
  * (waiting via busy_timeout) instead of failing when a read snapshot goes stale mid-way.
@@ -289,7 +291,8 @@ function increments(counts: Map<string, number>) {
 /** The slow path inside a savepoint: a conflict or error rolls back this instance's rows only. */
 async function storeInSavepoint(trx: Trx, item: Item, now: string): Promise<StoreOutcome> {
   // One name for every instance: the statements stay in the prepared-statement cache (a numbered name per call
-  // prepared three new statements an instance and pushed the batch INSERTs out). Calls never overlap in a transaction.
+  // prepared three new statements an instance and pushed the batch INSERTs out). Calls in one transaction run one
+  // at a time, as they must whatever the names: a release also releases every savepoint taken after it.
   const name = sql.id('store_instance')
   await sql`savepoint ${name}`.execute(trx)
   try {
