@@ -128,29 +128,28 @@ export class Ssmix2Source {
   }
 
   private async scanOnce(): Promise<void> {
-    const root = this.cfg.path
-    const halted = () => this.stopped || this.opts.paused?.() != null
-    const patients = patientFolders(root, halted)
+    const halted = () => this.halted()
+    const patients = patientFolders(this.cfg.path, halted)
     // WALKERS patients at a time, each walked alone (its files are handed off in tree order). One at a time, every
-    // listing and read waited for the last: on a hospital's network share, a round trip each.
+    // listing and read waited for the last: on a hospital's network share, a round trip each. A failure stops every
+    // walker after its current patient, and the scan fails only once all have stopped (none is left running into
+    // the next scan).
     let failure: unknown = null
     const walker = async (): Promise<void> => {
-      for (let p = await patients.next(); !p.done && failure === null && !halted(); p = await patients.next()) {
-        try {
-          await this.patient(p.value)
-        } catch (e) {
-          failure ??= e
-        }
+      try {
+        for (let p = await patients.next(); !p.done && failure === null && !halted(); p = await patients.next()) await this.patient(p.value)
+      } catch (e) {
+        failure ??= e
       }
     }
-    try {
-      await Promise.all(Array.from({ length: WALKERS }, walker))
-    } catch (e) {
-      failure ??= e // the listing of the tree's upper levels failed
-    }
+    await Promise.all(Array.from({ length: WALKERS }, walker))
     if (failure !== null) throw failure
     await this.flushAndWait()
     if (!halted()) this.counters.scans++
+  }
+
+  private halted(): boolean {
+    return this.stopped || Boolean(this.opts.paused?.())
   }
 
   /** A patient's folder (`a/b/id`): each date, each record type, in order. */
@@ -159,7 +158,7 @@ export class Ssmix2Source {
     const abs = join(this.cfg.path, rel)
     for (const date of await dirs(abs)) {
       for (const type of await dirs(join(abs, date))) {
-        if (this.stopped || this.opts.paused?.()) return
+        if (this.halted()) return
         if (wanted.has(type)) await this.typeFolder(`${rel}/${date}/${type}`)
       }
     }
