@@ -26,6 +26,7 @@ import type { Outbox, RecordInput, TakenFile } from '../../outbox/index.ts'
 
 /** The data types that carry a record Kura keeps; other folders are never read. */
 export const SSMIX2_RECORD_TYPES: readonly string[] = ['ADT-00', 'OMG-11', 'OMG-12', 'OML-11']
+const RECORD_TYPES: ReadonlySet<string> = new Set(SSMIX2_RECORD_TYPES)
 
 export interface Ssmix2SourceOptions {
   log?: Logger
@@ -154,12 +155,11 @@ export class Ssmix2Source {
 
   /** A patient's folder (`a/b/id`): each date, each record type, in order. */
   private async patient(rel: string): Promise<void> {
-    const wanted = new Set(SSMIX2_RECORD_TYPES)
     const abs = join(this.cfg.path, rel)
     for (const date of await dirs(abs)) {
       for (const type of await dirs(join(abs, date))) {
         if (this.halted()) return
-        if (wanted.has(type)) await this.typeFolder(`${rel}/${date}/${type}`)
+        if (RECORD_TYPES.has(type)) await this.typeFolder(`${rel}/${date}/${type}`)
       }
     }
   }
